@@ -1,0 +1,2 @@
+// What `#bare-natives` resolves to on every runtime but Bare.
+export default null

@@ -1,0 +1,143 @@
+// Every error the package throws or emits is a ClusterError with a stable code.
+// Tests and users match on `err.code`; the message is for people.
+
+export const ErrorCode = {
+  FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
+  BAD_FRAME: 'BAD_FRAME',
+  UNKNOWN_KIND: 'UNKNOWN_KIND',
+  BAD_VERSION: 'BAD_VERSION',
+  BAD_ADDRESS: 'BAD_ADDRESS',
+  BAD_OPTIONS: 'BAD_OPTIONS',
+  HANDSHAKE_TIMEOUT: 'HANDSHAKE_TIMEOUT',
+  HANDSHAKE_FAILED: 'HANDSHAKE_FAILED',
+  AUTH_FAILED: 'AUTH_FAILED',
+  CLUSTER_MISMATCH: 'CLUSTER_MISMATCH',
+  ASK_TIMEOUT: 'ASK_TIMEOUT',
+  UNREACHABLE: 'UNREACHABLE',
+  CONNECT_FAILED: 'CONNECT_FAILED',
+  LISTEN_FAILED: 'LISTEN_FAILED',
+  SOCKET_ERROR: 'SOCKET_ERROR',
+  CONNECTION_CLOSED: 'CONNECTION_CLOSED',
+  TLS_CONFIG: 'TLS_CONFIG',
+  TLS_UNSUPPORTED: 'TLS_UNSUPPORTED',
+  UNSUPPORTED_RUNTIME: 'UNSUPPORTED_RUNTIME',
+  QUEUE_FULL: 'QUEUE_FULL',
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  STALLED: 'STALLED',
+  TRANSPORT_CLOSED: 'TRANSPORT_CLOSED'
+} as const
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+export interface ClusterErrorOptions {
+  cause?: unknown
+}
+
+export class ClusterError extends Error {
+  readonly code: ErrorCode
+
+  constructor(code: ErrorCode, msg: string, opts: ClusterErrorOptions = {}) {
+    super(`${code}: ${msg}`, opts.cause === undefined ? undefined : { cause: opts.cause })
+    this.code = code
+  }
+
+  override get name(): string {
+    return 'ClusterError'
+  }
+
+  static FRAME_TOO_LARGE(msg = 'frame exceeds the maximum frame size'): ClusterError {
+    return new ClusterError(ErrorCode.FRAME_TOO_LARGE, msg)
+  }
+
+  static BAD_FRAME(msg = 'malformed frame', cause?: unknown): ClusterError {
+    return new ClusterError(ErrorCode.BAD_FRAME, msg, { cause })
+  }
+
+  static UNKNOWN_KIND(msg = 'unknown message kind'): ClusterError {
+    return new ClusterError(ErrorCode.UNKNOWN_KIND, msg)
+  }
+
+  static BAD_VERSION(msg = 'unsupported wire version'): ClusterError {
+    return new ClusterError(ErrorCode.BAD_VERSION, msg)
+  }
+
+  static BAD_ADDRESS(msg = 'malformed node address'): ClusterError {
+    return new ClusterError(ErrorCode.BAD_ADDRESS, msg)
+  }
+
+  static BAD_OPTIONS(msg = 'invalid options'): ClusterError {
+    return new ClusterError(ErrorCode.BAD_OPTIONS, msg)
+  }
+
+  static HANDSHAKE_TIMEOUT(msg = 'handshake did not complete in time'): ClusterError {
+    return new ClusterError(ErrorCode.HANDSHAKE_TIMEOUT, msg)
+  }
+
+  static HANDSHAKE_FAILED(msg = 'handshake failed'): ClusterError {
+    return new ClusterError(ErrorCode.HANDSHAKE_FAILED, msg)
+  }
+
+  static AUTH_FAILED(msg = 'peer failed authentication'): ClusterError {
+    return new ClusterError(ErrorCode.AUTH_FAILED, msg)
+  }
+
+  static CLUSTER_MISMATCH(msg = 'peer belongs to another cluster'): ClusterError {
+    return new ClusterError(ErrorCode.CLUSTER_MISMATCH, msg)
+  }
+
+  static ASK_TIMEOUT(msg = 'ask timed out'): ClusterError {
+    return new ClusterError(ErrorCode.ASK_TIMEOUT, msg)
+  }
+
+  static UNREACHABLE(msg = 'recipient unreachable'): ClusterError {
+    return new ClusterError(ErrorCode.UNREACHABLE, msg)
+  }
+
+  static CONNECT_FAILED(msg = 'could not connect', cause?: unknown): ClusterError {
+    return new ClusterError(ErrorCode.CONNECT_FAILED, msg, { cause })
+  }
+
+  static LISTEN_FAILED(msg = 'could not listen', cause?: unknown): ClusterError {
+    return new ClusterError(ErrorCode.LISTEN_FAILED, msg, { cause })
+  }
+
+  static SOCKET_ERROR(msg = 'socket error', cause?: unknown): ClusterError {
+    return new ClusterError(ErrorCode.SOCKET_ERROR, msg, { cause })
+  }
+
+  static CONNECTION_CLOSED(msg = 'connection closed'): ClusterError {
+    return new ClusterError(ErrorCode.CONNECTION_CLOSED, msg)
+  }
+
+  static TLS_CONFIG(msg = 'incomplete TLS settings'): ClusterError {
+    return new ClusterError(ErrorCode.TLS_CONFIG, msg)
+  }
+
+  static TLS_UNSUPPORTED(msg = 'TLS is not available here'): ClusterError {
+    return new ClusterError(ErrorCode.TLS_UNSUPPORTED, msg)
+  }
+
+  static UNSUPPORTED_RUNTIME(msg = 'not available on this runtime'): ClusterError {
+    return new ClusterError(ErrorCode.UNSUPPORTED_RUNTIME, msg)
+  }
+
+  static QUEUE_FULL(msg = 'outbound queue is full'): ClusterError {
+    return new ClusterError(ErrorCode.QUEUE_FULL, msg)
+  }
+
+  static TOO_MANY_CONNECTIONS(msg = 'too many inbound connections'): ClusterError {
+    return new ClusterError(ErrorCode.TOO_MANY_CONNECTIONS, msg)
+  }
+
+  static STALLED(msg = 'incomplete frame stalled'): ClusterError {
+    return new ClusterError(ErrorCode.STALLED, msg)
+  }
+
+  static TRANSPORT_CLOSED(msg = 'transport is shut down'): ClusterError {
+    return new ClusterError(ErrorCode.TRANSPORT_CLOSED, msg)
+  }
+}
+
+export function isClusterError(err: unknown): err is ClusterError {
+  return err instanceof ClusterError
+}

@@ -1,0 +1,113 @@
+import { ClusterError } from './errors.ts'
+
+const SCHEMES = ['actor-cluster', 'actor-ts'] as const
+const DEFAULT_SCHEME = 'actor-cluster'
+const MAX_ADDRESS_LENGTH = 512
+
+export type AddressScheme = (typeof SCHEMES)[number]
+
+// `<scheme>://<system>@<host>:<port>`; IPv6 hosts are bracketed: `actor-cluster://app@[::1]:2552`.
+export class NodeAddress {
+  readonly scheme: AddressScheme
+  readonly system: string
+  readonly host: string
+  readonly port: number
+  private _string: string
+
+  constructor(system: string, host: string, port: number, scheme: AddressScheme = DEFAULT_SCHEME) {
+    if (!isSystemName(system)) throw ClusterError.BAD_ADDRESS(`bad system name ${JSON.stringify(system)}`)
+    if (!isHost(host)) throw ClusterError.BAD_ADDRESS(`bad host ${JSON.stringify(host)}`)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw ClusterError.BAD_ADDRESS(`bad port ${port}`)
+    }
+    this.scheme = scheme
+    this.system = system
+    this.host = host
+    this.port = port
+    this._string = `${scheme}://${system}@${host.includes(':') ? `[${host}]` : host}:${port}`
+  }
+
+  static parse(input: string): NodeAddress {
+    if (typeof input !== 'string' || input.length > MAX_ADDRESS_LENGTH) {
+      throw ClusterError.BAD_ADDRESS('address must be a string of at most 512 characters')
+    }
+    const sep = input.indexOf('://')
+    if (sep === -1) throw ClusterError.BAD_ADDRESS(`missing scheme in ${JSON.stringify(input)}`)
+    const scheme = input.slice(0, sep)
+    if (!isScheme(scheme)) throw ClusterError.BAD_ADDRESS(`unknown scheme ${JSON.stringify(scheme)}`)
+    const rest = input.slice(sep + 3)
+    const at = rest.indexOf('@')
+    if (at === -1) throw ClusterError.BAD_ADDRESS(`missing system in ${JSON.stringify(input)}`)
+    const { host, port } = parseHostPort(rest.slice(at + 1))
+    return new NodeAddress(rest.slice(0, at), host, port, scheme)
+  }
+
+  // Accepts a full address or `host:port` (then `system` names the system).
+  static from(input: string | NodeAddress, system: string): NodeAddress {
+    if (input instanceof NodeAddress) return input
+    if (input.includes('://')) return NodeAddress.parse(input)
+    const { host, port } = parseHostPort(input)
+    return new NodeAddress(system, host, port)
+  }
+
+  withPort(port: number): NodeAddress {
+    return new NodeAddress(this.system, this.host, port, this.scheme)
+  }
+
+  // Addresses are equal when they name the same system on the same host and port;
+  // the scheme is only spelling.
+  equals(other: NodeAddress | null | undefined): boolean {
+    if (!other) return false
+    return this.port === other.port && this.host === other.host && this.system === other.system
+  }
+
+  // A scheme-independent key for maps.
+  get key(): string {
+    return `${this.system}@${this.host}:${this.port}`
+  }
+
+  compare(other: NodeAddress): number {
+    if (this.host !== other.host) return this.host < other.host ? -1 : 1
+    if (this.port !== other.port) return this.port - other.port
+    if (this.system !== other.system) return this.system < other.system ? -1 : 1
+    return 0
+  }
+
+  toString(): string {
+    return this._string
+  }
+
+  toJSON(): string {
+    return this._string
+  }
+}
+
+export function parseHostPort(input: string): { host: string; port: number } {
+  let host: string
+  let portText: string
+  if (input.startsWith('[')) {
+    const close = input.indexOf(']')
+    if (close === -1 || input[close + 1] !== ':') throw ClusterError.BAD_ADDRESS(`bad host:port ${JSON.stringify(input)}`)
+    host = input.slice(1, close)
+    portText = input.slice(close + 2)
+  } else {
+    const colon = input.lastIndexOf(':')
+    if (colon === -1) throw ClusterError.BAD_ADDRESS(`missing port in ${JSON.stringify(input)}`)
+    host = input.slice(0, colon)
+    portText = input.slice(colon + 1)
+  }
+  if (!/^[0-9]{1,5}$/.test(portText)) throw ClusterError.BAD_ADDRESS(`bad port in ${JSON.stringify(input)}`)
+  return { host, port: Number(portText) }
+}
+
+function isScheme(s: string): s is AddressScheme {
+  return (SCHEMES as readonly string[]).includes(s)
+}
+
+function isSystemName(s: string): boolean {
+  return typeof s === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(s)
+}
+
+function isHost(s: string): boolean {
+  return typeof s === 'string' && s.length > 0 && s.length <= 255 && /^[A-Za-z0-9_.:%-]+$/.test(s)
+}
