@@ -12,16 +12,39 @@ function bareBinary() {
   return file
 }
 
+// bun and deno put their binary in place in a postinstall step; should that not have run, the
+// per-platform package it comes from is used directly.
 function bunBinary() {
-  const file = path.join(path.dirname(require.resolve('bun/package.json', { paths: [ROOT] })), 'bin', 'bun.exe')
-  ensureExecutable(file)
-  return file
+  return firstBinary([
+    ['bun/package.json', 'bin/bun.exe'],
+    [`@oven/bun-${process.platform}-${process.arch === 'arm64' ? 'aarch64' : process.arch}/package.json`, 'bin/bun']
+  ])
 }
 
 function denoBinary() {
-  const file = path.join(path.dirname(require.resolve('deno/package.json', { paths: [ROOT] })), 'deno')
-  ensureExecutable(file)
-  return file
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x64'
+  return firstBinary([
+    ['deno/package.json', 'deno'],
+    [`@deno/${process.platform}-${arch}-glibc/package.json`, 'deno'],
+    [`@deno/${process.platform}-${arch}/package.json`, 'deno']
+  ])
+}
+
+function firstBinary(candidates) {
+  for (const [pkg, rel] of candidates) {
+    let dir
+    try {
+      dir = path.dirname(require.resolve(pkg, { paths: [ROOT] }))
+    } catch {
+      continue
+    }
+    const file = path.join(dir, rel)
+    if (fs.existsSync(file) && fs.statSync(file).size > 1024 * 1024) {
+      ensureExecutable(file)
+      return file
+    }
+  }
+  throw new Error('runtime binary missing: ' + candidates.map((c) => c[0]).join(', '))
 }
 
 // The command line that runs a JavaScript file on a runtime.

@@ -1,0 +1,2 @@
+import './backends.test.js'
+import './package.test.js'

@@ -1,0 +1,53 @@
+// Starting and ending child processes on the four runtimes. Each child is started from its
+// runtime's binary and killed in teardown, so nothing outlives a test.
+import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+export const { ROOT, RUNTIMES, commandFor } = require('../helpers/runtimes.cjs')
+
+export function start(t, runtime, script, args = [], opts = {}) {
+  const [cmd, argv] = commandFor(runtime, script, args)
+  const child = spawn(cmd, argv, { cwd: opts.cwd || ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d) => {
+    stderr += d
+  })
+  const lines = []
+  const waiters = []
+  let partial = ''
+  child.stdout.on('data', (d) => {
+    partial += d
+    let i
+    while ((i = partial.indexOf('\n')) !== -1) {
+      const line = partial.slice(0, i)
+      partial = partial.slice(i + 1)
+      lines.push(line)
+      for (const w of waiters.splice(0)) w()
+    }
+  })
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return {
+    child,
+    exited,
+    get stderr() {
+      return stderr
+    },
+    // The next stdout line parsed as JSON, waiting at most `ms`.
+    async json(ms = 20000) {
+      const deadline = Date.now() + ms
+      while (lines.length === 0) {
+        if (Date.now() > deadline) throw new Error(`${runtime}: no output in ${ms} ms; stderr: ${stderr}`)
+        if (child.exitCode !== null) throw new Error(`${runtime}: exited ${child.exitCode}; stderr: ${stderr}`)
+        await new Promise((resolve) => {
+          waiters.push(resolve)
+          setTimeout(resolve, 100)
+        })
+      }
+      return JSON.parse(lines.shift())
+    }
+  }
+}

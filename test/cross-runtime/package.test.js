@@ -1,0 +1,45 @@
+// What users get: the packed tarball, installed into an empty folder, loads with `import` and
+// `require` on Bare, Node, Bun and Deno, and picks the right backend on each.
+import test from 'brittle'
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { ROOT, RUNTIMES, start } from './helpers.js'
+
+const CHECK_ESM = `import { getTcpBackend, NodeAddress, ClusterError } from 'actor-cluster-bare'
+const a = NodeAddress.parse('actor-cluster://app@127.0.0.1:2552')
+console.log(JSON.stringify({ how: 'import', backend: getTcpBackend().name, address: String(a), error: typeof ClusterError }))
+`
+const CHECK_CJS = `const { getTcpBackend, NodeAddress } = require('actor-cluster-bare')
+const a = NodeAddress.parse('actor-ts://app@127.0.0.1:2552')
+console.log(JSON.stringify({ how: 'require', backend: getTcpBackend().name, address: String(a) }))
+`
+
+test('npm pack, install into an empty folder, import and require on every runtime', { timeout: 240000 }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acb-pack-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+  const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' })
+  const tarball = path.join(dir, out.trim().split('\n').pop())
+  t.ok(fs.existsSync(tarball), 'tarball made')
+
+  const app = path.join(dir, 'app')
+  fs.mkdirSync(app)
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }))
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', tarball], {
+    cwd: app,
+    stdio: 'ignore'
+  })
+  fs.writeFileSync(path.join(app, 'check.mjs'), CHECK_ESM)
+  fs.writeFileSync(path.join(app, 'check.cjs'), CHECK_CJS)
+
+  for (const runtime of RUNTIMES) {
+    for (const file of ['check.mjs', 'check.cjs']) {
+      const proc = start(t, runtime, path.join(app, file), [], { cwd: app })
+      const res = await proc.json(30000)
+      t.is(res.backend, runtime, `${runtime} ${res.how}: loads and picks the ${runtime} backend`)
+      t.ok(res.address.endsWith('@127.0.0.1:2552'), `${runtime} ${res.how}: works`)
+    }
+  }
+})
