@@ -1,5 +1,6 @@
 // Loaded on Bare only, through the `#bare-natives` import condition.
 import tcp from 'bare-tcp'
 import tls from 'bare-tls'
+import crypto from 'bare-crypto'
 
-export default { tcp, tls }
+export default { tcp, tls, crypto }

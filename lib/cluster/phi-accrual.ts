@@ -1,0 +1,97 @@
+// Phi-accrual failure detection: instead of a yes/no timeout, a suspicion level phi that grows
+// with the time since the last heartbeat, scaled by how regular heartbeats have been. phi = 1
+// means about a 10% chance the member is still alive and merely late, phi = 8 about 1e-8.
+
+export interface PhiAccrualOptions {
+  // phi at or above which the member counts as unreachable.
+  threshold?: number
+  // How many recent intervals to keep.
+  maxSampleSize?: number
+  // Floor for the standard deviation, so perfectly regular heartbeats do not make phi jumpy.
+  minStdDeviationMs?: number
+  // Pause tolerated on top of the mean interval (garbage collection, a busy event loop).
+  acceptableHeartbeatPauseMs?: number
+  // Assumed interval before any sample exists.
+  firstHeartbeatEstimateMs?: number
+}
+
+export const PHI_DEFAULTS = {
+  threshold: 8,
+  maxSampleSize: 200,
+  minStdDeviationMs: 100,
+  acceptableHeartbeatPauseMs: 3000,
+  firstHeartbeatEstimateMs: 1000
+} as const
+
+export class PhiAccrualDetector {
+  readonly threshold: number
+  readonly minStdDeviationMs: number
+  readonly acceptableHeartbeatPauseMs: number
+  private _max: number
+  private _intervals: number[]
+  private _next: number
+  private _sum: number
+  private _sumSquares: number
+  private _last: number | null
+
+  constructor(opts: PhiAccrualOptions = {}) {
+    this.threshold = opts.threshold ?? PHI_DEFAULTS.threshold
+    this.minStdDeviationMs = opts.minStdDeviationMs ?? PHI_DEFAULTS.minStdDeviationMs
+    this.acceptableHeartbeatPauseMs = opts.acceptableHeartbeatPauseMs ?? PHI_DEFAULTS.acceptableHeartbeatPauseMs
+    this._max = opts.maxSampleSize ?? PHI_DEFAULTS.maxSampleSize
+    this._intervals = []
+    this._next = 0
+    this._sum = 0
+    this._sumSquares = 0
+    this._last = null
+    // Seed with an estimate so a member that never sends a second heartbeat still accrues phi.
+    const first = opts.firstHeartbeatEstimateMs ?? PHI_DEFAULTS.firstHeartbeatEstimateMs
+    this._add(first - first / 4)
+    this._add(first + first / 4)
+  }
+
+  get lastHeartbeatAt(): number | null {
+    return this._last
+  }
+
+  heartbeat(at: number): void {
+    if (this._last !== null && at > this._last) this._add(at - this._last)
+    this._last = at
+  }
+
+  phi(at: number): number {
+    if (this._last === null) return 0
+    const n = this._intervals.length
+    const mean = this._sum / n + this.acceptableHeartbeatPauseMs
+    const variance = Math.max(0, this._sumSquares / n - (this._sum / n) ** 2)
+    const std = Math.max(Math.sqrt(variance), this.minStdDeviationMs)
+    return phiOf(at - this._last, mean, std)
+  }
+
+  isAvailable(at: number): boolean {
+    return this.phi(at) < this.threshold
+  }
+
+  private _add(interval: number): void {
+    if (this._intervals.length < this._max) {
+      this._intervals.push(interval)
+    } else {
+      const old = this._intervals[this._next]!
+      this._sum -= old
+      this._sumSquares -= old * old
+      this._intervals[this._next] = interval
+      this._next = (this._next + 1) % this._max
+    }
+    this._sum += interval
+    this._sumSquares += interval * interval
+  }
+}
+
+// -log10 of the probability that a normal(mean, std) interval is longer than `elapsed`, using a
+// logistic approximation of the normal distribution's tail.
+function phiOf(elapsed: number, mean: number, std: number): number {
+  const y = (elapsed - mean) / std
+  const e = Math.exp(-y * (1.5976 + 0.070566 * y * y))
+  if (elapsed > mean) return -Math.log10(e / (1 + e))
+  return -Math.log10(1 - 1 / (1 + e))
+}

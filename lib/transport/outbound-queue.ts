@@ -1,0 +1,160 @@
+// One peer's outbound frames in two lanes. Control frames (heartbeats, gossip, leave, goodbye)
+// always go first; envelopes follow in order, and an envelope bigger than CHUNK_BYTES is cut into
+// chunk frames, a few per batch, so control frames slip in between its pieces.
+
+import b4a from 'b4a'
+import { encodeFrameInto, encodeMessage, FRAME_HEADER_BYTES, messageSize } from '../wire/index.ts'
+import type { ChunkMessage, WireMessage } from '../wire/index.ts'
+
+export const CHUNK_BYTES = 64 * 1024
+
+export interface QueuedFrame {
+  msg: WireMessage
+  size: number
+}
+
+interface LargeInFlight {
+  frame: QueuedFrame
+  id: number
+  bytes: Uint8Array
+  offset: number
+}
+
+// A FIFO of frames with O(1) shift.
+class FrameLane {
+  private _items: (QueuedFrame | null)[]
+  private _head: number
+
+  constructor() {
+    this._items = []
+    this._head = 0
+  }
+
+  get length(): number {
+    return this._items.length - this._head
+  }
+
+  push(frame: QueuedFrame): void {
+    this._items.push(frame)
+  }
+
+  peek(): QueuedFrame | null {
+    return this._head < this._items.length ? this._items[this._head]! : null
+  }
+
+  shift(): QueuedFrame | null {
+    if (this._head === this._items.length) return null
+    const frame = this._items[this._head]!
+    this._items[this._head++] = null
+    if (this._head === this._items.length) {
+      this._items = []
+      this._head = 0
+    } else if (this._head > 1024 && this._head * 2 > this._items.length) {
+      this._items = this._items.slice(this._head)
+      this._head = 0
+    }
+    return frame
+  }
+
+  drain(out: QueuedFrame[]): void {
+    for (let i = this._head; i < this._items.length; i++) out.push(this._items[i]!)
+    this._items = []
+    this._head = 0
+  }
+}
+
+export class OutboundQueue {
+  // Bytes of encoded messages waiting, control and envelopes.
+  queuedBytes: number
+  private _control: FrameLane
+  private _envelopes: FrameLane
+  private _large: LargeInFlight | null
+  private _nextChunkId: number
+
+  constructor() {
+    this.queuedBytes = 0
+    this._control = new FrameLane()
+    this._envelopes = new FrameLane()
+    this._large = null
+    this._nextChunkId = 1
+  }
+
+  get length(): number {
+    return this._control.length + this._envelopes.length + (this._large === null ? 0 : 1)
+  }
+
+  pushControl(msg: WireMessage, size: number): void {
+    this._control.push({ msg, size })
+    this.queuedBytes += size
+  }
+
+  pushEnvelope(msg: WireMessage, size: number): void {
+    this._envelopes.push({ msg, size })
+    this.queuedBytes += size
+  }
+
+  // Appends the frames to write now to `out`, control first, up to about `maxBytes` of
+  // encoding, and returns the encoded size of what it appended (frame headers included).
+  takeBatch(maxBytes: number, out: QueuedFrame[]): number {
+    let bytes = 0
+    for (let f = this._control.shift(); f !== null; f = this._control.shift()) {
+      this.queuedBytes -= f.size
+      out.push(f)
+      bytes += f.size + FRAME_HEADER_BYTES
+    }
+    while (bytes < maxBytes) {
+      if (this._large !== null) {
+        const chunk = this._nextChunk(this._large)
+        out.push(chunk)
+        bytes += chunk.size + FRAME_HEADER_BYTES
+        continue
+      }
+      const f = this._envelopes.shift()
+      if (f === null) break
+      if (f.size > CHUNK_BYTES) {
+        // Counted in queuedBytes until its last chunk is taken.
+        this._large = { frame: f, id: this._nextChunkId++, bytes: encodeMessage(f.msg), offset: 0 }
+        continue
+      }
+      this.queuedBytes -= f.size
+      out.push(f)
+      bytes += f.size + FRAME_HEADER_BYTES
+    }
+    return bytes
+  }
+
+  // Empties the queue and returns what was in it, a partly sent large envelope included.
+  clear(): QueuedFrame[] {
+    const left: QueuedFrame[] = []
+    this._control.drain(left)
+    if (this._large !== null) left.push(this._large.frame)
+    this._envelopes.drain(left)
+    this._large = null
+    this.queuedBytes = 0
+    return left
+  }
+
+  private _nextChunk(large: LargeInFlight): QueuedFrame {
+    const end = Math.min(large.bytes.byteLength, large.offset + CHUNK_BYTES)
+    const msg: ChunkMessage = {
+      kind: 'chunk',
+      id: large.id,
+      offset: large.offset,
+      totalBytes: large.bytes.byteLength,
+      data: large.bytes.subarray(large.offset, end)
+    }
+    large.offset = end
+    if (end === large.bytes.byteLength) {
+      this.queuedBytes -= large.frame.size
+      this._large = null
+    }
+    return { msg, size: messageSize(msg) }
+  }
+}
+
+// Encodes frames into one buffer, for one write.
+export function encodeBatch(frames: QueuedFrame[], bytes: number): Uint8Array {
+  const state = { start: 0, end: bytes, buffer: b4a.allocUnsafe(bytes) }
+  for (const f of frames) encodeFrameInto(state, f.msg, f.size)
+  return state.buffer
+}

@@ -1,0 +1,115 @@
+// The Transport interface both transports implement, and the shapes of their events and stats.
+
+import type { NodeAddress } from '../node-address.ts'
+import type { ClusterError } from '../errors.ts'
+import type { WireMessage } from '../wire/index.ts'
+
+export type MessageHandler = (from: NodeAddress, msg: WireMessage) => void
+
+export interface Transport {
+  readonly self: NodeAddress
+  start(): Promise<void>
+  shutdown(): Promise<void>
+  setHandler(handler: MessageHandler): void
+  send(to: NodeAddress, msg: WireMessage): void
+  disconnect(peer: NodeAddress): void
+  peers(): NodeAddress[]
+}
+
+// Why a message was not delivered. Every drop is counted in stats and emitted as 'drop'.
+export const DropReason = {
+  QUEUE_FULL: 'queue-full',
+  UNREACHABLE: 'unreachable',
+  TOO_LARGE: 'too-large',
+  SHUTDOWN: 'shutdown',
+  DISCONNECTED: 'disconnected',
+  NO_HANDLER: 'no-handler',
+  // Fault injection on an in-memory bus.
+  INJECTED_LOSS: 'injected-loss',
+  PARTITIONED: 'partitioned'
+} as const
+
+export type DropReason = (typeof DropReason)[keyof typeof DropReason]
+
+export interface DropEvent {
+  peer: NodeAddress
+  reason: DropReason
+  kind: WireMessage['kind']
+  bytes: number
+}
+
+export interface PeerStats {
+  peer: string
+  connected: boolean
+  incarnation: number | null
+  bytesIn: number
+  bytesOut: number
+  framesIn: number
+  framesOut: number
+  queuedBytes: number
+  queuedFrames: number
+  drops: Partial<Record<DropReason, number>>
+  reconnects: number
+  handshakeFailures: number
+  // Last heartbeat round trip in milliseconds, or null before the first.
+  rttMs: number | null
+}
+
+export interface TransportStats {
+  self: string
+  peers: number
+  bytesIn: number
+  bytesOut: number
+  framesIn: number
+  framesOut: number
+  queuedBytes: number
+  drops: Partial<Record<DropReason, number>>
+  reconnects: number
+  handshakeFailures: number
+  // Connections closed for what they sent, by error code (BAD_FRAME, HANDSHAKE_TIMEOUT, ...).
+  rejected: Partial<Record<string, number>>
+  inboundConnections: number
+}
+
+// Events both transports emit (bare-events EventEmitter):
+//   'peer-connected'    (peer: NodeAddress, incarnation: number)
+//   'peer-disconnected' (peer: NodeAddress, cause: ClusterError | null)
+//   'peer-restarted'    (peer: NodeAddress, incarnation: number, previous: number)
+//   'drop'              (event: DropEvent)
+//   'connection-error'  (err: ClusterError, remote: string)  a connection closed for what it sent
+export interface TransportEventMap {
+  'peer-connected': [peer: NodeAddress, incarnation: number]
+  'peer-disconnected': [peer: NodeAddress, cause: ClusterError | null]
+  'peer-restarted': [peer: NodeAddress, incarnation: number, previous: number]
+  drop: [event: DropEvent]
+  'connection-error': [err: ClusterError, remote: string]
+}
+
+export function emptyPeerStats(peer: string): PeerStats {
+  return {
+    peer,
+    connected: false,
+    incarnation: null,
+    bytesIn: 0,
+    bytesOut: 0,
+    framesIn: 0,
+    framesOut: 0,
+    queuedBytes: 0,
+    queuedFrames: 0,
+    drops: {},
+    reconnects: 0,
+    handshakeFailures: 0,
+    rttMs: null
+  }
+}
+
+export function countDrop(drops: Partial<Record<DropReason, number>>, reason: DropReason): void {
+  drops[reason] = (drops[reason] ?? 0) + 1
+}
+
+// An incarnation per transport start: the start time in milliseconds times 1024 plus random low
+// bits, so a restarted process has a larger incarnation than the one before it (while clocks
+// move forward) and two processes started in the same millisecond still differ. Below 2^53.
+export function newIncarnation(): number {
+  return Date.now() * 1024 + Math.floor(Math.random() * 1024)
+}

@@ -1,0 +1,543 @@
+// compact-encoding codecs for every message kind, and the frame functions built on them.
+// A message is its kind byte followed by its fields; a frame is a 4-byte little-endian length
+// then one message. Decoding treats input as hostile: every length is capped and checked
+// against the bytes really there, and every failure is a ClusterError.
+
+import b4a from 'b4a'
+import c from 'compact-encoding'
+import { ClusterError } from '../errors.ts'
+import {
+  FIRST_EXTENSION_KIND,
+  FRAME_HEADER_BYTES,
+  KIND_CODES,
+  LIMITS,
+  MEMBER_STATUSES,
+  MIN_WIRE_VERSION,
+  WIRE_VERSION,
+  type GossipDelta,
+  type GossipDigestEntry,
+  type MemberStatus,
+  type WireKind,
+  type WireMessage
+} from './messages.ts'
+
+export interface State {
+  start: number
+  end: number
+  buffer: Uint8Array
+}
+
+interface Codec<T> {
+  preencode(state: State, m: T): void
+  encode(state: State, m: T): void
+  decode(state: State): T
+}
+
+type Of<K extends WireKind> = Extract<WireMessage, { kind: K }>
+
+// --- primitives ------------------------------------------------------------------------------
+
+function preUint(state: State, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw ClusterError.BAD_FRAME(`not an unsigned integer: ${n}`)
+  c.uint.preencode(state, n)
+}
+
+function encUint(state: State, n: number): void {
+  c.uint.encode(state, n)
+}
+
+function decUint(state: State): number {
+  if (state.start >= state.end) throw truncated()
+  const n = c.uint.decode(state)
+  if (state.start > state.end) throw truncated()
+  if (!Number.isSafeInteger(n)) throw ClusterError.BAD_FRAME('integer beyond 2^53-1')
+  return n
+}
+
+function preString(state: State, s: string, max: number, what: string): void {
+  if (typeof s !== 'string') throw ClusterError.BAD_FRAME(`${what} must be a string`)
+  const n = b4a.byteLength(s, 'utf8')
+  if (n > max) throw ClusterError.BAD_FRAME(`${what} is ${n} bytes, more than ${max}`)
+  c.uint.preencode(state, n)
+  state.end += n
+}
+
+function encString(state: State, s: string): void {
+  const n = b4a.byteLength(s, 'utf8')
+  c.uint.encode(state, n)
+  if (n > 0) state.start += b4a.write(state.buffer, s, state.start, n, 'utf8')
+}
+
+function decString(state: State, max: number, what: string): string {
+  const n = decUint(state)
+  if (n > max) throw ClusterError.BAD_FRAME(`${what} of ${n} bytes, more than ${max}`)
+  if (state.end - state.start < n) throw truncated()
+  const s = n === 0 ? '' : b4a.toString(state.buffer, 'utf8', state.start, state.start + n)
+  state.start += n
+  return s
+}
+
+function preBytes(state: State, b: Uint8Array, max: number, what: string): void {
+  if (!(b instanceof Uint8Array)) throw ClusterError.BAD_FRAME(`${what} must be a Uint8Array`)
+  if (b.byteLength > max) throw ClusterError.BAD_FRAME(`${what} is ${b.byteLength} bytes, more than ${max}`)
+  c.uint.preencode(state, b.byteLength)
+  state.end += b.byteLength
+}
+
+function encBytes(state: State, b: Uint8Array): void {
+  c.uint.encode(state, b.byteLength)
+  state.buffer.set(b, state.start)
+  state.start += b.byteLength
+}
+
+// A view into the frame, not a copy.
+function decBytes(state: State, max: number, what: string): Uint8Array {
+  const n = decUint(state)
+  if (n > max) throw ClusterError.BAD_FRAME(`${what} of ${n} bytes, more than ${max}`)
+  if (state.end - state.start < n) throw truncated()
+  const b = state.buffer.subarray(state.start, state.start + n)
+  state.start += n
+  return b
+}
+
+function decByte(state: State): number {
+  if (state.start >= state.end) throw truncated()
+  return state.buffer[state.start++]!
+}
+
+function preFloat(state: State, n: number): void {
+  if (typeof n !== 'number') throw ClusterError.BAD_FRAME('not a number')
+  state.end += 8
+}
+
+function encFloat(state: State, n: number): void {
+  c.float64.encode(state, n)
+}
+
+function decFloat(state: State): number {
+  if (state.end - state.start < 8) throw truncated()
+  return c.float64.decode(state)
+}
+
+function decCount(state: State, max: number, what: string): number {
+  const n = decUint(state)
+  if (n > max) throw ClusterError.BAD_FRAME(`${n} ${what}, more than ${max}`)
+  // Each entry takes at least one byte: a count the remaining bytes cannot hold is a lie.
+  if (n > state.end - state.start) throw truncated()
+  return n
+}
+
+function truncated(): ClusterError {
+  return ClusterError.BAD_FRAME('message ends before its fields do')
+}
+
+const NO_BYTES = new Uint8Array(0)
+
+// --- handshake -------------------------------------------------------------------------------
+
+const HAS_PROOF = 1
+
+interface HandshakeFields {
+  cluster: string
+  from: string
+  incarnation: number
+  maxFrameBytes: number
+  features: number
+  nonce: Uint8Array
+  proof: Uint8Array | null
+}
+
+function preHandshake(state: State, m: HandshakeFields): void {
+  preString(state, m.cluster, LIMITS.cluster, 'cluster')
+  preString(state, m.from, LIMITS.address, 'from')
+  preUint(state, m.incarnation)
+  preUint(state, m.maxFrameBytes)
+  preUint(state, m.features)
+  preBytes(state, m.nonce, LIMITS.nonce, 'nonce')
+  state.end++
+  if (m.proof !== null) preBytes(state, m.proof, LIMITS.proof, 'proof')
+}
+
+function encHandshake(state: State, m: HandshakeFields): void {
+  encString(state, m.cluster)
+  encString(state, m.from)
+  encUint(state, m.incarnation)
+  encUint(state, m.maxFrameBytes)
+  encUint(state, m.features)
+  encBytes(state, m.nonce)
+  state.buffer[state.start++] = m.proof === null ? 0 : HAS_PROOF
+  if (m.proof !== null) encBytes(state, m.proof)
+}
+
+function decHandshake(state: State): HandshakeFields {
+  const cluster = decString(state, LIMITS.cluster, 'cluster')
+  const from = decString(state, LIMITS.address, 'from')
+  const incarnation = decUint(state)
+  const maxFrameBytes = decUint(state)
+  const features = decUint(state)
+  const nonce = decBytes(state, LIMITS.nonce, 'nonce')
+  const flags = decByte(state)
+  const proof = flags & HAS_PROOF ? decBytes(state, LIMITS.proof, 'proof') : null
+  return { cluster, from, incarnation, maxFrameBytes, features, nonce, proof }
+}
+
+const hello: Codec<Of<'hello'>> = {
+  preencode(state, m) {
+    preUint(state, m.minVersion)
+    preUint(state, m.maxVersion)
+    preHandshake(state, m)
+  },
+  encode(state, m) {
+    encUint(state, m.minVersion)
+    encUint(state, m.maxVersion)
+    encHandshake(state, m)
+  },
+  decode(state) {
+    const minVersion = decUint(state)
+    const maxVersion = decUint(state)
+    return { kind: 'hello', minVersion, maxVersion, ...decHandshake(state) }
+  }
+}
+
+const helloAck: Codec<Of<'hello-ack'>> = {
+  preencode(state, m) {
+    preUint(state, m.version)
+    preHandshake(state, m)
+  },
+  encode(state, m) {
+    encUint(state, m.version)
+    encHandshake(state, m)
+  },
+  decode(state) {
+    const version = decUint(state)
+    return { kind: 'hello-ack', version, ...decHandshake(state) }
+  }
+}
+
+const auth: Codec<Of<'auth'>> = {
+  preencode(state, m) {
+    preBytes(state, m.proof, LIMITS.proof, 'proof')
+  },
+  encode(state, m) {
+    encBytes(state, m.proof)
+  },
+  decode(state) {
+    return { kind: 'auth', proof: decBytes(state, LIMITS.proof, 'proof') }
+  }
+}
+
+// --- heartbeats ------------------------------------------------------------------------------
+
+function heartbeatCodec<K extends 'heartbeat' | 'heartbeat-ack'>(kind: K): Codec<{ kind: K; seq: number; sentAt: number }> {
+  return {
+    preencode(state, m) {
+      preUint(state, m.seq)
+      preFloat(state, m.sentAt)
+    },
+    encode(state, m) {
+      encUint(state, m.seq)
+      encFloat(state, m.sentAt)
+    },
+    decode(state) {
+      const seq = decUint(state)
+      const sentAt = decFloat(state)
+      return { kind, seq, sentAt }
+    }
+  }
+}
+
+// --- gossip ----------------------------------------------------------------------------------
+
+const IS_REPLY = 1
+
+function preDigestEntry(state: State, e: GossipDigestEntry): void {
+  preString(state, e.address, LIMITS.address, 'address')
+  preUint(state, e.incarnation)
+  preUint(state, e.version)
+}
+
+function encDigestEntry(state: State, e: GossipDigestEntry): void {
+  encString(state, e.address)
+  encUint(state, e.incarnation)
+  encUint(state, e.version)
+}
+
+function decDigestEntry(state: State): GossipDigestEntry {
+  const address = decString(state, LIMITS.address, 'address')
+  const incarnation = decUint(state)
+  const version = decUint(state)
+  return { address, incarnation, version }
+}
+
+function preStringList(state: State, list: string[], maxEntries: number, maxBytes: number, what: string): void {
+  if (!Array.isArray(list)) throw ClusterError.BAD_FRAME(`${what} must be an array`)
+  if (list.length > maxEntries) throw ClusterError.BAD_FRAME(`${list.length} ${what}, more than ${maxEntries}`)
+  c.uint.preencode(state, list.length)
+  for (const s of list) preString(state, s, maxBytes, what)
+}
+
+function encStringList(state: State, list: string[]): void {
+  c.uint.encode(state, list.length)
+  for (const s of list) encString(state, s)
+}
+
+function decStringList(state: State, maxEntries: number, maxBytes: number, what: string): string[] {
+  const n = decCount(state, maxEntries, what)
+  const out = new Array<string>(n)
+  for (let i = 0; i < n; i++) out[i] = decString(state, maxBytes, what)
+  return out
+}
+
+function statusCode(s: MemberStatus): number {
+  const i = MEMBER_STATUSES.indexOf(s)
+  if (i === -1) throw ClusterError.BAD_FRAME(`unknown member status ${String(s)}`)
+  return i
+}
+
+function preDelta(state: State, d: GossipDelta): void {
+  preDigestEntry(state, d)
+  statusCode(d.status)
+  state.end++
+  preStringList(state, d.roles, LIMITS.roles, LIMITS.role, 'roles')
+  preStringList(state, d.unreachable, LIMITS.entries, LIMITS.address, 'unreachable')
+}
+
+function encDelta(state: State, d: GossipDelta): void {
+  encDigestEntry(state, d)
+  state.buffer[state.start++] = statusCode(d.status)
+  encStringList(state, d.roles)
+  encStringList(state, d.unreachable)
+}
+
+function decDelta(state: State): GossipDelta {
+  const { address, incarnation, version } = decDigestEntry(state)
+  const code = decByte(state)
+  const status = MEMBER_STATUSES[code]
+  if (status === undefined) throw ClusterError.BAD_FRAME(`unknown member status ${code}`)
+  const roles = decStringList(state, LIMITS.roles, LIMITS.role, 'roles')
+  const unreachable = decStringList(state, LIMITS.entries, LIMITS.address, 'unreachable')
+  return { address, incarnation, version, status, roles, unreachable }
+}
+
+const gossip: Codec<Of<'gossip'>> = {
+  preencode(state, m) {
+    state.end++
+    if (m.digest.length > LIMITS.entries || m.deltas.length > LIMITS.entries) {
+      throw ClusterError.BAD_FRAME(`gossip of more than ${LIMITS.entries} entries`)
+    }
+    c.uint.preencode(state, m.digest.length)
+    for (const e of m.digest) preDigestEntry(state, e)
+    c.uint.preencode(state, m.deltas.length)
+    for (const d of m.deltas) preDelta(state, d)
+  },
+  encode(state, m) {
+    state.buffer[state.start++] = m.reply ? IS_REPLY : 0
+    c.uint.encode(state, m.digest.length)
+    for (const e of m.digest) encDigestEntry(state, e)
+    c.uint.encode(state, m.deltas.length)
+    for (const d of m.deltas) encDelta(state, d)
+  },
+  decode(state) {
+    const flags = decByte(state)
+    const nd = decCount(state, LIMITS.entries, 'digest entries')
+    const digest = new Array<GossipDigestEntry>(nd)
+    for (let i = 0; i < nd; i++) digest[i] = decDigestEntry(state)
+    const nx = decCount(state, LIMITS.entries, 'deltas')
+    const deltas = new Array<GossipDelta>(nx)
+    for (let i = 0; i < nx; i++) deltas[i] = decDelta(state)
+    return { kind: 'gossip', digest, deltas, reply: (flags & IS_REPLY) !== 0 }
+  }
+}
+
+// --- envelopes and the rest ------------------------------------------------------------------
+
+const HAS_FROM = 1
+const HAS_CORRELATION = 2
+// Bodies are capped by the frame size the decoder enforces, not here.
+const ANY_LENGTH = Number.MAX_SAFE_INTEGER
+
+const envelope: Codec<Of<'envelope'>> = {
+  preencode(state, m) {
+    state.end++
+    preString(state, m.to, LIMITS.path, 'to')
+    if (m.from !== null) preString(state, m.from, LIMITS.path, 'from')
+    preString(state, m.manifest, LIMITS.manifest, 'manifest')
+    if (m.correlationId !== null) preUint(state, m.correlationId)
+    preBytes(state, m.body, ANY_LENGTH, 'body')
+  },
+  encode(state, m) {
+    state.buffer[state.start++] = (m.from === null ? 0 : HAS_FROM) | (m.correlationId === null ? 0 : HAS_CORRELATION)
+    encString(state, m.to)
+    if (m.from !== null) encString(state, m.from)
+    encString(state, m.manifest)
+    if (m.correlationId !== null) encUint(state, m.correlationId)
+    encBytes(state, m.body)
+  },
+  decode(state) {
+    const flags = decByte(state)
+    const to = decString(state, LIMITS.path, 'to')
+    const from = flags & HAS_FROM ? decString(state, LIMITS.path, 'from') : null
+    const manifest = decString(state, LIMITS.manifest, 'manifest')
+    const correlationId = flags & HAS_CORRELATION ? decUint(state) : null
+    const body = decBytes(state, ANY_LENGTH, 'body')
+    return { kind: 'envelope', to, from, manifest, body, correlationId }
+  }
+}
+
+const subsystem: Codec<Of<'subsystem'>> = {
+  preencode(state, m) {
+    preString(state, m.channel, LIMITS.channel, 'channel')
+    preBytes(state, m.body, ANY_LENGTH, 'body')
+  },
+  encode(state, m) {
+    encString(state, m.channel)
+    encBytes(state, m.body)
+  },
+  decode(state) {
+    const channel = decString(state, LIMITS.channel, 'channel')
+    const body = decBytes(state, ANY_LENGTH, 'body')
+    return { kind: 'subsystem', channel, body }
+  }
+}
+
+const leave: Codec<Of<'leave'>> = {
+  preencode(state, m) {
+    preString(state, m.address, LIMITS.address, 'address')
+  },
+  encode(state, m) {
+    encString(state, m.address)
+  },
+  decode(state) {
+    return { kind: 'leave', address: decString(state, LIMITS.address, 'address') }
+  }
+}
+
+const goodbye: Codec<Of<'goodbye'>> = {
+  preencode(state, m) {
+    preString(state, m.reason, LIMITS.reason, 'reason')
+  },
+  encode(state, m) {
+    encString(state, m.reason)
+  },
+  decode(state) {
+    return { kind: 'goodbye', reason: decString(state, LIMITS.reason, 'reason') }
+  }
+}
+
+const chunk: Codec<Of<'chunk'>> = {
+  preencode(state, m) {
+    preUint(state, m.id)
+    preUint(state, m.offset)
+    preUint(state, m.totalBytes)
+    preBytes(state, m.data, ANY_LENGTH, 'data')
+  },
+  encode(state, m) {
+    encUint(state, m.id)
+    encUint(state, m.offset)
+    encUint(state, m.totalBytes)
+    encBytes(state, m.data)
+  },
+  decode(state) {
+    const id = decUint(state)
+    const offset = decUint(state)
+    const totalBytes = decUint(state)
+    const data = decBytes(state, ANY_LENGTH, 'data')
+    return { kind: 'chunk', id, offset, totalBytes, data }
+  }
+}
+
+const CODECS: { [K in WireKind]: Codec<Of<K>> } = {
+  hello,
+  'hello-ack': helloAck,
+  auth,
+  heartbeat: heartbeatCodec('heartbeat'),
+  'heartbeat-ack': heartbeatCodec('heartbeat-ack'),
+  gossip,
+  envelope,
+  subsystem,
+  leave,
+  goodbye,
+  chunk
+}
+
+const BY_CODE: (Codec<WireMessage> | undefined)[] = []
+for (const [kind, code] of Object.entries(KIND_CODES)) BY_CODE[code] = CODECS[kind as WireKind] as Codec<WireMessage>
+
+// --- messages and frames ---------------------------------------------------------------------
+
+function codecOf(msg: WireMessage): Codec<WireMessage> {
+  const codec = msg !== null && typeof msg === 'object' ? (CODECS as Record<string, Codec<WireMessage> | undefined>)[msg.kind] : undefined
+  if (codec === undefined) throw ClusterError.UNKNOWN_KIND(`cannot encode kind ${String((msg as { kind?: unknown })?.kind)}`)
+  return codec
+}
+
+// Encoded size of a message, without the frame header.
+export function messageSize(msg: WireMessage): number {
+  const state = { start: 0, end: 1, buffer: NO_BYTES }
+  codecOf(msg).preencode(state, msg)
+  return state.end
+}
+
+export function encodeMessage(msg: WireMessage): Uint8Array {
+  const codec = codecOf(msg)
+  const state: State = { start: 0, end: 1, buffer: NO_BYTES }
+  codec.preencode(state, msg)
+  state.buffer = b4a.allocUnsafe(state.end)
+  state.buffer[state.start++] = KIND_CODES[msg.kind]
+  codec.encode(state, msg)
+  return state.buffer
+}
+
+// Writes header and message at state.start; `size` is messageSize(msg).
+export function encodeFrameInto(state: State, msg: WireMessage, size: number): void {
+  const b = state.buffer
+  let at = state.start
+  b[at++] = size & 0xff
+  b[at++] = (size >>> 8) & 0xff
+  b[at++] = (size >>> 16) & 0xff
+  b[at++] = (size >>> 24) & 0xff
+  b[at++] = KIND_CODES[msg.kind]
+  state.start = at
+  codecOf(msg).encode(state, msg)
+}
+
+export function encodeFrame(msg: WireMessage): Uint8Array {
+  const size = messageSize(msg)
+  const state: State = { start: 0, end: FRAME_HEADER_BYTES + size, buffer: b4a.allocUnsafe(FRAME_HEADER_BYTES + size) }
+  encodeFrameInto(state, msg, size)
+  return state.buffer
+}
+
+// Decodes one message (no frame header). Returns null for an extension kind this version does
+// not know (the frame is skipped); trailing bytes after the known fields are ignored.
+export function decodeMessageOrSkip(bytes: Uint8Array): WireMessage | null {
+  if (bytes.byteLength === 0) throw ClusterError.BAD_FRAME('empty message')
+  const code = bytes[0]!
+  const codec = BY_CODE[code]
+  if (codec === undefined) {
+    if (code >= FIRST_EXTENSION_KIND) return null
+    throw ClusterError.UNKNOWN_KIND(`unknown message kind ${code}`)
+  }
+  const state: State = { start: 1, end: bytes.byteLength, buffer: bytes }
+  try {
+    return codec.decode(state)
+  } catch (err) {
+    if (err instanceof ClusterError) throw err
+    throw ClusterError.BAD_FRAME(err instanceof Error ? err.message : 'undecodable message', err)
+  }
+}
+
+export function decodeMessage(bytes: Uint8Array): WireMessage {
+  const msg = decodeMessageOrSkip(bytes)
+  if (msg === null) throw ClusterError.UNKNOWN_KIND(`extension kind ${bytes[0]} is not known here`)
+  return msg
+}
+
+// The version both sides speak: the highest in both ranges.
+export function chooseVersion(theirMin: number, theirMax: number): number {
+  const top = Math.min(theirMax, WIRE_VERSION)
+  if (top < Math.max(theirMin, MIN_WIRE_VERSION) || theirMin > theirMax) {
+    throw ClusterError.BAD_VERSION(`peer speaks wire versions ${theirMin}-${theirMax}, this node ${MIN_WIRE_VERSION}-${WIRE_VERSION}`)
+  }
+  return top
+}

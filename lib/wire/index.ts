@@ -1,0 +1,12 @@
+export * from './messages.ts'
+export {
+  chooseVersion,
+  decodeMessage,
+  decodeMessageOrSkip,
+  encodeFrame,
+  encodeFrameInto,
+  encodeMessage,
+  messageSize,
+  type State as EncodeState
+} from './codec.ts'
+export { FrameDecoder, type FrameDecoderOptions } from './frame-decoder.ts'

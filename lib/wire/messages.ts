@@ -1,0 +1,159 @@
+// The messages nodes exchange. A union discriminated by `kind`; the byte layout of each is in
+// codec.ts and docs/wire.md.
+
+export const WIRE_VERSION = 1
+export const MIN_WIRE_VERSION = 1
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+export const FRAME_HEADER_BYTES = 4
+
+export type MemberStatus = 'joining' | 'up' | 'leaving' | 'down' | 'removed'
+
+export interface HelloMessage {
+  kind: 'hello'
+  minVersion: number
+  maxVersion: number
+  cluster: string
+  from: string
+  incarnation: number
+  maxFrameBytes: number
+  features: number
+  nonce: Uint8Array
+  proof: Uint8Array | null
+}
+
+export interface HelloAckMessage {
+  kind: 'hello-ack'
+  version: number
+  cluster: string
+  from: string
+  incarnation: number
+  maxFrameBytes: number
+  features: number
+  nonce: Uint8Array
+  proof: Uint8Array | null
+}
+
+// The dialler's proof of the cluster secret, answering the listener's nonce.
+export interface AuthMessage {
+  kind: 'auth'
+  proof: Uint8Array
+}
+
+export interface HeartbeatMessage {
+  kind: 'heartbeat'
+  seq: number
+  sentAt: number
+}
+
+export interface HeartbeatAckMessage {
+  kind: 'heartbeat-ack'
+  seq: number
+  sentAt: number
+}
+
+export interface GossipDigestEntry {
+  address: string
+  incarnation: number
+  version: number
+}
+
+export interface GossipDelta {
+  address: string
+  incarnation: number
+  version: number
+  status: MemberStatus
+  roles: string[]
+  unreachable: string[]
+}
+
+export interface GossipMessage {
+  kind: 'gossip'
+  digest: GossipDigestEntry[]
+  deltas: GossipDelta[]
+  reply: boolean
+}
+
+export interface EnvelopeMessage {
+  kind: 'envelope'
+  to: string
+  from: string | null
+  manifest: string
+  body: Uint8Array
+  correlationId: number | null
+}
+
+export interface SubsystemMessage {
+  kind: 'subsystem'
+  channel: string
+  body: Uint8Array
+}
+
+export interface LeaveMessage {
+  kind: 'leave'
+  address: string
+}
+
+export interface GoodbyeMessage {
+  kind: 'goodbye'
+  reason: string
+}
+
+// A piece of a large envelope's encoded message; pieces with one id concatenate, in order, to it.
+export interface ChunkMessage {
+  kind: 'chunk'
+  id: number
+  offset: number
+  totalBytes: number
+  data: Uint8Array
+}
+
+export type WireMessage =
+  | HelloMessage
+  | HelloAckMessage
+  | AuthMessage
+  | HeartbeatMessage
+  | HeartbeatAckMessage
+  | GossipMessage
+  | EnvelopeMessage
+  | SubsystemMessage
+  | LeaveMessage
+  | GoodbyeMessage
+  | ChunkMessage
+
+export type WireKind = WireMessage['kind']
+
+// Kind bytes. 0-127 are core: a node that does not know one refuses the frame. 128-255 are
+// extensions: a node that does not know one skips the frame.
+export const KIND_CODES = {
+  hello: 1,
+  'hello-ack': 2,
+  auth: 3,
+  heartbeat: 4,
+  'heartbeat-ack': 5,
+  gossip: 6,
+  envelope: 7,
+  subsystem: 8,
+  leave: 9,
+  goodbye: 10,
+  chunk: 11
+} as const satisfies Record<WireKind, number>
+
+export const FIRST_EXTENSION_KIND = 128
+
+export const MEMBER_STATUSES: readonly MemberStatus[] = ['joining', 'up', 'leaving', 'down', 'removed']
+
+// Caps on decoded sizes (bytes for strings and byte strings, entries for lists). Encoding
+// refuses what decoding would refuse.
+export const LIMITS = {
+  cluster: 256,
+  address: 512,
+  path: 4096,
+  manifest: 1024,
+  channel: 256,
+  reason: 1024,
+  role: 256,
+  roles: 64,
+  nonce: 64,
+  proof: 64,
+  entries: 10_000
+} as const

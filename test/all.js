@@ -1,0 +1,2 @@
+import './backend-contract.test.js'
+import './tcp-transport.test.js'

@@ -1,0 +1,230 @@
+// TcpTransport behaviour only TCP has: crossing dials, lanes and chunking, backpressure against a
+// peer that stops reading, frame limits, shutdown flushing, and hostile bytes.
+import test from 'brittle'
+import b4a from 'b4a'
+import { getTcpBackend, encodeFrame, FrameDecoder, NodeAddress, WIRE_VERSION } from 'actor-cluster-bare'
+import { tcpNode, until, envelope, crashable } from './helpers/transport.js'
+import { HOST, pattern, equalBytes } from './helpers/net.js'
+
+const backend = getTcpBackend()
+
+test('tcp: two nodes dialling each other at once end with one connection and lose nothing', async (t) => {
+  const a = await tcpNode(t, 'a')
+  const b = await tcpNode(t, 'b')
+  const N = 500
+  for (let i = 0; i < N; i++) {
+    a.send(b.self, envelope(i))
+    b.send(a.self, envelope(i))
+  }
+  await until(() => a.received.length === N && b.received.length === N, 10000, 'all envelopes')
+  t.alike(a.received.map((r) => r.msg.manifest), Array.from({ length: N }, (_, i) => 'n:' + i), 'a got all, in order')
+  t.alike(b.received.map((r) => r.msg.manifest), Array.from({ length: N }, (_, i) => 'n:' + i), 'b got all, in order')
+  t.ok(a.received.every((r) => r.from.equals(b.self)), 'from is b')
+  await until(() => a.stats().inboundConnections === 0 && b.stats().inboundConnections === 0, 3000, 'losers closed')
+  t.is(a.peers().length, 1)
+  t.is(b.peers().length, 1)
+})
+
+test('tcp: many peers exchange with each other', async (t) => {
+  const nodes = []
+  for (let i = 0; i < 8; i++) nodes.push(await tcpNode(t, 'n' + i))
+  const PER = 50
+  for (const from of nodes) for (const to of nodes) if (from !== to) for (let i = 0; i < PER; i++) from.send(to.self, envelope(i))
+  const expected = (nodes.length - 1) * PER
+  await until(() => nodes.every((n) => n.received.length === expected), 15000, 'mesh delivery')
+  for (const n of nodes) {
+    const bySender = new Map()
+    for (const r of n.received) {
+      const list = bySender.get(r.from.key) ?? []
+      list.push(Number(r.msg.manifest.slice(2)))
+      bySender.set(r.from.key, list)
+    }
+    t.is(bySender.size, nodes.length - 1, `${n.name} heard from every other node`)
+    t.ok([...bySender.values()].every((l) => l.every((v, i) => v === i)), `${n.name}: per-sender order kept`)
+  }
+})
+
+test('tcp: a large envelope is chunked and a heartbeat overtakes it', async (t) => {
+  const a = await tcpNode(t, 'a')
+  const b = await tcpNode(t, 'b')
+  a.send(b.self, envelope(0)) // connect first
+  await until(() => b.received.length === 1)
+  const big = pattern(12 * 1024 * 1024, 9)
+  a.send(b.self, envelope(1, big))
+  a.send(b.self, { kind: 'heartbeat', seq: 1, sentAt: 1 })
+  a.send(b.self, envelope(2))
+  await until(() => b.received.length === 4, 20000, 'big envelope')
+  const kinds = b.received.slice(1).map((r) => r.msg.kind + (r.msg.kind === 'envelope' ? ':' + r.msg.manifest : ''))
+  t.alike(kinds, ['heartbeat', 'envelope:n:1', 'envelope:n:2'], 'heartbeat first, envelopes in order')
+  t.ok(equalBytes(b.received[2].msg.body, big), '12 MiB body intact')
+  await until(() => a.stats(b.self).rttMs !== null, 3000, 'heartbeat ack')
+  t.ok(a.stats(b.self).rttMs >= 0, 'round trip measured from the ack')
+})
+
+test('tcp: a send that can never fit the frame limit throws, the connection carries on', async (t) => {
+  const a = await tcpNode(t, 'a', { maxFrameBytes: 64 * 1024 })
+  const b = await tcpNode(t, 'b', { maxFrameBytes: 64 * 1024 })
+  a.send(b.self, envelope(0))
+  await until(() => b.received.length === 1)
+  t.exception(() => a.send(b.self, envelope(1, new Uint8Array(64 * 1024))), /FRAME_TOO_LARGE/)
+  a.send(b.self, envelope(2))
+  await until(() => b.received.length === 2)
+  t.is(b.received[1].msg.manifest, 'n:2')
+  t.is(a.peers().length, 1, 'still connected')
+})
+
+test('tcp: a peer that stops reading bounds the queue; the excess is counted as dropped', async (t) => {
+  const MAX_QUEUED = 2 * 1024 * 1024
+  const a = await tcpNode(t, 'a', { maxQueuedBytes: MAX_QUEUED, shutdownTimeoutMs: 200 })
+  // A hand-made peer: answers the handshake, then never reads again.
+  const self = NodeAddress.parse('actor-cluster://test@127.0.0.1:1')
+  let raw = null
+  const server = await backend.listen({
+    host: HOST,
+    port: 0,
+    onconnection(socket) {
+      raw = socket
+      const dec = new FrameDecoder()
+      socket.ondata = (chunk) => {
+        for (const m of dec.push(chunk)) {
+          if (m.kind === 'hello') {
+            socket.write(encodeFrame(ackFor(m, 'test', self.withPort(server.port))))
+            socket.pause()
+          }
+        }
+      }
+    }
+  })
+  t.teardown(() => {
+    raw?.destroy()
+    return server.close()
+  })
+  const slow = self.withPort(server.port)
+  const drops = []
+  a.on('drop', (d) => drops.push(d))
+  const body = new Uint8Array(16 * 1024)
+  const SENDS = 4000 // 64 MiB offered
+  for (let i = 0; i < SENDS; i++) {
+    a.send(slow, envelope(i, body))
+    if (i % 100 === 0) await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  await until(() => drops.length > 0, 5000, 'drops')
+  const s = a.stats(slow)
+  t.ok(s.queuedBytes <= MAX_QUEUED, `queued ${s.queuedBytes} bytes, bound ${MAX_QUEUED}`)
+  t.ok(s.drops['queue-full'] > 0, `${s.drops['queue-full']} envelopes counted as queue-full`)
+  t.is(drops.length, s.drops['queue-full'], 'one drop event per dropped envelope')
+  t.ok(drops.every((d) => d.reason === 'queue-full' && d.peer.equals(slow)), 'drop events name the reason and peer')
+  // Control frames still have room beyond the envelope bound.
+  a.send(slow, { kind: 'heartbeat', seq: 1, sentAt: 0 })
+  t.is(a.stats(slow).drops['queue-full'], s.drops['queue-full'], 'heartbeat not refused')
+})
+
+test('tcp: shutdown flushes what is queued and says goodbye', async (t) => {
+  const a = await tcpNode(t, 'a')
+  const b = await tcpNode(t, 'b')
+  const disconnected = new Promise((resolve) => b.on('peer-disconnected', resolve))
+  const N = 2000
+  for (let i = 0; i < N; i++) a.send(b.self, envelope(i, new Uint8Array(512)))
+  await a.shutdown()
+  await until(() => b.received.length === N, 5000, 'everything flushed')
+  t.is(b.received.length, N, 'every queued envelope arrived')
+  t.ok((await disconnected).equals(a.self), 'b saw a leave')
+  t.is(a.peers().length, 0)
+})
+
+test('tcp: disconnect closes one peer; a later send reconnects', async (t) => {
+  const a = await tcpNode(t, 'a')
+  const b = await tcpNode(t, 'b')
+  const c = await tcpNode(t, 'c')
+  a.send(b.self, envelope(0))
+  a.send(c.self, envelope(0))
+  await until(() => b.received.length === 1 && c.received.length === 1)
+  a.disconnect(b.self)
+  await until(() => b.peers().length === 0, 3000, 'b sees the close')
+  t.alike(a.peers().map(String), [String(c.self)], 'only c left')
+  a.send(b.self, envelope(1))
+  await until(() => b.received.length === 2, 5000, 'reconnect')
+  t.is(a.peers().length, 2)
+})
+
+test('tcp: a killed peer is redialled with backoff; its restart is reported', async (t) => {
+  const a = await tcpNode(t, 'a', { backoffBaseMs: 20, backoffMaxMs: 200 })
+  const doomed = crashable(backend)
+  let b = await tcpNode(t, 'b', { backend: doomed })
+  const port = b.self.port
+  const first = b.incarnation
+  a.send(b.self, envelope(0))
+  await until(() => b.received.length === 1)
+  // Kill b without goodbye: its sockets and listener vanish at once.
+  const gone = new Promise((resolve) => a.once('peer-disconnected', resolve))
+  await doomed.crash()
+  await gone
+  t.ok(a.stats(b.self).connected === false, 'a knows b is gone')
+  const restarted = new Promise((resolve) => a.on('peer-restarted', (peer, inc, prev) => resolve({ peer, inc, prev })))
+  a.send(b.self, envelope(1)) // queued while b is down, redialled with backoff
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.is(a.stats(b.self).queuedFrames, 1, 'still queued while b is down')
+  b = await tcpNode(t, 'b2', { port })
+  const r = await restarted
+  t.ok(r.peer.equals(b.self), 'restart of b reported')
+  t.is(r.prev, first)
+  t.is(r.inc, b.incarnation)
+  await until(() => b.received.length === 1, 5000, 'queued envelope delivered after restart')
+  t.is(b.received[0].msg.manifest, 'n:1')
+  t.ok(a.stats(b.self).reconnects >= 1, 'reconnect counted')
+})
+
+test('tcp: handshake timeout, garbage and a wrong cluster each close only that connection', async (t) => {
+  const a = await tcpNode(t, 'a', { handshakeTimeoutMs: 300 })
+  const b = await tcpNode(t, 'b')
+  const errors = []
+  a.on('connection-error', (err) => errors.push(err.code))
+
+  const silent = await backend.connect({ host: HOST, port: a.self.port })
+  const garbage = await backend.connect({ host: HOST, port: a.self.port })
+  const stranger = await backend.connect({ host: HOST, port: a.self.port })
+  const closes = [silent, garbage, stranger].map((s) => {
+    s.onend = () => s.end()
+    return new Promise((resolve) => (s.onclose = resolve))
+  })
+  garbage.write(b4a.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
+  stranger.write(encodeFrame(helloFrom('actor-cluster://other@127.0.0.1:9', 'other')))
+
+  a.send(b.self, envelope(0))
+  await Promise.all(closes)
+  await until(() => b.received.length === 1)
+  await until(() => errors.length >= 3, 3000, 'three refusals')
+  t.ok(errors.includes('HANDSHAKE_TIMEOUT'), `silent connection timed out (${errors.join(',')})`)
+  t.ok(errors.includes('BAD_FRAME') || errors.includes('FRAME_TOO_LARGE'), `garbage refused (${errors.join(',')})`)
+  t.ok(errors.includes('CLUSTER_MISMATCH'), 'other cluster refused')
+  t.is(a.peers().length, 1, 'the legitimate peer is untouched')
+})
+
+function helloFrom(address, cluster) {
+  return {
+    kind: 'hello',
+    minVersion: WIRE_VERSION,
+    maxVersion: WIRE_VERSION,
+    cluster,
+    from: address,
+    incarnation: 7,
+    maxFrameBytes: 1024 * 1024,
+    features: 0,
+    nonce: new Uint8Array(32),
+    proof: null
+  }
+}
+
+function ackFor(hello, cluster, address) {
+  return {
+    kind: 'hello-ack',
+    version: WIRE_VERSION,
+    cluster,
+    from: address.toString(),
+    incarnation: 99,
+    maxFrameBytes: 16 * 1024 * 1024,
+    features: 0,
+    nonce: new Uint8Array(32),
+    proof: null
+  }
+}
