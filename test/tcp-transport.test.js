@@ -228,3 +228,19 @@ function ackFor(hello, cluster, address) {
     proof: null
   }
 }
+
+test('tcp: two nodes over TLS exchange envelopes; a plaintext node cannot join them', async (t) => {
+  const { makeCerts } = await import('./helpers/certs.js')
+  const certs = await makeCerts()
+  const tls = { cert: certs.cert, key: certs.key, ca: certs.ca }
+  const a = await tcpNode(t, 'a', { tls })
+  const b = await tcpNode(t, 'b', { tls, handshakeTimeoutMs: 500 })
+  const plain = await tcpNode(t, 'plain', { backoffBaseMs: 10, maxDialAttempts: 2 })
+  for (let i = 0; i < 100; i++) a.send(b.self, envelope(i))
+  await until(() => b.received.length === 100, 5000, 'TLS delivery')
+  t.is(b.received[99].msg.manifest, 'n:99')
+  plain.send(b.self, envelope(0))
+  await until(() => (plain.stats(b.self)?.drops.unreachable ?? 0) === 1, 5000, 'plaintext refused')
+  t.is(b.received.length, 100, 'nothing from the plaintext node')
+  t.is(b.peers().length, 1, 'only the TLS peer is connected')
+})

@@ -1,2 +1,3 @@
 import './backends.test.js'
 import './package.test.js'
+import './mesh.test.js'

@@ -1,7 +1,11 @@
 // Starting and ending child processes on the four runtimes. Each child is started from its
 // runtime's binary and killed in teardown, so nothing outlives a test.
 import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { createRequire } from 'node:module'
+import { makeCerts } from '../helpers/certs.js'
 
 const require = createRequire(import.meta.url)
 export const { ROOT, RUNTIMES, commandFor } = require('../helpers/runtimes.cjs')
@@ -50,4 +54,15 @@ export function start(t, runtime, script, args = [], opts = {}) {
       return JSON.parse(lines.shift())
     }
   }
+}
+
+// A folder with ca.pem, cert.pem and key.pem for child processes, removed in teardown.
+export async function certDir(t) {
+  const certs = await makeCerts()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acb-tls-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  fs.writeFileSync(path.join(dir, 'ca.pem'), certs.ca)
+  fs.writeFileSync(path.join(dir, 'cert.pem'), certs.cert)
+  fs.writeFileSync(path.join(dir, 'key.pem'), certs.key)
+  return dir
 }
