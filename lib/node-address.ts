@@ -12,6 +12,8 @@ export class NodeAddress {
   readonly system: string
   readonly host: string
   readonly port: number
+  // A scheme-independent key for maps: `system@host:port`.
+  readonly key: string
   private _string: string
 
   constructor(system: string, host: string, port: number, scheme: AddressScheme = DEFAULT_SCHEME) {
@@ -24,6 +26,7 @@ export class NodeAddress {
     this.system = system
     this.host = host
     this.port = port
+    this.key = `${system}@${host}:${port}`
     this._string = `${scheme}://${system}@${host.includes(':') ? `[${host}]` : host}:${port}`
   }
 
@@ -59,11 +62,6 @@ export class NodeAddress {
   equals(other: NodeAddress | null | undefined): boolean {
     if (!other) return false
     return this.port === other.port && this.host === other.host && this.system === other.system
-  }
-
-  // A scheme-independent key for maps.
-  get key(): string {
-    return `${this.system}@${this.host}:${this.port}`
   }
 
   compare(other: NodeAddress): number {

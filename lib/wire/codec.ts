@@ -54,27 +54,66 @@ function decUint(state: State): number {
   return n
 }
 
+// Paths, manifests and addresses repeat from message to message: their UTF-8 bytes are kept in a
+// small cache, so encoding them is a copy instead of a conversion (and is measured once).
+const UTF8_CACHE_MAX_ENTRIES = 4096
+const UTF8_CACHE_MAX_LENGTH = 256
+const utf8Cache = new Map<string, Uint8Array>()
+
+function utf8(s: string): Uint8Array | null {
+  if (s.length > UTF8_CACHE_MAX_LENGTH) return null
+  let bytes = utf8Cache.get(s)
+  if (bytes === undefined) {
+    if (utf8Cache.size >= UTF8_CACHE_MAX_ENTRIES) utf8Cache.clear()
+    bytes = b4a.from(s, 'utf8')
+    utf8Cache.set(s, bytes)
+  }
+  return bytes
+}
+
 function preString(state: State, s: string, max: number, what: string): void {
   if (typeof s !== 'string') throw ClusterError.BAD_FRAME(`${what} must be a string`)
-  const n = b4a.byteLength(s, 'utf8')
+  const bytes = utf8(s)
+  const n = bytes === null ? b4a.byteLength(s, 'utf8') : bytes.byteLength
   if (n > max) throw ClusterError.BAD_FRAME(`${what} is ${n} bytes, more than ${max}`)
   c.uint.preencode(state, n)
   state.end += n
 }
 
 function encString(state: State, s: string): void {
+  const bytes = utf8(s)
+  if (bytes !== null) {
+    c.uint.encode(state, bytes.byteLength)
+    state.buffer.set(bytes, state.start)
+    state.start += bytes.byteLength
+    return
+  }
   const n = b4a.byteLength(s, 'utf8')
   c.uint.encode(state, n)
-  if (n > 0) state.start += b4a.write(state.buffer, s, state.start, n, 'utf8')
+  state.start += b4a.write(state.buffer, s, state.start, n, 'utf8')
 }
+
+const ASCII_FAST_PATH_MAX = 64
 
 function decString(state: State, max: number, what: string): string {
   const n = decUint(state)
   if (n > max) throw ClusterError.BAD_FRAME(`${what} of ${n} bytes, more than ${max}`)
   if (state.end - state.start < n) throw truncated()
-  const s = n === 0 ? '' : b4a.toString(state.buffer, 'utf8', state.start, state.start + n)
+  const start = state.start
   state.start += n
-  return s
+  if (n === 0) return ''
+  if (n <= ASCII_FAST_PATH_MAX) {
+    // Short strings are nearly always ASCII; building them directly beats a trip through Buffer.
+    const b = state.buffer
+    let s = ''
+    for (let i = start; i < start + n; i++) {
+      const x = b[i]!
+      if (x >= 0x80) return b4a.toString(b, 'utf8', start, start + n)
+      s += String.fromCharCode(x)
+    }
+    return s
+  }
+  return b4a.toString(state.buffer, 'utf8', start, start + n)
 }
 
 function preBytes(state: State, b: Uint8Array, max: number, what: string): void {
@@ -511,14 +550,19 @@ export function encodeFrame(msg: WireMessage): Uint8Array {
 // Decodes one message (no frame header). Returns null for an extension kind this version does
 // not know (the frame is skipped); trailing bytes after the known fields are ignored.
 export function decodeMessageOrSkip(bytes: Uint8Array): WireMessage | null {
-  if (bytes.byteLength === 0) throw ClusterError.BAD_FRAME('empty message')
-  const code = bytes[0]!
+  return decodeMessageAt(bytes, 0, bytes.byteLength)
+}
+
+// The same, for the message in bytes[start, end): no view of it is made.
+export function decodeMessageAt(bytes: Uint8Array, start: number, end: number): WireMessage | null {
+  if (end <= start) throw ClusterError.BAD_FRAME('empty message')
+  const code = bytes[start]!
   const codec = BY_CODE[code]
   if (codec === undefined) {
     if (code >= FIRST_EXTENSION_KIND) return null
     throw ClusterError.UNKNOWN_KIND(`unknown message kind ${code}`)
   }
-  const state: State = { start: 1, end: bytes.byteLength, buffer: bytes }
+  const state: State = { start: start + 1, end, buffer: bytes }
   try {
     return codec.decode(state)
   } catch (err) {

@@ -5,7 +5,7 @@
 
 import b4a from 'b4a'
 import { ClusterError } from '../errors.ts'
-import { decodeMessageOrSkip } from './codec.ts'
+import { decodeMessageAt } from './codec.ts'
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, type WireMessage } from './messages.ts'
 
 const MIN_SPLIT_BUFFER = 4096
@@ -81,7 +81,7 @@ export class FrameDecoder {
         }
         if (len === 0) throw ClusterError.BAD_FRAME('empty frame')
         if (end - offset >= len) {
-          this._emit(chunk.subarray(offset, offset + len), out)
+          this._emit(chunk, offset, offset + len, out)
           offset += len
           continue
         }
@@ -97,7 +97,7 @@ export class FrameDecoder {
         this._buffer = null
         this._have = 0
         this._need = -1
-        this._emit(frame, out)
+        this._emit(frame, 0, frame.byteLength, out)
       }
     }
     return out
@@ -117,8 +117,8 @@ export class FrameDecoder {
     this._have = want
   }
 
-  private _emit(frame: Uint8Array, out: WireMessage[]): void {
-    const msg = decodeMessageOrSkip(frame)
+  private _emit(bytes: Uint8Array, start: number, end: number, out: WireMessage[]): void {
+    const msg = decodeMessageAt(bytes, start, end)
     if (msg === null) this.skippedFrames++
     else out.push(msg)
   }

@@ -1,0 +1,145 @@
+// Runs the benchmark cases on one runtime (sender and receiver in separate processes on
+// loopback) and prints a table and bench/results/<runtime>.json: each figure the median of
+// several runs, with its ratio to the baseline measured in the same run.
+//   node bench/run.js [--runtime bare|node|bun|deno] [--runs 3] [--ms 2000] [--cases a,b]
+import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import fs from 'node:fs'
+import path from 'node:path'
+
+const require = createRequire(import.meta.url)
+const { ROOT, commandFor } = require('../test/helpers/runtimes.cjs')
+const WORKER = path.join(ROOT, 'bench', 'worker.js')
+
+const opts = parseArgs(process.argv.slice(2))
+const runtime = opts.runtime ?? 'node'
+const runs = Number(opts.runs ?? 3)
+const ms = Number(opts.ms ?? 2000)
+const SIZES = (opts.sizes ?? '64,1024,65536,4194304').split(',').map(Number)
+const THROUGHPUT = (opts.cases ?? 'raw,cenc,transport,protomux,naive').split(',')
+
+const results = { runtime, versions: versions(), runs, ms, throughput: [] }
+console.log(`# ${runtime}: ${results.versions[runtime] ?? ''}, actor-cluster-bare ${results.versions.package}; ${runs} runs of ${ms} ms, medians`)
+
+for (const size of SIZES) {
+  const row = { size, cases: {} }
+  // Interleave the cases run by run so drift on a shared machine hits them alike.
+  const samples = Object.fromEntries(THROUGHPUT.map((c) => [c, []]))
+  for (let r = 0; r < runs; r++) {
+    for (const name of THROUGHPUT) {
+      const sample = await pair(name, size)
+      if (sample) samples[name].push(sample)
+    }
+  }
+  for (const name of THROUGHPUT) {
+    const s = samples[name]
+    if (s.length === 0) continue
+    row.cases[name] = {
+      msgsPerSec: median(s.map((x) => (x.messages / x.ms) * 1000)),
+      mbPerSec: median(s.map((x) => (x.messages * size) / x.ms / 1000)),
+      runs: s.length
+    }
+  }
+  const base = row.cases.raw?.msgsPerSec
+  for (const c of Object.values(row.cases)) c.ratioToRaw = base ? c.msgsPerSec / base : null
+  const cenc = row.cases.cenc?.msgsPerSec
+  if (row.cases.transport && cenc) row.cases.transport.ratioToCenc = row.cases.transport.msgsPerSec / cenc
+  results.throughput.push(row)
+  printRow(row)
+}
+
+fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true })
+const file = path.join(ROOT, 'bench', 'results', `${runtime}.json`)
+fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n')
+console.log(`\nwritten ${path.relative(ROOT, file)}`)
+
+async function pair(name, size) {
+  const recv = start(runtime, ['recv', name])
+  const hello = await recv.next()
+  if (hello.error) {
+    console.log(`  ${name}: ${hello.error}`)
+    recv.kill()
+    return null
+  }
+  const send = start(runtime, ['send', name, String(hello.port), String(size), String(ms)])
+  const [sent, got] = await Promise.all([send.next(), recv.next()])
+  send.kill()
+  recv.kill()
+  if (sent.error || got.error) {
+    console.log(`  ${name}: ${sent.error ?? got.error}`)
+    return null
+  }
+  return got
+}
+
+function start(rt, args) {
+  const [cmd, argv] = commandFor(rt, WORKER, args)
+  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  const lines = []
+  const waiters = []
+  let partial = ''
+  child.stdout.on('data', (d) => {
+    partial += d
+    let i
+    while ((i = partial.indexOf('\n')) !== -1) {
+      lines.push(partial.slice(0, i))
+      partial = partial.slice(i + 1)
+      waiters.splice(0).forEach((w) => w())
+    }
+  })
+  child.on('exit', () => waiters.splice(0).forEach((w) => w()))
+  return {
+    async next() {
+      const deadline = Date.now() + ms + 60_000
+      while (lines.length === 0) {
+        if (child.exitCode !== null || Date.now() > deadline) return { error: `no result (exit ${child.exitCode})` }
+        await new Promise((resolve) => {
+          waiters.push(resolve)
+          setTimeout(resolve, 200)
+        })
+      }
+      try {
+        return JSON.parse(lines.shift())
+      } catch (err) {
+        return { error: String(err) }
+      }
+    },
+    kill() {
+      if (child.exitCode === null) child.kill('SIGKILL')
+    }
+  }
+}
+
+function printRow(row) {
+  const fmt = (n) => (n >= 1e6 ? (n / 1e6).toFixed(2) + 'M' : n >= 1e3 ? (n / 1e3).toFixed(1) + 'k' : n.toFixed(0))
+  console.log(`\n${row.size} B bodies`)
+  console.log('  case         msgs/s      MB/s   vs raw')
+  for (const [name, c] of Object.entries(row.cases)) {
+    const ratio = c.ratioToRaw === null ? '' : c.ratioToRaw.toFixed(2)
+    console.log(`  ${name.padEnd(10)} ${fmt(c.msgsPerSec).padStart(8)} ${c.mbPerSec.toFixed(1).padStart(9)}   ${ratio}`)
+  }
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+function versions() {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
+  const v = (name) => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version
+    } catch {
+      return null
+    }
+  }
+  return { package: pkg.version, node: process.version, bare: v('bare-runtime-linux-x64'), bun: v('bun'), deno: v('deno') }
+}
+
+function parseArgs(argv) {
+  const out = {}
+  for (let i = 0; i < argv.length; i += 2) out[argv[i].replace(/^--/, '')] = argv[i + 1]
+  return out
+}
