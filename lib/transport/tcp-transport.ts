@@ -78,7 +78,7 @@ export const TCP_DEFAULTS = {
 
 const MAX_BATCH_BYTES = 256 * 1024
 const CONTROL_KINDS = new Set<WireMessage['kind']>(['heartbeat', 'heartbeat-ack', 'gossip', 'leave', 'goodbye'])
-const INTERNAL_KINDS = new Set<WireMessage['kind']>(['hello', 'hello-ack', 'chunk'])
+const INTERNAL_KINDS = new Set<WireMessage['kind']>(['hello', 'hello-ack', 'auth', 'chunk'])
 const DUPLICATE_RETRY_MS = 200
 
 class Peer {
