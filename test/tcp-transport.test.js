@@ -244,3 +244,18 @@ test('tcp: two nodes over TLS exchange envelopes; a plaintext node cannot join t
   t.is(b.received.length, 100, 'nothing from the plaintext node')
   t.is(b.peers().length, 1, 'only the TLS peer is connected')
 })
+
+test('tcp: envelopes queued before the handshake that exceed the peer\'s smaller limit are dropped as too-large', async (t) => {
+  const a = await tcpNode(t, 'a')
+  const b = await tcpNode(t, 'b', { maxFrameBytes: 64 * 1024 })
+  const drops = []
+  a.on('drop', (d) => drops.push(d))
+  a.send(b.self, envelope(0))
+  a.send(b.self, envelope(1, new Uint8Array(200 * 1024))) // fits a's limit, not b's
+  a.send(b.self, envelope(2))
+  await until(() => b.received.length === 2, 5000)
+  t.alike(b.received.map((r) => r.msg.manifest), ['n:0', 'n:2'], 'the others arrive, in order')
+  t.is(drops.length, 1)
+  t.is(drops[0].reason, 'too-large')
+  t.is(a.peers().length, 1, 'the connection was never put at risk')
+})

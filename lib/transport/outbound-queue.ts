@@ -56,6 +56,18 @@ class FrameLane {
     return frame
   }
 
+  // Takes out the frames for which `refuse` is true, keeping the order of the rest.
+  remove(refuse: (f: QueuedFrame) => boolean, out: QueuedFrame[]): void {
+    const kept: (QueuedFrame | null)[] = []
+    for (let i = this._head; i < this._items.length; i++) {
+      const f = this._items[i]!
+      if (refuse(f)) out.push(f)
+      else kept.push(f)
+    }
+    this._items = kept
+    this._head = 0
+  }
+
   drain(out: QueuedFrame[]): void {
     for (let i = this._head; i < this._items.length; i++) out.push(this._items[i]!)
     this._items = []
@@ -121,6 +133,17 @@ export class OutboundQueue {
       bytes += f.size + FRAME_HEADER_BYTES
     }
     return bytes
+  }
+
+  // Takes out the queued frames whose encoding exceeds `maxMessageBytes` (a peer announced a
+  // smaller frame limit than the one they were checked against) and returns them.
+  removeLarger(maxMessageBytes: number): QueuedFrame[] {
+    const out: QueuedFrame[] = []
+    const tooBig = (f: QueuedFrame) => f.size > maxMessageBytes
+    this._control.remove(tooBig, out)
+    this._envelopes.remove(tooBig, out)
+    for (const f of out) this.queuedBytes -= f.size
+    return out
   }
 
   // Empties the queue and returns what was in it, a partly sent large envelope included.

@@ -408,6 +408,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
     peer.conn = conn
     peer.backoff.reset()
     this._cancelRedial(peer)
+    // Queued before the peer's frame limit was known: what cannot fit it is dropped, not sent.
+    for (const f of peer.queue.removeLarger(conn.peerMaxFrameBytes - FRAME_HEADER_BYTES)) {
+      this._drop(remote, peer, f.msg, f.size, DropReason.TOO_LARGE)
+    }
     this._log.debug(`connected ${conn.outbound ? 'to' : 'from'} ${conn.describe()}, wire version ${conn.version}`)
     this.emit('peer-connected', remote, conn.incarnation)
     this._flush(peer)
