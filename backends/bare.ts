@@ -4,6 +4,7 @@
 import natives from '#bare-natives'
 import b4a from 'b4a'
 import { ClusterError } from '../lib/errors.ts'
+import { SocketBase, applySocketOptions, describeError } from './socket-base.ts'
 import { resolveTls, type ResolvedTls } from './tls-settings.ts'
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -58,11 +59,6 @@ interface BareNatives {
   }
 }
 
-interface BareError {
-  code?: string
-  message?: string
-}
-
 export const bareTcpBackend: TcpBackend = {
   name: 'bare',
   // bare-tls servers neither request nor verify client certificates.
@@ -99,8 +95,8 @@ async function listen(opts: ListenOptions): Promise<TcpServer> {
   }
 
   await new Promise<void>((resolve, reject) => {
-    const onerror = (err: BareError) => {
-      reject(ClusterError.LISTEN_FAILED(`cannot listen on ${opts.host}:${opts.port}: ${describe(err)}`, err))
+    const onerror = (err: unknown) => {
+      reject(ClusterError.LISTEN_FAILED(`cannot listen on ${opts.host}:${opts.port}: ${describeError(err)}`, err))
     }
     server.once('error', onerror)
     server.listen(opts.port, opts.host, () => {
@@ -108,7 +104,7 @@ async function listen(opts: ListenOptions): Promise<TcpServer> {
       resolve()
     })
   })
-  server.on('error', (err: BareError) => opts.onerror?.(ClusterError.SOCKET_ERROR(describe(err), err)))
+  server.on('error', (err: unknown) => opts.onerror?.(ClusterError.SOCKET_ERROR(describeError(err), err)))
   return new BareTcpServer(server, opts.host)
 }
 
@@ -160,11 +156,11 @@ function waitFor(
       cleanup()
       resolve()
     }
-    const onerror = (err: BareError) => {
+    const onerror = (err: unknown) => {
       cleanup()
       stream.destroy()
       raw.destroy()
-      reject(ClusterError.CONNECT_FAILED(`${where}: ${describe(err)}`, err))
+      reject(ClusterError.CONNECT_FAILED(`${where}: ${describeError(err)}`, err))
     }
     const onclose = () => onerror({ code: 'ECONNRESET', message: 'closed before it was ready' })
     function cleanup() {
@@ -209,55 +205,26 @@ class BareTcpServer implements TcpServer {
   }
 }
 
-class BareTcpSocket implements TcpSocket {
-  readonly encrypted: boolean
-  ondata: ((chunk: Uint8Array) => void) | null
-  ondrain: (() => void) | null
-  onend: (() => void) | null
-  onclose: ((cause: ClusterError | null) => void) | null
+class BareTcpSocket extends SocketBase implements TcpSocket {
   private _raw: BareStream
+  // The TCP socket under a TLS one (or the socket itself).
   private _tcp: BareStream
-  private _closed: boolean
-  private _cause: ClusterError | null
-  private _remoteAddress: string | null
-  private _remotePort: number | null
 
   constructor(raw: BareStream, encrypted: boolean) {
-    this.encrypted = encrypted
-    this.ondata = null
-    this.ondrain = null
-    this.onend = null
-    this.onclose = null
+    const tcp = raw.socket ?? raw
+    super(encrypted, tcp.remoteAddress, tcp.remotePort)
     this._raw = raw
-    this._tcp = raw.socket ?? raw
-    this._closed = false
-    this._cause = null
-    this._remoteAddress = this._tcp.remoteAddress ?? null
-    this._remotePort = this._tcp.remotePort ?? null
-
+    this._tcp = tcp
     // streamx's default high-water mark is 16 KiB; match the contract's.
     if (raw._writableState) raw._writableState.highWaterMark = DEFAULT_HIGH_WATER_MARK
     raw.on('data', (chunk: Uint8Array) => this.ondata?.(chunk))
     raw.on('drain', () => this.ondrain?.())
     raw.on('end', () => this.onend?.())
-    raw.on('error', (err: BareError) => {
-      if (this._cause === null) this._cause = ClusterError.SOCKET_ERROR(describe(err), err)
-    })
+    raw.on('error', (err: unknown) => this._setError(err))
     raw.on('close', () => {
-      this._closed = true
       if (this._tcp !== raw) this._tcp.destroy()
-      const onclose = this.onclose
-      this.onclose = null
-      onclose?.(this._cause)
+      this._reportClose()
     })
-  }
-
-  get remoteAddress(): string | null {
-    return this._remoteAddress
-  }
-
-  get remotePort(): number | null {
-    return this._remotePort
   }
 
   get localAddress(): string | null {
@@ -269,13 +236,8 @@ class BareTcpSocket implements TcpSocket {
   }
 
   get bufferedBytes(): number {
-    const state = this._raw._writableState
-    const inner = this._tcp !== this._raw ? (this._tcp._writableState?.buffered ?? 0) : 0
-    return (state ? state.buffered : 0) + inner
-  }
-
-  get closed(): boolean {
-    return this._closed
+    const own = this._raw._writableState?.buffered ?? 0
+    return this._tcp === this._raw ? own : own + (this._tcp._writableState?.buffered ?? 0)
   }
 
   write(data: Uint8Array): boolean {
@@ -289,7 +251,7 @@ class BareTcpSocket implements TcpSocket {
 
   destroy(cause: ClusterError | null = null): void {
     if (this._closed) return
-    if (cause !== null && this._cause === null) this._cause = cause
+    this._setCause(cause)
     this._raw.destroy()
   }
 
@@ -308,11 +270,6 @@ class BareTcpSocket implements TcpSocket {
   setKeepAlive(enable: boolean, initialDelayMs = 0): void {
     this._tcp.setKeepAlive?.(enable, initialDelayMs)
   }
-}
-
-function applySocketOptions(socket: TcpSocket, opts: { noDelay?: boolean; keepAlive?: boolean }): void {
-  if (opts.noDelay !== false) socket.setNoDelay(true)
-  if (opts.keepAlive !== false) socket.setKeepAlive(true, 30_000)
 }
 
 function tlsClientOptions(s: ResolvedTls, host: string, hostIsIp: boolean): object {
@@ -336,8 +293,4 @@ function loadNatives(): BareNatives {
 
 function encode(text: string): Uint8Array {
   return b4a.from(text, 'utf8')
-}
-
-function describe(err: BareError): string {
-  return err.code ? `${err.code} ${err.message ?? ''}`.trim() : (err.message ?? String(err))
 }

@@ -2,6 +2,7 @@
 // Bun's write may take part of a buffer: the rest waits in a WriteBuffer, flushed on drain.
 
 import { ClusterError } from '../lib/errors.ts'
+import { SocketBase, applySocketOptions, describeError } from './socket-base.ts'
 import { resolveTls, type ResolvedTls } from './tls-settings.ts'
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -51,11 +52,6 @@ interface BunApi {
   connect(opts: object): Promise<BunSocket>
 }
 
-interface BunError {
-  code?: string
-  message?: string
-}
-
 export const bunTcpBackend: TcpBackend = {
   name: 'bun',
   verifiesClientCertificates: true,
@@ -98,7 +94,7 @@ async function listen(opts: ListenOptions): Promise<TcpServer> {
       tls: settings ? tlsOptions(settings, true) : undefined
     })
   } catch (err) {
-    throw ClusterError.LISTEN_FAILED(`cannot listen on ${opts.host}:${opts.port}: ${describe(err as BunError)}`, err)
+    throw ClusterError.LISTEN_FAILED(`cannot listen on ${opts.host}:${opts.port}: ${describeError(err)}`, err)
   }
   return {
     host: opts.host,
@@ -145,11 +141,11 @@ async function connect(opts: ConnectOptions): Promise<TcpSocket> {
           s.terminate()
         },
         connectError(_s: BunSocket, err: Error) {
-          fail(ClusterError.CONNECT_FAILED(`cannot connect to ${where}: ${describe(err as BunError)}`, err))
+          fail(ClusterError.CONNECT_FAILED(`cannot connect to ${where}: ${describeError(err)}`, err))
         }
       }
     })
-    .catch((err: unknown) => fail(ClusterError.CONNECT_FAILED(`cannot connect to ${where}: ${describe(err as BunError)}`, err)))
+    .catch((err: unknown) => fail(ClusterError.CONNECT_FAILED(`cannot connect to ${where}: ${describeError(err)}`, err)))
 
   let timer: TimerHandle | null = null
   const timeout = new Promise<never>((_, reject) => {
@@ -191,50 +187,25 @@ function socketHandlers(): Handlers {
   }
 }
 
-class BunTcpSocket implements TcpSocket {
-  readonly encrypted: boolean
-  ondata: ((chunk: Uint8Array) => void) | null
-  ondrain: (() => void) | null
-  onend: (() => void) | null
-  onclose: ((cause: ClusterError | null) => void) | null
+class BunTcpSocket extends SocketBase implements TcpSocket {
   private _raw: BunSocket
   private _pending: WriteBuffer
-  private _closed: boolean
   private _ending: boolean
-  private _cause: ClusterError | null
   private _full: boolean
   private _endSeen: boolean
   private _destroyed: boolean
   private _onfinal: (() => void) | null
-  private _remoteAddress: string | null
-  private _remotePort: number | null
 
   constructor(raw: BunSocket, encrypted: boolean, onfinal: (() => void) | null) {
-    this.encrypted = encrypted
-    this.ondata = null
-    this.ondrain = null
-    this.onend = null
-    this.onclose = null
+    super(encrypted, raw.remoteAddress, raw.remotePort)
     this._raw = raw
     this._pending = new WriteBuffer()
-    this._closed = false
     this._ending = false
-    this._cause = null
     this._full = false
     this._endSeen = false
     this._destroyed = false
     this._onfinal = onfinal
-    this._remoteAddress = raw.remoteAddress || null
-    this._remotePort = raw.remotePort ?? null
     raw.data = this
-  }
-
-  get remoteAddress(): string | null {
-    return this._remoteAddress
-  }
-
-  get remotePort(): number | null {
-    return this._remotePort
   }
 
   get localAddress(): string | null {
@@ -247,10 +218,6 @@ class BunTcpSocket implements TcpSocket {
 
   get bufferedBytes(): number {
     return this._pending.bytes
-  }
-
-  get closed(): boolean {
-    return this._closed
   }
 
   write(data: Uint8Array): boolean {
@@ -274,7 +241,7 @@ class BunTcpSocket implements TcpSocket {
 
   destroy(cause: ClusterError | null = null): void {
     if (this._closed) return
-    if (cause !== null && this._cause === null) this._cause = cause
+    this._setCause(cause)
     this._destroyed = true
     this._pending.clear()
     this._raw.terminate()
@@ -320,7 +287,7 @@ class BunTcpSocket implements TcpSocket {
   }
 
   _onerror(err: Error): void {
-    if (this._cause === null) this._cause = ClusterError.SOCKET_ERROR(describe(err as BunError), err)
+    this._setError(err)
   }
 
   _onclose(): void {
@@ -328,18 +295,10 @@ class BunTcpSocket implements TcpSocket {
     // Bun skips `end` for a socket that had already shut its own side: an orderly close still
     // means the peer ended.
     if (!this._destroyed && this._cause === null) this._onend()
-    this._closed = true
     this._pending.clear()
     this._onfinal?.()
-    const onclose = this.onclose
-    this.onclose = null
-    onclose?.(this._cause)
+    this._reportClose()
   }
-}
-
-function applySocketOptions(socket: TcpSocket, opts: { noDelay?: boolean; keepAlive?: boolean }): void {
-  if (opts.noDelay !== false) socket.setNoDelay(true)
-  if (opts.keepAlive !== false) socket.setKeepAlive(true, 30_000)
 }
 
 function tlsOptions(s: ResolvedTls, isServer: boolean, host?: string): object {
@@ -357,8 +316,4 @@ function bunApi(): BunApi {
   const bun = (globalThis as { Bun?: BunApi }).Bun
   if (!bun) throw ClusterError.UNSUPPORTED_RUNTIME('bunTcpBackend runs on Bun only')
   return bun
-}
-
-function describe(err: BunError): string {
-  return err.code ? `${err.code} ${err.message ?? ''}`.trim() : (err.message ?? String(err))
 }

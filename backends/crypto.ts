@@ -2,7 +2,7 @@
 // on Node, Bun and Deno (all three provide it through process.getBuiltinModule).
 
 import natives from '#bare-natives'
-import { ClusterError } from '../lib/errors.ts'
+import { builtinModule } from './socket-base.ts'
 
 interface Hmac {
   update(data: Uint8Array): Hmac
@@ -40,9 +40,6 @@ function cryptoModule(): CryptoModule {
     crypto = (natives as { crypto: CryptoModule }).crypto
     return crypto
   }
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
-  const mod = proc?.getBuiltinModule?.('node:crypto')
-  if (!mod) throw ClusterError.UNSUPPORTED_RUNTIME('no crypto module on this runtime')
-  crypto = mod as CryptoModule
+  crypto = builtinModule<CryptoModule>('node:crypto')
   return crypto
 }

@@ -3,6 +3,7 @@
 // ordered queue pumped by conn.write, which may take part of a buffer.
 
 import { ClusterError } from '../lib/errors.ts'
+import { SocketBase, applySocketOptions, describeError } from './socket-base.ts'
 import { resolveTls } from './tls-settings.ts'
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -45,12 +46,6 @@ interface DenoApi {
   connectTls(opts: object): Promise<DenoConn>
 }
 
-interface DenoError {
-  name?: string
-  code?: string
-  message?: string
-}
-
 const MIN_READ = 16 * 1024
 const MAX_READ = 256 * 1024
 
@@ -72,7 +67,7 @@ async function listen(opts: ListenOptions): Promise<TcpServer> {
       ? deno.listenTls({ hostname: opts.host, port: opts.port, cert: settings.cert, key: settings.key })
       : deno.listen({ hostname: opts.host, port: opts.port })
   } catch (err) {
-    throw ClusterError.LISTEN_FAILED(`cannot listen on ${opts.host}:${opts.port}: ${describe(err as DenoError)}`, err)
+    throw ClusterError.LISTEN_FAILED(`cannot listen on ${opts.host}:${opts.port}: ${describeError(err)}`, err)
   }
   const server = new DenoTcpServer(listener, opts.host)
   void server._accept(async (conn) => {
@@ -80,7 +75,7 @@ async function listen(opts: ListenOptions): Promise<TcpServer> {
       try {
         await conn.handshake?.()
       } catch (err) {
-        opts.onerror?.(ClusterError.SOCKET_ERROR(`TLS handshake failed: ${describe(err as DenoError)}`, err))
+        opts.onerror?.(ClusterError.SOCKET_ERROR(`TLS handshake failed: ${describeError(err)}`, err))
         closeQuietly(conn)
         return
       }
@@ -135,7 +130,7 @@ async function connect(opts: ConnectOptions): Promise<TcpSocket> {
     return socket
   } catch (err) {
     if (err instanceof ClusterError) throw err
-    throw ClusterError.CONNECT_FAILED(`cannot connect to ${where}: ${describe(err as DenoError)}`, err)
+    throw ClusterError.CONNECT_FAILED(`cannot connect to ${where}: ${describeError(err)}`, err)
   } finally {
     if (timer !== null) clearTimeout(timer)
   }
@@ -181,12 +176,7 @@ class DenoTcpServer implements TcpServer {
   }
 }
 
-class DenoTcpSocket implements TcpSocket {
-  readonly encrypted: boolean
-  ondata: ((chunk: Uint8Array) => void) | null
-  ondrain: (() => void) | null
-  onend: (() => void) | null
-  onclose: ((cause: ClusterError | null) => void) | null
+class DenoTcpSocket extends SocketBase implements TcpSocket {
   private _conn: DenoConn
   private _server: DenoTcpServer | null
   private _pending: WriteBuffer
@@ -195,20 +185,13 @@ class DenoTcpSocket implements TcpSocket {
   private _ending: boolean
   private _writeDone: boolean
   private _readDone: boolean
-  private _closed: boolean
-  private _cause: ClusterError | null
   private _paused: boolean
   private _resume: (() => void) | null
   private _readSize: number
-  private _remote: DenoAddr
   private _local: DenoAddr
 
   constructor(conn: DenoConn, encrypted: boolean, server: DenoTcpServer | null) {
-    this.encrypted = encrypted
-    this.ondata = null
-    this.ondrain = null
-    this.onend = null
-    this.onclose = null
+    super(encrypted, conn.remoteAddr?.hostname, conn.remoteAddr?.port)
     this._conn = conn
     this._server = server
     this._pending = new WriteBuffer()
@@ -217,24 +200,13 @@ class DenoTcpSocket implements TcpSocket {
     this._ending = false
     this._writeDone = false
     this._readDone = false
-    this._closed = false
-    this._cause = null
     this._paused = false
     this._resume = null
     this._readSize = MIN_READ
-    this._remote = conn.remoteAddr
     this._local = conn.localAddr
     if (server !== null) server.connections++
     // Start reading once the caller has had the chance to set its handlers.
     queueMicrotask(() => void this._readLoop())
-  }
-
-  get remoteAddress(): string | null {
-    return this._remote?.hostname ?? null
-  }
-
-  get remotePort(): number | null {
-    return this._remote?.port ?? null
   }
 
   get localAddress(): string | null {
@@ -247,10 +219,6 @@ class DenoTcpSocket implements TcpSocket {
 
   get bufferedBytes(): number {
     return this._pending.bytes
-  }
-
-  get closed(): boolean {
-    return this._closed
   }
 
   write(data: Uint8Array): boolean {
@@ -269,7 +237,7 @@ class DenoTcpSocket implements TcpSocket {
 
   destroy(cause: ClusterError | null = null): void {
     if (this._closed) return
-    if (cause !== null && this._cause === null) this._cause = cause
+    this._setCause(cause)
     this._pending.clear()
     this._finish()
   }
@@ -306,7 +274,7 @@ class DenoTcpSocket implements TcpSocket {
       try {
         n = await this._conn.read(buffer)
       } catch (err) {
-        if (!this._closed) this._fail(err as DenoError)
+        if (!this._closed) this._fail(err)
         return
       }
       if (n === null) {
@@ -330,7 +298,7 @@ class DenoTcpSocket implements TcpSocket {
         n = await this._conn.write(chunk)
       } catch (err) {
         this._pumping = false
-        this._fail(err as DenoError)
+        this._fail(err)
         return
       }
       if (this._closed) break
@@ -353,8 +321,8 @@ class DenoTcpSocket implements TcpSocket {
     }
   }
 
-  private _fail(err: DenoError): void {
-    if (this._cause === null) this._cause = ClusterError.SOCKET_ERROR(describe(err), err)
+  private _fail(err: unknown): void {
+    this._setError(err)
     this._finish()
   }
 
@@ -369,15 +337,8 @@ class DenoTcpSocket implements TcpSocket {
     this._resume?.()
     this._resume = null
     if (this._server !== null) this._server.connections--
-    const onclose = this.onclose
-    this.onclose = null
-    onclose?.(this._cause)
+    this._reportClose()
   }
-}
-
-function applySocketOptions(socket: TcpSocket, opts: { noDelay?: boolean; keepAlive?: boolean }): void {
-  if (opts.noDelay !== false) socket.setNoDelay(true)
-  if (opts.keepAlive !== false) socket.setKeepAlive(true)
 }
 
 function closeQuietly(conn: DenoConn): void {
@@ -397,9 +358,3 @@ function denoApi(): DenoApi {
   if (!deno) throw ClusterError.UNSUPPORTED_RUNTIME('denoTcpBackend runs on Deno only')
   return deno
 }
-
-function describe(err: DenoError): string {
-  const code = err.code ?? err.name
-  return code ? `${code} ${err.message ?? ''}`.trim() : (err.message ?? String(err))
-}
-

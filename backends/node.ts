@@ -2,6 +2,7 @@
 // process.getBuiltinModule, so importing this file loads nothing on Bare.
 
 import { ClusterError } from '../lib/errors.ts'
+import { SocketBase, applySocketOptions, builtinModule, describeError } from './socket-base.ts'
 import { resolveTls, type ResolvedTls } from './tls-settings.ts'
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -51,11 +52,6 @@ interface TlsModule {
   connect(opts: object): NodeSocket
 }
 
-interface NodeError {
-  code?: string
-  message?: string
-}
-
 let net: NetModule | null = null
 let tls: TlsModule | null = null
 
@@ -79,13 +75,13 @@ async function listen(opts: ListenOptions): Promise<TcpServer> {
     : net.createServer({ allowHalfOpen: true }, onsocket)
 
   // Failed TLS handshakes and sockets that die before they are handed over.
-  server.on(settings ? 'tlsClientError' : 'clientError', (err: NodeError) => {
-    opts.onerror?.(ClusterError.SOCKET_ERROR(describe(err), err))
+  server.on(settings ? 'tlsClientError' : 'clientError', (err: unknown) => {
+    opts.onerror?.(ClusterError.SOCKET_ERROR(describeError(err), err))
   })
 
   await new Promise<void>((resolve, reject) => {
-    const onerror = (err: NodeError) => {
-      reject(ClusterError.LISTEN_FAILED(`cannot listen on ${opts.host}:${opts.port}: ${describe(err)}`, err))
+    const onerror = (err: unknown) => {
+      reject(ClusterError.LISTEN_FAILED(`cannot listen on ${opts.host}:${opts.port}: ${describeError(err)}`, err))
     }
     server.once('error', onerror)
     server.listen({ host: opts.host, port: opts.port }, () => {
@@ -93,8 +89,8 @@ async function listen(opts: ListenOptions): Promise<TcpServer> {
       resolve()
     })
   })
-  server.on('error', (err: NodeError) => {
-    opts.onerror?.(ClusterError.SOCKET_ERROR(describe(err), err))
+  server.on('error', (err: unknown) => {
+    opts.onerror?.(ClusterError.SOCKET_ERROR(describeError(err), err))
   })
   return new NodeTcpServer(server, opts.host)
 }
@@ -116,10 +112,10 @@ async function connect(opts: ConnectOptions): Promise<TcpSocket> {
       cleanup()
       resolve()
     }
-    const onerror = (err: NodeError) => {
+    const onerror = (err: unknown) => {
       cleanup()
       raw.destroy()
-      reject(ClusterError.CONNECT_FAILED(`cannot connect to ${opts.host}:${opts.port}: ${describe(err)}`, err))
+      reject(ClusterError.CONNECT_FAILED(`cannot connect to ${opts.host}:${opts.port}: ${describeError(err)}`, err))
     }
     const event = settings ? 'secureConnect' : 'connect'
     function cleanup() {
@@ -176,50 +172,17 @@ class NodeTcpServer implements TcpServer {
   }
 }
 
-class NodeTcpSocket implements TcpSocket {
-  readonly encrypted: boolean
-  ondata: ((chunk: Uint8Array) => void) | null
-  ondrain: (() => void) | null
-  onend: (() => void) | null
-  onclose: ((cause: ClusterError | null) => void) | null
+class NodeTcpSocket extends SocketBase implements TcpSocket {
   private _raw: NodeSocket
-  private _closed: boolean
-  private _cause: ClusterError | null
-  private _remoteAddress: string | null
-  private _remotePort: number | null
 
   constructor(raw: NodeSocket, encrypted: boolean) {
-    this.encrypted = encrypted
-    this.ondata = null
-    this.ondrain = null
-    this.onend = null
-    this.onclose = null
+    super(encrypted, raw.remoteAddress, raw.remotePort)
     this._raw = raw
-    this._closed = false
-    this._cause = null
-    this._remoteAddress = raw.remoteAddress ?? null
-    this._remotePort = raw.remotePort ?? null
-
     raw.on('data', (chunk: Uint8Array) => this.ondata?.(chunk))
     raw.on('drain', () => this.ondrain?.())
     raw.on('end', () => this.onend?.())
-    raw.on('error', (err: NodeError) => {
-      if (this._cause === null) this._cause = ClusterError.SOCKET_ERROR(describe(err), err)
-    })
-    raw.on('close', () => {
-      this._closed = true
-      const onclose = this.onclose
-      this.onclose = null
-      onclose?.(this._cause)
-    })
-  }
-
-  get remoteAddress(): string | null {
-    return this._remoteAddress
-  }
-
-  get remotePort(): number | null {
-    return this._remotePort
+    raw.on('error', (err: unknown) => this._setError(err))
+    raw.on('close', () => this._reportClose())
   }
 
   get localAddress(): string | null {
@@ -234,10 +197,6 @@ class NodeTcpSocket implements TcpSocket {
     return this._raw.writableLength
   }
 
-  get closed(): boolean {
-    return this._closed
-  }
-
   write(data: Uint8Array): boolean {
     if (this._closed || this._raw.destroyed) return false
     return this._raw.write(data)
@@ -249,7 +208,7 @@ class NodeTcpSocket implements TcpSocket {
 
   destroy(cause: ClusterError | null = null): void {
     if (this._closed) return
-    if (cause !== null && this._cause === null) this._cause = cause
+    this._setCause(cause)
     this._raw.destroy()
   }
 
@@ -268,11 +227,6 @@ class NodeTcpSocket implements TcpSocket {
   setKeepAlive(enable: boolean, initialDelayMs = 0): void {
     this._raw.setKeepAlive(enable, initialDelayMs)
   }
-}
-
-function applySocketOptions(socket: TcpSocket, opts: { noDelay?: boolean; keepAlive?: boolean }): void {
-  if (opts.noDelay !== false) socket.setNoDelay(true)
-  if (opts.keepAlive !== false) socket.setKeepAlive(true, 30_000)
 }
 
 function tlsServerOptions(s: ResolvedTls): object {
@@ -302,22 +256,11 @@ function tlsClientOptions(s: ResolvedTls, host: string, port: number): object {
 }
 
 function netModule(): NetModule {
-  if (net === null) net = builtin<NetModule>('node:net')
+  if (net === null) net = builtinModule<NetModule>('node:net')
   return net
 }
 
 function tlsModule(): TlsModule {
-  if (tls === null) tls = builtin<TlsModule>('node:tls')
+  if (tls === null) tls = builtinModule<TlsModule>('node:tls')
   return tls
-}
-
-function builtin<T>(name: string): T {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
-  const mod = proc?.getBuiltinModule?.(name)
-  if (!mod) throw ClusterError.UNSUPPORTED_RUNTIME(`${name} is not available on this runtime`)
-  return mod as T
-}
-
-function describe(err: NodeError): string {
-  return err.code ? `${err.code} ${err.message ?? ''}`.trim() : (err.message ?? String(err))
 }
