@@ -259,3 +259,21 @@ test('tcp: envelopes queued before the handshake that exceed the peer\'s smaller
   t.is(drops[0].reason, 'too-large')
   t.is(a.peers().length, 1, 'the connection was never put at risk')
 })
+
+test('tcp: at debug level the transport logs [tcp-transport] lines for connects, closes and drops', async (t) => {
+  const { createLogger } = await import('actor-cluster-bare')
+  const lines = []
+  const log = createLogger('debug', (r) => lines.push(`${r.level} ${r.msg}`))
+  const quiet = []
+  const a = await tcpNode(t, 'a', { log, maxQueuedBytes: 1024 })
+  const b = await tcpNode(t, 'b', { log: createLogger('info', (r) => quiet.push(r.msg)) })
+  a.send(b.self, envelope(0))
+  a.send(b.self, envelope(1, new Uint8Array(4096))) // over the queue bound: dropped
+  await until(() => b.received.length === 1)
+  a.disconnect(b.self)
+  t.ok(lines.every((l) => l.includes('[tcp-transport]')), 'every line is scoped')
+  t.ok(lines.some((l) => /^debug .*connected to .*wire version 1/.test(l)), 'connect logged')
+  t.ok(lines.some((l) => /dropped envelope .*queue-full/.test(l)), 'drop logged with its reason')
+  t.ok(lines.some((l) => /disconnecting/.test(l)), 'disconnect logged')
+  t.is(quiet.length, 0, 'nothing below info on an info logger')
+})
