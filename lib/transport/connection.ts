@@ -2,6 +2,7 @@
 // writes. What to do with a connection (which peer it belongs to, which of two wins, what to
 // send) is the transport's; this class reports to it through ConnectionOwner.
 
+import { randomBytes } from '../../backends/crypto.ts'
 import type { TcpSocket } from '../../backends/types.ts'
 import { ClusterError } from '../errors.ts'
 import { NodeAddress } from '../node-address.ts'
@@ -14,13 +15,15 @@ import {
   MIN_WIRE_VERSION
 } from '../wire/index.ts'
 import type { ChunkMessage, HelloAckMessage, HelloMessage, WireMessage } from '../wire/index.ts'
+import { SECRET_FEATURE, checkProof, proveHandshake, type HandshakeSide } from './auth.ts'
 
 export interface LocalIdentity {
   address: NodeAddress
   cluster: string
   incarnation: number
   maxFrameBytes: number
-  features: number
+  // The cluster secret both sides must prove, or null.
+  secret: Uint8Array | null
 }
 
 export interface ConnectionOwner {
@@ -43,8 +46,12 @@ export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionSt
 
 // A goodbye with this reason during the handshake means "we already have a connection".
 export const DUPLICATE_REASON = 'duplicate'
+const AUTH_REASON = 'authentication failed'
 const MAX_REASSEMBLIES = 4
 const NONCE_BYTES = 32
+// Until the handshake is done a stranger may send no frame larger than this (a hello is well
+// under 1 KiB), so unauthenticated connections cannot make a node buffer megabytes each.
+export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024
 const CLOSE_GRACE_MS = 2000
 
 export class Connection {
@@ -70,6 +77,9 @@ export class Connection {
   private _cause: ClusterError | null
   private _settleHandshake: ((cause: ClusterError | null) => void) | null
   private _settleClosed: (() => void) | null
+  private _nonce: Uint8Array
+  // Listener with a secret: the two sides of the handshake, kept until the dialler's proof.
+  private _awaitingAuth: { dialler: HandshakeSide; listener: HandshakeSide } | null
   // Settles when the handshake ends: null once open, the cause if it closed first.
   readonly handshake: Promise<ClusterError | null>
   readonly closed: Promise<void>
@@ -94,7 +104,9 @@ export class Connection {
     this.lastDataAt = Date.now()
     this._owner = owner
     this._local = local
-    this._decoder = new FrameDecoder({ maxFrameBytes: local.maxFrameBytes })
+    this._decoder = new FrameDecoder({ maxFrameBytes: Math.min(local.maxFrameBytes, HANDSHAKE_MAX_FRAME_BYTES) })
+    this._nonce = randomBytes(NONCE_BYTES)
+    this._awaitingAuth = null
     this._reassembly = new Map()
     this._cause = null
     this._closeTimer = null
@@ -157,21 +169,26 @@ export class Connection {
     this.socket.destroy(cause)
   }
 
-  // Inbound side: accept the hello, answer with our own.
-  private _accept(): void {
+  // Inbound side: answer the hello with our own; with a secret, prove it and wait for the
+  // dialler's proof before opening.
+  private _accept(hello: HelloMessage): void {
+    const local = this._local
+    const dialler: HandshakeSide = { address: hello.from, incarnation: hello.incarnation, nonce: hello.nonce }
+    const listener: HandshakeSide = { address: local.address.toString(), incarnation: local.incarnation, nonce: this._nonce }
     const ack: HelloAckMessage = {
       kind: 'hello-ack',
       version: this.version,
-      cluster: this._local.cluster,
-      from: this._local.address.toString(),
-      incarnation: this._local.incarnation,
-      maxFrameBytes: this._local.maxFrameBytes,
-      features: this._local.features,
-      nonce: randomBytes(NONCE_BYTES),
-      proof: null
+      cluster: local.cluster,
+      from: listener.address,
+      incarnation: local.incarnation,
+      maxFrameBytes: local.maxFrameBytes,
+      features: this._features(),
+      nonce: this._nonce,
+      proof: local.secret === null ? null : proveHandshake(local.secret, 'listener', local.cluster, dialler, listener)
     }
     this._writeNow(ack)
-    this._open()
+    if (local.secret === null) this._open()
+    else this._awaitingAuth = { dialler, listener }
   }
 
   private _refuse(reason: string, cause: ClusterError): void {
@@ -182,6 +199,7 @@ export class Connection {
 
   private _open(): void {
     this.state = ConnectionState.OPEN
+    this._decoder.maxFrameBytes = this._local.maxFrameBytes
     this._clearHandshakeTimer()
     this._settleHandshake?.(null)
     this._settleHandshake = null
@@ -197,10 +215,14 @@ export class Connection {
       from: this._local.address.toString(),
       incarnation: this._local.incarnation,
       maxFrameBytes: this._local.maxFrameBytes,
-      features: this._local.features,
-      nonce: randomBytes(NONCE_BYTES),
+      features: this._features(),
+      nonce: this._nonce,
       proof: null
     }
+  }
+
+  private _features(): number {
+    return this._local.secret === null ? 0 : SECRET_FEATURE
   }
 
   private _writeNow(msg: WireMessage): void {
@@ -246,24 +268,48 @@ export class Connection {
   }
 
   private _onhandshake(msg: WireMessage): void {
-    if (msg.kind === 'goodbye') {
-      if (msg.reason === DUPLICATE_REASON) this.refusedAsDuplicate = true
-      throw ClusterError.HANDSHAKE_FAILED(`${this.describe()} refused the connection: ${msg.reason}`)
-    }
-    if (this.outbound) {
-      if (msg.kind !== 'hello-ack') throw ClusterError.HANDSHAKE_FAILED(`expected hello-ack, got ${msg.kind}`)
-      this._checkCluster(msg.cluster)
-      if (msg.version < MIN_WIRE_VERSION || msg.version > WIRE_VERSION) {
-        throw ClusterError.BAD_VERSION(`${this.describe()} chose wire version ${msg.version}`)
-      }
-      const from = NodeAddress.parse(msg.from)
-      if (this.expected !== null && !from.equals(this.expected)) {
-        throw ClusterError.HANDSHAKE_FAILED(`dialled ${this.expected.toString()} but ${from.toString()} answered`)
-      }
-      this._identify(from, msg.version, msg.incarnation, msg.maxFrameBytes)
-      this._open()
+    if (this._awaitingAuth !== null) {
+      this._onauth(msg)
       return
     }
+    if (msg.kind === 'goodbye') {
+      if (msg.reason === DUPLICATE_REASON) this.refusedAsDuplicate = true
+      const refused = `${this.describe()} refused the connection: ${msg.reason}`
+      throw msg.reason === AUTH_REASON ? ClusterError.AUTH_FAILED(refused) : ClusterError.HANDSHAKE_FAILED(refused)
+    }
+    if (this.outbound) this._onhelloack(msg)
+    else this._onhello(msg)
+  }
+
+  // Dialler: the listener's answer, and with a secret its proof, then ours.
+  private _onhelloack(msg: WireMessage): void {
+    if (msg.kind !== 'hello-ack') throw ClusterError.HANDSHAKE_FAILED(`expected hello-ack, got ${msg.kind}`)
+    this._checkCluster(msg.cluster)
+    if (msg.version < MIN_WIRE_VERSION || msg.version > WIRE_VERSION) {
+      throw ClusterError.BAD_VERSION(`${this.describe()} chose wire version ${msg.version}`)
+    }
+    const from = NodeAddress.parse(msg.from)
+    if (this.expected !== null && !from.equals(this.expected)) {
+      throw ClusterError.HANDSHAKE_FAILED(`dialled ${this.expected.toString()} but ${from.toString()} answered`)
+    }
+    this._identify(from, msg.version, msg.incarnation, msg.maxFrameBytes)
+    const local = this._local
+    if (local.secret !== null) {
+      const dialler: HandshakeSide = { address: local.address.toString(), incarnation: local.incarnation, nonce: this._nonce }
+      const listener: HandshakeSide = { address: msg.from, incarnation: msg.incarnation, nonce: msg.nonce }
+      if (!checkProof(msg.proof, local.secret, 'listener', local.cluster, dialler, listener)) {
+        this._refuse(AUTH_REASON, ClusterError.AUTH_FAILED(`${this.describe()} did not prove the cluster secret`))
+        return
+      }
+      this._writeNow({ kind: 'auth', proof: proveHandshake(local.secret, 'dialler', local.cluster, dialler, listener) })
+    } else if (msg.proof !== null || (msg.features & SECRET_FEATURE) !== 0) {
+      throw ClusterError.AUTH_FAILED(`${this.describe()} requires a cluster secret this node does not have`)
+    }
+    this._open()
+  }
+
+  // Listener: the dialler's hello.
+  private _onhello(msg: WireMessage): void {
     if (msg.kind !== 'hello') throw ClusterError.HANDSHAKE_FAILED(`expected hello, got ${msg.kind}`)
     let version: number
     try {
@@ -276,14 +322,36 @@ export class Connection {
       this._refuse('cluster mismatch', mismatch(msg.cluster, this._local.cluster))
       return
     }
+    const wantsSecret = (msg.features & SECRET_FEATURE) !== 0
+    if (this._local.secret !== null && !wantsSecret) {
+      this._refuse(AUTH_REASON, ClusterError.AUTH_FAILED(`${this.describe()} has no cluster secret`))
+      return
+    }
+    if (this._local.secret === null && wantsSecret) {
+      this._refuse(AUTH_REASON, ClusterError.AUTH_FAILED(`${this.describe()} expects a cluster secret this node does not have`))
+      return
+    }
     const from = NodeAddress.parse(msg.from)
     if (from.equals(this._local.address)) {
       throw ClusterError.HANDSHAKE_FAILED(`a peer claims this node's own address ${from.toString()}`)
     }
     this._identify(from, version, msg.incarnation, msg.maxFrameBytes)
     const refusal = this._owner._onhello(this, from, msg)
-    if (refusal === null) this._accept()
+    if (refusal === null) this._accept(msg)
     else this._refuse(refusal, ClusterError.HANDSHAKE_FAILED(`refused ${from.toString()}: ${refusal}`))
+  }
+
+  // Listener with a secret: the dialler's proof, or nothing gets through.
+  private _onauth(msg: WireMessage): void {
+    const sides = this._awaitingAuth!
+    if (msg.kind === 'goodbye') throw ClusterError.AUTH_FAILED(`${this.describe()} refused our proof: ${msg.reason}`)
+    if (msg.kind !== 'auth') throw ClusterError.AUTH_FAILED(`expected the dialler's proof, got ${msg.kind}`)
+    const local = this._local
+    if (!checkProof(msg.proof, local.secret!, 'dialler', local.cluster, sides.dialler, sides.listener)) {
+      throw ClusterError.AUTH_FAILED(`${this.describe()} did not prove the cluster secret`)
+    }
+    this._awaitingAuth = null
+    this._open()
   }
 
   private _identify(from: NodeAddress, version: number, incarnation: number, maxFrameBytes: number): void {
@@ -363,11 +431,5 @@ function concat(parts: Uint8Array[], total: number): Uint8Array {
     out.set(p, offset)
     offset += p.byteLength
   }
-  return out
-}
-
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n)
-  for (let i = 0; i < n; i++) out[i] = Math.floor(Math.random() * 256)
   return out
 }

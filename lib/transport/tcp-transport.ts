@@ -12,6 +12,7 @@ import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, messageSize } from '../wire/index.ts'
 import type { HelloMessage, WireMessage } from '../wire/index.ts'
+import { normalizeSecret } from './auth.ts'
 import { Backoff } from './backoff.ts'
 import {
   Connection,
@@ -42,6 +43,10 @@ export interface TcpTransportOptions {
   backend?: TcpBackend
   // Name both sides must agree on in the handshake. Default: the address's system name.
   cluster?: string
+  // A shared secret (at least 16 bytes) both sides of every connection must prove they know.
+  secret?: string | Uint8Array | null
+  // Paths under /system/ that peers may address; envelopes to any other system path are refused.
+  systemPaths?: string[]
   // Address to bind. Default: self.host.
   listenHost?: string
   handshakeTimeoutMs?: number
@@ -57,6 +62,8 @@ export interface TcpTransportOptions {
   // Consecutive failed dials after which the peer's queued envelopes are dropped as unreachable.
   maxDialAttempts?: number
   maxInboundConnections?: number
+  // Dials under way at once; more wait their turn.
+  maxConcurrentDials?: number
   // A connection holding part of a frame without progress for this long is closed (STALLED).
   stallTimeoutMs?: number
   shutdownTimeoutMs?: number
@@ -72,6 +79,7 @@ export const TCP_DEFAULTS = {
   backoffMaxMs: 10_000,
   maxDialAttempts: 8,
   maxInboundConnections: 1024,
+  maxConcurrentDials: 64,
   stallTimeoutMs: 30_000,
   shutdownTimeoutMs: 5_000
 } as const
@@ -125,7 +133,13 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
   readonly maxFrameBytes: number
   readonly cluster: string
   readonly incarnation: number
-  private _opts: Required<Omit<TcpTransportOptions, 'self' | 'log' | 'tls' | 'backend' | 'cluster' | 'listenHost' | 'maxFrameBytes'>>
+  private _opts: Required<
+    Omit<TcpTransportOptions, 'self' | 'log' | 'tls' | 'backend' | 'cluster' | 'listenHost' | 'maxFrameBytes' | 'secret' | 'systemPaths'>
+  >
+  private _secret: Uint8Array | null
+  private _systemPaths: Set<string>
+  private _activeDials: number
+  private _dialQueue: Peer[]
   private _tls: TlsSettings | null
   private _listenHost: string
   private _log: Logger
@@ -173,11 +187,16 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
       backoffMaxMs: o.backoffMaxMs ?? TCP_DEFAULTS.backoffMaxMs,
       maxDialAttempts: o.maxDialAttempts ?? TCP_DEFAULTS.maxDialAttempts,
       maxInboundConnections: o.maxInboundConnections ?? TCP_DEFAULTS.maxInboundConnections,
+      maxConcurrentDials: o.maxConcurrentDials ?? TCP_DEFAULTS.maxConcurrentDials,
       stallTimeoutMs: o.stallTimeoutMs ?? TCP_DEFAULTS.stallTimeoutMs,
       shutdownTimeoutMs: o.shutdownTimeoutMs ?? TCP_DEFAULTS.shutdownTimeoutMs
     }
     // Validate now: half-configured TLS must fail at construction, not at the first dial.
     resolveTls(o.tls)
+    this._secret = normalizeSecret(o.secret)
+    this._systemPaths = new Set(o.systemPaths ?? [])
+    this._activeDials = 0
+    this._dialQueue = []
     this._tls = o.tls ?? null
     this._listenHost = o.listenHost ?? this.self.host
     this._log = scopedLogger(o.log ?? silentLogger, 'tcp-transport')
@@ -213,9 +232,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
       cluster: this.cluster,
       incarnation: this.incarnation,
       maxFrameBytes: this.maxFrameBytes,
-      features: 0
+      secret: this._secret
     }
-    const tick = Math.max(50, Math.min(this._opts.heartbeatIntervalMs || 1000, 1000))
+    // Often enough for the heartbeat and for noticing a stalled frame in good time.
+    const tick = Math.max(50, Math.min(this._opts.heartbeatIntervalMs || 1000, this._opts.stallTimeoutMs / 2, 1000))
     this._ticker = setInterval(() => this._ontick(), tick)
     this._log.debug(`listening on ${this._listenHost}:${this._server.port} as ${this.self.toString()}`)
   }
@@ -370,12 +390,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
       // This side dialled and is already open: the peer's dial crossed it.
       return DUPLICATE_REASON
     }
-    if (peer.dialing !== null || peer.dialInFlight) {
-      // Both dialling at once: the dial from the lower address wins, on both sides.
-      if (this.self.key < from.key) return DUPLICATE_REASON
-      peer.dialing?.destroy(null)
-      return null
-    }
+    // Both dialling at once: the dial from the lower address wins, on both sides. (Our own dial
+    // is given up only once this one has finished its handshake: see _onopen.)
+    if ((peer.dialing !== null || peer.dialInFlight) && this.self.key < from.key) return DUPLICATE_REASON
     return null
   }
 
@@ -391,6 +408,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
       peer.dialing = null
     } else {
       this._inbound.delete(conn)
+      // The peer's dial won over ours.
+      const ours = peer.dialing
+      peer.dialing = null
+      ours?.destroy(null)
     }
     const previous = peer.conn
     if (previous !== null && previous !== conn) {
@@ -432,6 +453,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
         this._log.debug(`${conn.describe()} said goodbye: ${msg.reason}`)
         return
     }
+    if (msg.kind === 'envelope' && !this._mayReceive(msg.to)) {
+      this._drop(peer.address, peer, msg, 0, DropReason.FORBIDDEN_RECIPIENT)
+      return
+    }
     const handler = this._handler
     if (handler === null) {
       this._drop(peer.address, peer, msg, 0, DropReason.NO_HANDLER)
@@ -442,6 +467,13 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
     } catch (err) {
       this._log.error(`message handler threw on a ${msg.kind} from ${peer.address.toString()}`, err)
     }
+  }
+
+  // Peers may address user actors, and of the system's only the paths this node serves.
+  private _mayReceive(to: string): boolean {
+    const at = to.indexOf('/system/')
+    if (at === -1) return true
+    return this._systemPaths.has(to.slice(at))
   }
 
   _ondrain(conn: Connection): void {
@@ -522,11 +554,27 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
   }
 
   private _dial(peer: Peer): Promise<void> {
+    if (this._activeDials >= this._opts.maxConcurrentDials) {
+      if (!this._dialQueue.includes(peer)) this._dialQueue.push(peer)
+      return Promise.resolve()
+    }
+    this._activeDials++
     const done = this._dialOnce(peer).finally(() => {
+      this._activeDials--
       if (peer.dialDone === done) peer.dialDone = null
+      this._nextQueuedDial()
     })
     peer.dialDone = done
     return done
+  }
+
+  private _nextQueuedDial(): void {
+    while (this._dialQueue.length > 0 && this._activeDials < this._opts.maxConcurrentDials) {
+      const peer = this._dialQueue.shift()!
+      if (!this._closing && this._peers.get(peer.address.key) === peer && peer.conn === null && peer.queue.length > 0) {
+        void this._dial(peer)
+      }
+    }
   }
 
   private async _dialOnce(peer: Peer): Promise<void> {

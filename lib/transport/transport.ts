@@ -24,6 +24,8 @@ export const DropReason = {
   SHUTDOWN: 'shutdown',
   DISCONNECTED: 'disconnected',
   NO_HANDLER: 'no-handler',
+  // An envelope from a peer to a system path this node does not serve.
+  FORBIDDEN_RECIPIENT: 'forbidden-recipient',
   // Fault injection on an in-memory bus.
   INJECTED_LOSS: 'injected-loss',
   PARTITIONED: 'partitioned'

@@ -15,7 +15,8 @@ export interface FrameDecoderOptions {
 }
 
 export class FrameDecoder {
-  readonly maxFrameBytes: number
+  // May be raised or lowered between pushes (a connection raises it after its handshake).
+  maxFrameBytes: number
   // Frames of extension kinds this version does not know, skipped.
   skippedFrames: number
   private _header: Uint8Array

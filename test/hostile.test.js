@@ -1,0 +1,135 @@
+// Strangers on raw sockets against a running node, while a legitimate peer keeps exchanging
+// envelopes with it. Each hostile connection must end closed with a logged code, the node's
+// memory must stay bounded, and the legitimate traffic must arrive whole and in order.
+import test from 'brittle'
+import b4a from 'b4a'
+import { getTcpBackend, detectRuntime, encodeFrame, createLogger, WIRE_VERSION } from 'actor-cluster-bare'
+import { tcpNode, until, envelope } from './helpers/transport.js'
+import { HOST, sleep } from './helpers/net.js'
+
+const runtime = detectRuntime()
+const backend = getTcpBackend()
+
+function hello(from) {
+  return {
+    kind: 'hello',
+    minVersion: WIRE_VERSION,
+    maxVersion: WIRE_VERSION,
+    cluster: 'test',
+    from,
+    incarnation: 1,
+    maxFrameBytes: 1 << 20,
+    features: 0,
+    nonce: new Uint8Array(32),
+    proof: null
+  }
+}
+
+// Opens a raw connection, runs `attack` on it, and resolves when the node has closed it.
+async function stranger(port, attack) {
+  const socket = await backend.connect({ host: HOST, port })
+  socket.ondata = () => {}
+  const closed = new Promise((resolve) => (socket.onclose = resolve))
+  socket.onend = () => socket.end()
+  await attack(socket)
+  await closed
+}
+
+function memory() {
+  const p = globalThis.process
+  return typeof p?.memoryUsage === 'function' ? p.memoryUsage().rss : null
+}
+
+test(`${runtime}: hostile connections are closed with a code while a peer's traffic flows untouched`, { timeout: 120000 }, async (t) => {
+  const lines = []
+  const log = createLogger('debug', (r) => lines.push(r.msg))
+  const node = await tcpNode(t, 'node', { log, handshakeTimeoutMs: 600, stallTimeoutMs: 400 })
+  const peer = await tcpNode(t, 'peer')
+  const codes = []
+  node.on('connection-error', (err) => codes.push(err.code))
+
+  // The legitimate peer: a steady stream both ways for the whole attack.
+  const N = 3000
+  let sending = true
+  const traffic = (async () => {
+    for (let i = 0; i < N && sending; i++) {
+      peer.send(node.self, envelope(i))
+      node.send(peer.self, envelope(i))
+      if (i % 20 === 19) await sleep(2)
+    }
+  })()
+
+  const port = node.self.port
+  const before = memory()
+  const attacks = {
+    'random bytes': (s) => {
+      const junk = new Uint8Array(64 * 1024)
+      for (let i = 0; i < junk.length; i++) junk[i] = (i * 7919 + 13) & 0xff
+      s.write(junk)
+    },
+    'a 4 GiB length claim': (s) => s.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3])),
+    'a frame that stops halfway, before the handshake': (s) => s.write(encodeFrame(hello('actor-cluster://test@127.0.0.1:7')).subarray(0, 30)),
+    'a handshake sent one byte at a time, slowly': async (s) => {
+      const frame = encodeFrame(hello('actor-cluster://test@127.0.0.1:8'))
+      for (let i = 0; i < frame.byteLength && !s.closed; i++) {
+        s.write(frame.subarray(i, i + 1))
+        await sleep(100)
+      }
+    },
+    'a valid handshake followed by garbage': (s) => {
+      s.write(encodeFrame(hello('actor-cluster://test@127.0.0.1:9')))
+      s.write(b4a.from('\u0005\u0000\u0000\u0000\u0063garbage after the handshake'))
+    },
+    'a valid handshake, then a frame that stops halfway': (s) => {
+      s.write(encodeFrame(hello('actor-cluster://test@127.0.0.1:10')))
+      s.write(encodeFrame(envelope(0, new Uint8Array(1000))).subarray(0, 500))
+    }
+  }
+  const expected = {
+    'random bytes': ['BAD_FRAME', 'FRAME_TOO_LARGE', 'UNKNOWN_KIND'],
+    'a 4 GiB length claim': ['FRAME_TOO_LARGE'],
+    'a frame that stops halfway, before the handshake': ['HANDSHAKE_TIMEOUT', 'STALLED'],
+    'a handshake sent one byte at a time, slowly': ['HANDSHAKE_TIMEOUT'],
+    'a valid handshake followed by garbage': ['UNKNOWN_KIND', 'BAD_FRAME'],
+    'a valid handshake, then a frame that stops halfway': ['STALLED']
+  }
+  for (const [name, attack] of Object.entries(attacks)) {
+    codes.length = 0
+    await stranger(port, attack)
+    await until(() => codes.length > 0, 3000, `a code for ${name}`)
+    t.ok(expected[name].includes(codes[0]), `${name}: closed with ${codes[0]}`)
+  }
+  t.ok(lines.some((l) => /closed: (BAD_FRAME|FRAME_TOO_LARGE|UNKNOWN_KIND|HANDSHAKE_TIMEOUT|STALLED)/.test(l)), 'codes are in the log')
+
+  // 2,000 connections opened and left idle.
+  codes.length = 0
+  const idle = []
+  for (let i = 0; i < 2000; i++) {
+    const s = await backend.connect({ host: HOST, port })
+    s.ondata = () => {}
+    s.onend = () => s.end()
+    idle.push(new Promise((resolve) => (s.onclose = resolve)))
+  }
+  t.ok(node.stats().inboundConnections <= 1024, `at most 1024 handshaking at once (${node.stats().inboundConnections})`)
+  await Promise.all(idle)
+  await until(() => codes.length >= 2000, 3000, 'a code for every idle connection')
+  const tally = {}
+  for (const c of codes) tally[c] = (tally[c] ?? 0) + 1
+  t.comment(JSON.stringify(tally))
+  const refusedOrTimedOut = codes.filter((c) => c === 'TOO_MANY_CONNECTIONS' || c === 'HANDSHAKE_TIMEOUT').length
+  t.is(refusedOrTimedOut, 2000, `every idle connection closed (${node.stats().rejected.TOO_MANY_CONNECTIONS ?? 0} refused at once, the rest timed out)`)
+  await until(() => node.stats().inboundConnections === 0, 3000, 'nothing left handshaking')
+  const after = memory()
+  if (before !== null && after !== null) {
+    t.ok(after - before < 256 * 1024 * 1024, `memory grew ${Math.round((after - before) / 1048576)} MiB`)
+  } else {
+    t.comment('no memory reading on this runtime')
+  }
+
+  await traffic
+  sending = false
+  await until(() => node.received.length === N && peer.received.length === N, 20000, 'all legitimate envelopes')
+  t.ok(node.received.every((r, i) => r.msg.manifest === 'n:' + i && r.from.equals(peer.self)), 'peer to node: all, in order')
+  t.ok(peer.received.every((r, i) => r.msg.manifest === 'n:' + i), 'node to peer: all, in order')
+  t.is(node.stats(peer.self).reconnects, 0, 'the legitimate connection never dropped')
+})
