@@ -129,6 +129,7 @@ test(`${runtime}: dials are limited to maxConcurrentDials; the rest wait their t
   for (const b of targets) a.send(b.self, envelope(0))
   await until(() => targets.every((b) => b.received.length === 1), 10000, 'all reached')
   t.ok(most <= 2, `at most ${most} dials at once`)
+  t.ok(a.stats().dialsQueued >= 4, `${a.stats().dialsQueued} dials waited their turn`)
 })
 
 // Dials `from` port go to `to` port instead.
@@ -140,3 +141,30 @@ function redirect(inner, from, to) {
     connect: (o) => inner.connect({ ...o, port: o.port === from ? to : o.port })
   }
 }
+
+test(`${runtime}: the secret works over TLS too; a TLS peer without it is refused`, async (t) => {
+  const { makeCerts } = await import('./helpers/certs.js')
+  const certs = await makeCerts()
+  const tls = { cert: certs.cert, key: certs.key, ca: certs.ca }
+  const a = await tcpNode(t, 'a', { tls, secret: SECRET })
+  const b = await tcpNode(t, 'b', { tls, secret: SECRET })
+  const intruder = await tcpNode(t, 'intruder', { tls, maxDialAttempts: 1 })
+  const bErrors = errorsOf(b)
+  a.send(b.self, envelope(0))
+  intruder.send(b.self, envelope(1))
+  await until(() => b.received.length === 1 && bErrors.includes('AUTH_FAILED'), 5000)
+  t.is(b.received[0].msg.manifest, 'n:0', 'only the node with the secret got through')
+})
+
+test(`${runtime}: a TLS node warns when its runtime cannot check client certificates and no secret is set`, async (t) => {
+  const { makeCerts } = await import('./helpers/certs.js')
+  const { createLogger } = await import('actor-cluster-bare')
+  const certs = await makeCerts()
+  const tls = { cert: certs.cert, key: certs.key, ca: certs.ca }
+  const warnings = []
+  const log = createLogger('warn', (r) => warnings.push(r.msg))
+  await tcpNode(t, 'plain-tls', { tls, log })
+  await tcpNode(t, 'tls-with-secret', { tls, log, secret: SECRET })
+  const warned = warnings.filter((w) => /does not check client certificates/.test(w)).length
+  t.is(warned, backend.verifiesClientCertificates ? 0 : 1, backend.verifiesClientCertificates ? 'no warning: certificates are checked' : 'one warning, for the node without a secret')
+})

@@ -147,7 +147,8 @@ export class InMemoryTransport extends EventEmitter<TransportEventMap> implement
       reconnects: 0,
       handshakeFailures: 0,
       rejected: {},
-      inboundConnections: 0
+      inboundConnections: 0,
+      dialsQueued: 0
     }
     for (const s of this._stats.values()) {
       total.bytesIn += s.bytesIn

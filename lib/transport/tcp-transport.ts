@@ -140,6 +140,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
   private _systemPaths: Set<string>
   private _activeDials: number
   private _dialQueue: Peer[]
+  private _dialsQueued: number
   private _tls: TlsSettings | null
   private _listenHost: string
   private _log: Logger
@@ -197,6 +198,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
     this._systemPaths = new Set(o.systemPaths ?? [])
     this._activeDials = 0
     this._dialQueue = []
+    this._dialsQueued = 0
     this._tls = o.tls ?? null
     this._listenHost = o.listenHost ?? this.self.host
     this._log = scopedLogger(o.log ?? silentLogger, 'tcp-transport')
@@ -238,6 +240,11 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
     const tick = Math.max(50, Math.min(this._opts.heartbeatIntervalMs || 1000, this._opts.stallTimeoutMs / 2, 1000))
     this._ticker = setInterval(() => this._ontick(), tick)
     this._log.debug(`listening on ${this._listenHost}:${this._server.port} as ${this.self.toString()}`)
+    if (this._tls !== null && this._secret === null && !this.backend.verifiesClientCertificates) {
+      this._log.warn(
+        `${this.backend.name}'s TLS listener does not check client certificates: anyone can connect; set a cluster secret to keep strangers out`
+      )
+    }
   }
 
   setHandler(handler: MessageHandler): void {
@@ -320,7 +327,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
       reconnects: 0,
       handshakeFailures: this._unboundHandshakeFailures,
       rejected: { ...this._rejected },
-      inboundConnections: this._inbound.size
+      inboundConnections: this._inbound.size,
+      dialsQueued: this._dialsQueued
     }
     for (const p of this._peers.values()) {
       const s = this._peerStats(p)
@@ -555,7 +563,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
 
   private _dial(peer: Peer): Promise<void> {
     if (this._activeDials >= this._opts.maxConcurrentDials) {
-      if (!this._dialQueue.includes(peer)) this._dialQueue.push(peer)
+      if (!this._dialQueue.includes(peer)) {
+        this._dialQueue.push(peer)
+        this._dialsQueued++
+      }
       return Promise.resolve()
     }
     this._activeDials++

@@ -71,6 +71,8 @@ export interface TransportStats {
   // Connections closed for what they sent, by error code (BAD_FRAME, HANDSHAKE_TIMEOUT, ...).
   rejected: Partial<Record<string, number>>
   inboundConnections: number
+  // Dials that had to wait for a free slot under maxConcurrentDials.
+  dialsQueued: number
 }
 
 // Events both transports emit (bare-events EventEmitter):

@@ -1,5 +1,5 @@
 // One node of a cross-runtime mesh, run as its own process on any runtime.
-//   mesh-peer.js <count> <tlsDir|-> [peer address...]
+//   mesh-peer.js <count> <tlsDir|-> <secret|-> [peer address...]
 // Starts a TcpTransport on 127.0.0.1:0 and prints {"address"}. Sends <count> envelopes to every
 // peer it is given and to every node it hears from; prints {"done"} once it holds <count>
 // envelopes, in order, from each of the others (as many as `expect` in the first envelope says).
@@ -7,7 +7,7 @@ import b4a from 'b4a'
 import { TcpTransport, NodeAddress, detectRuntime } from 'actor-cluster-bare'
 import { args, exit, tlsFrom } from '../helpers/proc.js'
 
-const [countArg, tlsDir, ...known] = args()
+const [countArg, tlsDir, secret, ...known] = args()
 const COUNT = Number(countArg)
 const EXPECT = 3
 const LIFETIME_MS = 90_000
@@ -19,6 +19,7 @@ setTimeout(() => {
 const transport = new TcpTransport({
   self: NodeAddress.parse('actor-cluster://mesh@127.0.0.1:0'),
   tls: await tlsFrom(tlsDir),
+  secret: secret === '-' ? null : secret,
   heartbeatIntervalMs: 0
 })
 const next = new Map()

@@ -8,12 +8,14 @@ const PEER = path.join(ROOT, 'test', 'cross-runtime', 'mesh-peer.js')
 const COUNT = 5000
 
 for (const secure of [false, true]) {
-  test(`transport mesh across Bare, Node, Bun and Deno ${secure ? 'over TLS' : 'in plaintext'}`, { timeout: 120000 }, async (t) => {
+  const how = secure ? 'over TLS with a cluster secret' : 'in plaintext'
+  test(`transport mesh across Bare, Node, Bun and Deno ${how}`, { timeout: 120000 }, async (t) => {
     const tlsDir = secure ? await certDir(t) : '-'
+    const secret = secure ? 'a mesh secret of some length' : '-'
     const procs = []
     const addresses = []
     for (const runtime of RUNTIMES) {
-      const proc = start(t, runtime, PEER, [String(COUNT), tlsDir, ...addresses])
+      const proc = start(t, runtime, PEER, [String(COUNT), tlsDir, secret, ...addresses])
       const hello = await proc.json()
       t.is(hello.runtime, runtime, `${runtime} node up at ${hello.address}`)
       addresses.push(hello.address)
