@@ -91,6 +91,9 @@ async function connect(opts: ConnectOptions): Promise<TcpSocket> {
   const deno = denoApi()
   const settings = resolveTls(opts.tls)
   if (settings !== null && settings.rejectUnauthorized === false) noUnverified()
+  if (settings !== null && settings.serverName !== null && settings.serverName !== opts.host) {
+    throw ClusterError.TLS_UNSUPPORTED('Deno checks the certificate against the dialled host; tls.serverName cannot name another')
+  }
   const timeoutMs = opts.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
   const where = `${opts.host}:${opts.port}`
   let timer: TimerHandle | null = null

@@ -121,3 +121,15 @@ test(`${runtime}: a dialler certificate from another CA`, async (t) => {
   t.ok(refused, 'the dialler was refused')
   t.is(accepted.length, 0, 'the listener handed over no connection')
 })
+
+test(`${runtime}: serverName picks the name checked in the listener's certificate`, async (t) => {
+  const { server } = await tlsEcho(t)
+  if (runtime === 'deno') {
+    await t.exception(backend.connect({ host: HOST, port: server.port, tls: { ...tls, serverName: 'localhost' } }), /TLS_UNSUPPORTED/)
+    return
+  }
+  const socket = await backend.connect({ host: HOST, port: server.port, tls: { ...tls, serverName: 'localhost' } })
+  t.teardown(() => socket.destroy())
+  t.is(socket.encrypted, true, 'dialled by IP, checked as localhost')
+  await t.exception(backend.connect({ host: HOST, port: server.port, tls: { ...tls, serverName: 'not-this-host.example' } }), /CONNECT_FAILED/)
+})
