@@ -293,19 +293,25 @@ function preDigestEntry(state: State, e: GossipDigestEntry): void {
   preString(state, e.address, LIMITS.address, 'address')
   preUint(state, e.incarnation)
   preUint(state, e.version)
+  statusCode(e.status)
+  state.end++
 }
 
 function encDigestEntry(state: State, e: GossipDigestEntry): void {
   encString(state, e.address)
   encUint(state, e.incarnation)
   encUint(state, e.version)
+  state.buffer[state.start++] = statusCode(e.status)
 }
 
 function decDigestEntry(state: State): GossipDigestEntry {
   const address = decString(state, LIMITS.address, 'address')
   const incarnation = decUint(state)
   const version = decUint(state)
-  return { address, incarnation, version }
+  const code = decByte(state)
+  const status = MEMBER_STATUSES[code]
+  if (status === undefined) throw ClusterError.BAD_FRAME(`unknown member status ${code}`)
+  return { address, incarnation, version, status }
 }
 
 function preStringList(state: State, list: string[], maxEntries: number, maxBytes: number, what: string): void {
@@ -335,24 +341,18 @@ function statusCode(s: MemberStatus): number {
 
 function preDelta(state: State, d: GossipDelta): void {
   preDigestEntry(state, d)
-  statusCode(d.status)
-  state.end++
   preStringList(state, d.roles, LIMITS.roles, LIMITS.role, 'roles')
   preStringList(state, d.unreachable, LIMITS.entries, LIMITS.address, 'unreachable')
 }
 
 function encDelta(state: State, d: GossipDelta): void {
   encDigestEntry(state, d)
-  state.buffer[state.start++] = statusCode(d.status)
   encStringList(state, d.roles)
   encStringList(state, d.unreachable)
 }
 
 function decDelta(state: State): GossipDelta {
-  const { address, incarnation, version } = decDigestEntry(state)
-  const code = decByte(state)
-  const status = MEMBER_STATUSES[code]
-  if (status === undefined) throw ClusterError.BAD_FRAME(`unknown member status ${code}`)
+  const { address, incarnation, version, status } = decDigestEntry(state)
   const roles = decStringList(state, LIMITS.roles, LIMITS.role, 'roles')
   const unreachable = decStringList(state, LIMITS.entries, LIMITS.address, 'unreachable')
   return { address, incarnation, version, status, roles, unreachable }

@@ -51,10 +51,13 @@ export interface HeartbeatAckMessage {
   sentAt: number
 }
 
+// A member record is ordered by (incarnation, version, status): the status breaks the tie when two
+// nodes wrote the same version at once, so it travels in the digest too.
 export interface GossipDigestEntry {
   address: string
   incarnation: number
   version: number
+  status: MemberStatus
 }
 
 export interface GossipDelta {

@@ -22,8 +22,8 @@ export function samples() {
       kind: 'gossip',
       reply: true,
       digest: [
-        { address: 'actor-cluster://app@127.0.0.1:1', incarnation: 1, version: 0 },
-        { address: 'actor-cluster://app@127.0.0.1:2', incarnation: MAX, version: MAX }
+        { address: 'actor-cluster://app@127.0.0.1:1', incarnation: 1, version: 0, status: 'joining' },
+        { address: 'actor-cluster://app@127.0.0.1:2', incarnation: MAX, version: MAX, status: 'down' }
       ],
       deltas: [
         { address: 'actor-cluster://app@127.0.0.1:1', incarnation: 1, version: 3, status: 'joining', roles: [], unreachable: [] },

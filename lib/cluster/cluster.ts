@@ -1,0 +1,452 @@
+// Cluster: a node that joins through seeds, agrees on membership by gossip, watches a few
+// neighbours with heartbeats, and lets the leader move members along (joining -> up,
+// unreachable too long -> down, leaving or down -> removed).
+
+import EventEmitter from 'bare-events'
+import { now } from '../clock.ts'
+import { ClusterError } from '../errors.ts'
+import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
+import { NodeAddress } from '../node-address.ts'
+import { TcpTransport } from '../transport/tcp-transport.ts'
+import type { Transport } from '../transport/transport.ts'
+import { Backoff } from '../transport/backoff.ts'
+import type { TlsSettings } from '../../backends/types.ts'
+import { messageSize, type GossipMessage, type WireMessage } from '../wire/index.ts'
+import { Membership, STATUS_RANK, type Member, type MemberRecord } from './membership.ts'
+import { PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.ts'
+
+// What Cluster.join needs of an actor system: its name (the cluster's) and a logger.
+export interface ClusterSystem {
+  readonly name: string
+  readonly log?: Logger
+}
+
+// Decides whether the leader marks an unreachable member down.
+export type DowningRule = (member: Member, unreachableForMs: number, members: Member[]) => boolean
+
+export interface ClusterOptions {
+  host?: string
+  port?: number
+  // `host:port` or full node addresses. A node that is its own first seed starts a new cluster.
+  seeds?: (string | NodeAddress)[]
+  transport?: Transport
+  tls?: TlsSettings | null
+  secret?: string | Uint8Array | null
+  roles?: string[]
+  log?: Logger
+  gossipIntervalMs?: number
+  heartbeatIntervalMs?: number
+  // How many neighbours on the ring each node watches.
+  monitoredMembers?: number
+  failureDetector?: PhiAccrualOptions
+  // Unreachable this long, the leader marks a member down (unless downingRule says otherwise).
+  downAfterMs?: number
+  downingRule?: DowningRule
+  // Every this many gossip rounds, gossip goes to an unreachable member (so partitions heal).
+  unreachableGossipEvery?: number
+  seedRetryBaseMs?: number
+  seedRetryMaxMs?: number
+  // How long removed members are remembered, so old gossip cannot bring them back.
+  tombstoneMs?: number
+  leaveTimeoutMs?: number
+}
+
+export const CLUSTER_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 2552,
+  gossipIntervalMs: 500,
+  heartbeatIntervalMs: 1000,
+  monitoredMembers: 5,
+  downAfterMs: 10_000,
+  unreachableGossipEvery: 5,
+  seedRetryBaseMs: 200,
+  seedRetryMaxMs: 5_000,
+  tombstoneMs: 60_000,
+  leaveTimeoutMs: 10_000
+} as const
+
+export interface ClusterEventMap {
+  'member-joined': [member: Member]
+  'member-up': [member: Member]
+  'member-leaving': [member: Member]
+  'member-unreachable': [member: Member]
+  'member-reachable': [member: Member]
+  'member-down': [member: Member]
+  'member-removed': [member: Member]
+  'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
+  // Envelopes and subsystem messages, for the layers above.
+  message: [from: NodeAddress, msg: WireMessage]
+}
+
+export interface ClusterStats {
+  gossipRounds: number
+  gossipMessagesSent: number
+  gossipBytesSent: number
+  heartbeatsSent: number
+}
+
+export class Cluster extends EventEmitter<ClusterEventMap> {
+  readonly transport: Transport
+  readonly incarnation: number
+  private _membership: Membership
+  private _log: Logger
+  private _opts: Required<Omit<ClusterOptions, 'host' | 'port' | 'seeds' | 'transport' | 'tls' | 'secret' | 'roles' | 'log' | 'failureDetector'>>
+  private _phi: PhiAccrualOptions
+  private _seeds: NodeAddress[]
+  private _joined: boolean
+  private _stopped: boolean
+  private _gossipTimer: TimerHandle | null
+  private _heartbeatTimer: TimerHandle | null
+  private _seedTimer: TimerHandle | null
+  private _seedBackoff: Backoff
+  private _detectors: Map<string, PhiAccrualDetector>
+  private _unreachableSince: Map<string, number>
+  private _removedAt: Map<string, number>
+  private _view: Map<string, Member>
+  private _leader: NodeAddress | null
+  private _seq: number
+  private _stats: ClusterStats
+
+  static async join(system: ClusterSystem, opts: ClusterOptions = {}): Promise<Cluster> {
+    const log = opts.log ?? system.log ?? silentLogger
+    const transport =
+      opts.transport ??
+      new TcpTransport({
+        self: new NodeAddress(system.name, opts.host ?? CLUSTER_DEFAULTS.host, opts.port ?? CLUSTER_DEFAULTS.port),
+        log,
+        tls: opts.tls ?? null,
+        secret: opts.secret ?? null,
+        cluster: system.name,
+        // The cluster sends its own heartbeats to the members it watches.
+        heartbeatIntervalMs: 0
+      })
+    await transport.start()
+    const cluster = new Cluster(transport, system, { ...opts, log })
+    cluster._start()
+    return cluster
+  }
+
+  constructor(transport: Transport, system: ClusterSystem, opts: ClusterOptions = {}) {
+    super()
+    this.transport = transport
+    this.incarnation = (transport as { incarnation?: number }).incarnation ?? Date.now() * 1024
+    this._membership = new Membership(transport.self, this.incarnation, opts.roles ?? [])
+    this._log = scopedLogger(opts.log ?? system.log ?? silentLogger, 'cluster')
+    this._opts = {
+      gossipIntervalMs: opts.gossipIntervalMs ?? CLUSTER_DEFAULTS.gossipIntervalMs,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs ?? CLUSTER_DEFAULTS.heartbeatIntervalMs,
+      monitoredMembers: opts.monitoredMembers ?? CLUSTER_DEFAULTS.monitoredMembers,
+      downAfterMs: opts.downAfterMs ?? CLUSTER_DEFAULTS.downAfterMs,
+      downingRule: opts.downingRule ?? ((_m, unreachableForMs) => unreachableForMs >= this._opts.downAfterMs),
+      unreachableGossipEvery: opts.unreachableGossipEvery ?? CLUSTER_DEFAULTS.unreachableGossipEvery,
+      seedRetryBaseMs: opts.seedRetryBaseMs ?? CLUSTER_DEFAULTS.seedRetryBaseMs,
+      seedRetryMaxMs: opts.seedRetryMaxMs ?? CLUSTER_DEFAULTS.seedRetryMaxMs,
+      tombstoneMs: opts.tombstoneMs ?? CLUSTER_DEFAULTS.tombstoneMs,
+      leaveTimeoutMs: opts.leaveTimeoutMs ?? CLUSTER_DEFAULTS.leaveTimeoutMs
+    }
+    this._phi = { firstHeartbeatEstimateMs: this._opts.heartbeatIntervalMs, ...opts.failureDetector }
+    this._seeds = (opts.seeds ?? []).map((s) => NodeAddress.from(s, system.name))
+    this._joined = false
+    this._stopped = false
+    this._gossipTimer = null
+    this._heartbeatTimer = null
+    this._seedTimer = null
+    this._seedBackoff = new Backoff({ baseMs: this._opts.seedRetryBaseMs, maxMs: this._opts.seedRetryMaxMs })
+    this._detectors = new Map()
+    this._unreachableSince = new Map()
+    this._removedAt = new Map()
+    this._view = new Map()
+    this._leader = null
+    this._seq = 0
+    this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0 }
+  }
+
+  get self(): NodeAddress {
+    return this.transport.self
+  }
+
+  get leader(): NodeAddress | null {
+    return this._leader
+  }
+
+  // Every member this node knows, removed ones (still remembered) included, sorted by address.
+  members(): Member[] {
+    return this._membership.members()
+  }
+
+  member(address: NodeAddress): Member | null {
+    return this.members().find((m) => m.address.equals(address)) ?? null
+  }
+
+  stats(): ClusterStats {
+    return { ...this._stats }
+  }
+
+  // Leaves gracefully: the others see this node leaving, then removed. Resolves once removed (or
+  // after leaveTimeoutMs), with the transport shut down.
+  async leave(): Promise<void> {
+    if (this._stopped) return
+    this._membership.updateOwn({ status: 'leaving' })
+    this._publish()
+    const deadline = Date.now() + this._opts.leaveTimeoutMs
+    while (!this._stopped && Date.now() < deadline) {
+      const own = this._membership.own.status
+      if (own === 'removed') break
+      // Tell everyone, not just one member a round.
+      for (const m of this._others()) this._sendGossip(m.address)
+      await sleep(Math.min(this._opts.gossipIntervalMs, 200))
+      if (this._membership.members().every((m) => m.address.equals(this.self) || m.status === 'removed' || m.status === 'down')) break
+    }
+    await this.shutdown()
+  }
+
+  async shutdown(): Promise<void> {
+    if (this._stopped) return
+    this._stopped = true
+    for (const t of [this._gossipTimer, this._heartbeatTimer, this._seedTimer]) if (t !== null) clearTimeout(t)
+    this._gossipTimer = this._heartbeatTimer = this._seedTimer = null
+    await this.transport.shutdown()
+  }
+
+  // Sends an envelope or subsystem message to a member over the cluster's transport.
+  send(to: NodeAddress, msg: WireMessage): void {
+    this.transport.send(to, msg)
+  }
+
+  _start(): void {
+    this.transport.setHandler((from, msg) => this._onmessage(from, msg))
+    if (this._seeds.length === 0 || this._seeds[0]!.equals(this.self)) {
+      // Its own first seed: this node starts the cluster.
+      this._joined = true
+      this._log.info(`${this.self.toString()} starts a new cluster`)
+    } else {
+      this._contactSeeds()
+    }
+    this._publish()
+    this._gossipTimer = setInterval(() => this._ongossiptick(), this._opts.gossipIntervalMs)
+    this._heartbeatTimer = setInterval(() => this._onheartbeattick(), this._opts.heartbeatIntervalMs)
+  }
+
+  private _contactSeeds(): void {
+    if (this._stopped || this._joined) return
+    for (const seed of this._seeds) if (!seed.equals(this.self)) this._sendGossip(seed)
+    const wait = this._seedBackoff.fail()
+    this._log.debug(`asked the seeds to let this node in; again in ${wait} ms unless one answers`)
+    this._seedTimer = setTimeout(() => this._contactSeeds(), wait)
+  }
+
+  private _onmessage(from: NodeAddress, msg: WireMessage): void {
+    if (this._stopped) return
+    switch (msg.kind) {
+      case 'gossip':
+        this._ongossip(from, msg)
+        return
+      case 'heartbeat-ack':
+        this._detectors.get(from.key)?.heartbeat(now())
+        return
+      case 'heartbeat':
+        // The transport answers it; hearing from a member at all says it is alive.
+        return
+      case 'leave':
+        return
+      default:
+        this.emit('message', from, msg)
+    }
+  }
+
+  private _ongossip(from: NodeAddress, msg: GossipMessage): void {
+    if (!this._joined) {
+      this._joined = true
+      if (this._seedTimer !== null) clearTimeout(this._seedTimer)
+      this._seedTimer = null
+      this._log.info(`joined through ${from.toString()}`)
+    }
+    const changes = this._membership.merge(msg.deltas)
+    if (msg.reply) {
+      // A digest: answer with what they lack, and ask for what we lack.
+      const { newer, wanted } = this._membership.compare(msg.digest)
+      this._sendGossipMessage(from, { kind: 'gossip', digest: wanted, deltas: newer, reply: false })
+    } else if (msg.digest.length > 0) {
+      this._sendGossipMessage(from, { kind: 'gossip', digest: [], deltas: this._membership.deltasFor(msg.digest), reply: false })
+    }
+    if (changes.length > 0) this._publish()
+  }
+
+  private _ongossiptick(): void {
+    if (this._stopped) return
+    this._stats.gossipRounds++
+    if (this._joined) this._leaderActions()
+    this._forgetOldTombstones()
+    const target = this._gossipTarget()
+    if (target !== null) this._sendGossip(target)
+  }
+
+  private _gossipTarget(): NodeAddress | null {
+    const others = this._others()
+    if (others.length === 0) return null
+    const unreachable = others.filter((m) => !m.reachable)
+    const reachable = others.filter((m) => m.reachable)
+    const pool = reachable.length === 0 || (unreachable.length > 0 && this._stats.gossipRounds % this._opts.unreachableGossipEvery === 0) ? unreachable : reachable
+    return pool[Math.floor(Math.random() * pool.length)]!.address
+  }
+
+  private _others(): Member[] {
+    return this._membership.members().filter((m) => !m.address.equals(this.self) && m.status !== 'removed')
+  }
+
+  private _sendGossip(to: NodeAddress): void {
+    this._sendGossipMessage(to, { kind: 'gossip', digest: this._membership.digest(), deltas: [], reply: true })
+  }
+
+  private _sendGossipMessage(to: NodeAddress, msg: GossipMessage): void {
+    this._stats.gossipMessagesSent++
+    this._stats.gossipBytesSent += messageSize(msg)
+    try {
+      this.transport.send(to, msg)
+    } catch (err) {
+      this._log.warn(`could not gossip to ${to.toString()}: ${(err as ClusterError).message}`)
+    }
+  }
+
+  // Heartbeats to the next few members on the ring, and what their silence says.
+  private _onheartbeattick(): void {
+    if (this._stopped) return
+    const t = now()
+    const watched = this._watched()
+    const keys = new Set(watched.map((a) => a.key))
+    for (const key of [...this._detectors.keys()]) if (!keys.has(key)) this._detectors.delete(key)
+    const unreachable: string[] = []
+    for (const address of watched) {
+      let detector = this._detectors.get(address.key)
+      if (detector === undefined) {
+        detector = new PhiAccrualDetector(this._phi)
+        detector.heartbeat(t) // the clock starts when watching starts
+        this._detectors.set(address.key, detector)
+      }
+      if (!detector.isAvailable(t)) unreachable.push(address.toString())
+      this._stats.heartbeatsSent++
+      this.transport.send(address, { kind: 'heartbeat', seq: ++this._seq, sentAt: t })
+    }
+    const own = this._membership.own.unreachable
+    if (unreachable.length !== own.length || unreachable.some((a, i) => a !== own[i])) {
+      this._membership.updateOwn({ unreachable })
+      this._publish()
+    }
+  }
+
+  // The members after this one on a ring of everyone not down or removed, sorted by address.
+  private _watched(): NodeAddress[] {
+    const ring = this._membership
+      .records()
+      .filter((r) => STATUS_RANK[r.status] <= STATUS_RANK.leaving)
+      .map((r) => r.address)
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    const at = ring.findIndex((a) => a.equals(this.self))
+    if (at === -1) return []
+    const out: NodeAddress[] = []
+    for (let i = 1; i < ring.length && out.length < this._opts.monitoredMembers; i++) out.push(ring[(at + i) % ring.length]!)
+    return out
+  }
+
+  private _leaderActions(): void {
+    const leader = this._membership.leader()
+    if (leader === null || !leader.equals(this.self)) {
+      this._unreachableSince.clear()
+      return
+    }
+    const t = Date.now()
+    const members = this._membership.members()
+    let changed = false
+    for (const m of members) {
+      if (m.address.equals(this.self) && m.status !== 'joining') continue
+      if (!m.reachable && STATUS_RANK[m.status] <= STATUS_RANK.leaving) {
+        const since = this._unreachableSince.get(m.address.key) ?? t
+        this._unreachableSince.set(m.address.key, since)
+        if (this._opts.downingRule(m, t - since, members)) {
+          this._log.info(`marking ${m.address.toString()} down: unreachable for ${t - since} ms`)
+          changed = this._membership.setStatus(m.address, 'down') !== null || changed
+        }
+        continue
+      }
+      this._unreachableSince.delete(m.address.key)
+      if (m.status === 'joining' && m.reachable) {
+        if (m.address.equals(this.self)) this._membership.updateOwn({ status: 'up' })
+        else this._membership.setStatus(m.address, 'up')
+        changed = true
+      } else if (m.status === 'leaving' || m.status === 'down') {
+        changed = this._membership.setStatus(m.address, 'removed') !== null || changed
+      }
+    }
+    if (changed) this._publish()
+  }
+
+  private _forgetOldTombstones(): void {
+    const t = Date.now()
+    for (const [key, at] of this._removedAt) {
+      if (t - at < this._opts.tombstoneMs) continue
+      const r = this._membership.records().find((x) => x.address.key === key)
+      if (r !== undefined) this._membership.forget(r.address)
+      this._removedAt.delete(key)
+    }
+  }
+
+  // Compares the view with the last one published and emits what changed.
+  private _publish(): void {
+    const next = new Map<string, Member>()
+    for (const m of this._membership.members()) next.set(m.address.key, m)
+    for (const [key, m] of next) {
+      const before = this._view.get(key)
+      if (before === undefined || before.incarnation !== m.incarnation) {
+        if (before !== undefined && before.status !== 'removed') this.emit('member-removed', { ...before, status: 'removed' })
+        if (m.status !== 'removed') this.emit('member-joined', m)
+        if (STATUS_RANK[m.status] >= STATUS_RANK.up && m.status !== 'removed') this._emitStatus(m)
+        continue
+      }
+      if (before.status !== m.status) this._emitStatus(m)
+      if (before.reachable !== m.reachable && STATUS_RANK[m.status] <= STATUS_RANK.leaving) {
+        this.emit(m.reachable ? 'member-reachable' : 'member-unreachable', m)
+      }
+    }
+    this._view = next
+    for (const m of next.values()) {
+      if (m.status === 'removed' && !this._removedAt.has(m.address.key)) {
+        this._removedAt.set(m.address.key, Date.now())
+        if (!m.address.equals(this.self)) this.transport.disconnect(m.address)
+      }
+    }
+    const leader = this._membership.leader()
+    if (!sameAddress(leader, this._leader)) {
+      const previous = this._leader
+      this._leader = leader
+      this._log.debug(`leader is now ${leader?.toString() ?? 'nobody'}`)
+      this.emit('leader-changed', leader, previous)
+    }
+    const own = this._membership.own.status
+    if ((own === 'down' || own === 'removed') && !this._stopped && this._membership.own.status !== 'leaving') {
+      // The others have put this node out: it stops taking part.
+      this._log.warn(`${this.self.toString()} was marked ${own} by the cluster; stopping`)
+      void this.shutdown()
+    }
+  }
+
+  private _emitStatus(m: Member): void {
+    const event = STATUS_EVENT[m.status]
+    if (event !== null) this.emit(event, m)
+  }
+}
+
+const STATUS_EVENT: Record<MemberRecord['status'], 'member-up' | 'member-leaving' | 'member-down' | 'member-removed' | null> = {
+  joining: null,
+  up: 'member-up',
+  leaving: 'member-leaving',
+  down: 'member-down',
+  removed: 'member-removed'
+}
+
+function sameAddress(a: NodeAddress | null, b: NodeAddress | null): boolean {
+  return a === null ? b === null : a.equals(b)
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

@@ -1,0 +1,152 @@
+// Several cluster nodes in one process, for tests: on an in-memory bus (with its faults) or on
+// loopback TCP. Crash and restart nodes, cut and heal the bus, and wait for a membership
+// condition with a bounded wait.
+
+import { ClusterError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import { NodeAddress } from '../node-address.ts'
+import { Bus, type LinkFaults } from '../transport/bus.ts'
+import { InMemoryTransport } from '../transport/in-memory-transport.ts'
+import { TcpTransport } from '../transport/tcp-transport.ts'
+import { Cluster, type ClusterOptions } from './cluster.ts'
+import type { Member } from './membership.ts'
+
+export interface TestKitOptions {
+  nodes: number
+  // 'memory' (default): one bus in this process; 'tcp': loopback sockets.
+  transport?: 'memory' | 'tcp'
+  system?: string
+  seed?: number
+  faults?: LinkFaults
+  log?: Logger
+  // Cluster timings for every node; defaults here are fast, for tests.
+  cluster?: ClusterOptions
+}
+
+export const FAST_CLUSTER: ClusterOptions = {
+  gossipIntervalMs: 50,
+  heartbeatIntervalMs: 50,
+  downAfterMs: 500,
+  seedRetryBaseMs: 20,
+  seedRetryMaxMs: 200,
+  leaveTimeoutMs: 3000,
+  failureDetector: { threshold: 8, minStdDeviationMs: 20, acceptableHeartbeatPauseMs: 100 }
+}
+
+export class ClusterTestKit {
+  readonly system: string
+  readonly bus: Bus | null
+  nodes: (Cluster | null)[]
+  addresses: NodeAddress[]
+  private _opts: TestKitOptions
+  private _nextHost: number
+
+  static async start(opts: TestKitOptions): Promise<ClusterTestKit> {
+    const kit = new ClusterTestKit(opts)
+    for (let i = 0; i < opts.nodes; i++) await kit.add()
+    return kit
+  }
+
+  constructor(opts: TestKitOptions) {
+    this.system = opts.system ?? 'testkit'
+    this.bus = (opts.transport ?? 'memory') === 'memory' ? new Bus({ seed: opts.seed ?? 1, faults: opts.faults }) : null
+    this.nodes = []
+    this.addresses = []
+    this._opts = opts
+    this._nextHost = 1
+  }
+
+  // Starts one more node; the first node is every node's seed.
+  async add(): Promise<Cluster> {
+    const i = this.nodes.length
+    const self = this.bus !== null ? new NodeAddress(this.system, `10.0.0.${this._nextHost++}`, 2552) : new NodeAddress(this.system, '127.0.0.1', 0)
+    const node = await this._startAt(self)
+    this.nodes.push(node)
+    this.addresses[i] = node.self
+    return node
+  }
+
+  node(i: number): Cluster {
+    const n = this.nodes[i]
+    if (n === null || n === undefined) throw ClusterError.BAD_OPTIONS(`node ${i} is not running`)
+    return n
+  }
+
+  // Stops a node with no goodbye to the cluster, as a killed process would.
+  async crash(i: number): Promise<void> {
+    const n = this.node(i)
+    this.nodes[i] = null
+    await n.shutdown()
+  }
+
+  // Starts a node again at the address it had: a new incarnation.
+  async restart(i: number): Promise<Cluster> {
+    if (this.nodes[i] !== null) await this.crash(i)
+    const node = await this._startAt(this.addresses[i]!)
+    this.nodes[i] = node
+    return node
+  }
+
+  partition(a: number[], b: number[], opts: { oneWay?: boolean } = {}): void {
+    this._bus().partition(a.map((i) => this.addresses[i]!), b.map((i) => this.addresses[i]!), opts)
+  }
+
+  heal(): void {
+    this._bus().heal()
+  }
+
+  setFaults(faults: LinkFaults): void {
+    this._bus().setDefaultFaults(faults)
+  }
+
+  running(): Cluster[] {
+    return this.nodes.filter((n): n is Cluster => n !== null)
+  }
+
+  // Waits until `condition` holds (checked every 10 ms), at most `timeoutMs`; says what it
+  // waited for when it gives up.
+  async awaitCondition(condition: () => boolean, timeoutMs = 10_000, what = 'a cluster condition'): Promise<number> {
+    const started = Date.now()
+    while (!condition()) {
+      if (Date.now() - started > timeoutMs) throw new ClusterError('ASK_TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`)
+      await new Promise<void>((resolve) => setTimeout(resolve, 10))
+    }
+    return Date.now() - started
+  }
+
+  // Every running node sees exactly `count` members up (and reachable), and the same leader.
+  async awaitUp(count: number, timeoutMs = 10_000): Promise<number> {
+    return this.awaitCondition(() => this.converged(count), timeoutMs, `${count} members up on every node`)
+  }
+
+  converged(count: number): boolean {
+    const nodes = this.running()
+    if (nodes.length === 0) return false
+    const leader = nodes[0]!.leader
+    return nodes.every((n) => {
+      const up = n.members().filter((m: Member) => m.status === 'up' && m.reachable)
+      return up.length === count && n.members().filter((m) => m.status !== 'removed').length === count && leader !== null && leader.equals(n.leader)
+    })
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all(this.running().map((n) => n.shutdown()))
+    this.nodes = this.nodes.map(() => null)
+    this.bus?.close()
+  }
+
+  private async _startAt(self: NodeAddress): Promise<Cluster> {
+    const seed = this.addresses[0] ?? self
+    const transport =
+      this.bus !== null
+        ? new InMemoryTransport({ self, bus: this.bus, log: this._opts.log })
+        : new TcpTransport({ self, log: this._opts.log, heartbeatIntervalMs: 0, backoffBaseMs: 20, backoffMaxMs: 200 })
+    const cluster = await Cluster.join({ name: this.system, log: this._opts.log }, { ...FAST_CLUSTER, ...this._opts.cluster, transport, seeds: [seed] })
+    return cluster
+  }
+
+  private _bus(): Bus {
+    if (this.bus === null) throw ClusterError.BAD_OPTIONS('partitions and faults need the in-memory transport')
+    return this.bus
+  }
+}

@@ -1,0 +1,107 @@
+// Membership: joining through seeds, failure detection, downing and removal, restarts, graceful
+// leave, partitions that heal, leader changes, and convergence under loss.
+import test from 'brittle'
+import { ClusterTestKit } from 'actor-cluster-bare/testkit'
+
+function statuses(cluster) {
+  return cluster.members().map((m) => `${m.address.host}:${m.address.port}=${m.status}${m.reachable ? '' : '(unreachable)'}`)
+}
+
+async function kit(t, opts) {
+  const k = await ClusterTestKit.start(opts)
+  t.teardown(() => k.shutdown())
+  return k
+}
+
+test('five nodes form a cluster: every node sees five up and the same leader', async (t) => {
+  const k = await kit(t, { nodes: 5 })
+  const ms = await k.awaitUp(5)
+  t.comment(`converged in ${ms} ms`)
+  for (const n of k.running()) t.is(n.members().filter((m) => m.status === 'up').length, 5, `${n.self.host} sees 5 up`)
+  t.ok(k.node(3).leader.equals(k.addresses[0]), 'the lowest address leads')
+})
+
+test('a crashed node becomes unreachable, then down, then removed; restarted, it rejoins as a new incarnation', async (t) => {
+  const k = await kit(t, { nodes: 5 })
+  await k.awaitUp(5)
+  const watcher = k.node(0)
+  const events = []
+  for (const e of ['member-unreachable', 'member-down', 'member-removed', 'member-joined', 'member-up']) {
+    watcher.on(e, (m) => {
+      if (m.address.equals(k.addresses[4])) events.push(e)
+    })
+  }
+  const old = k.node(4).incarnation
+  const crashedAt = Date.now()
+  await k.crash(4)
+  await k.awaitCondition(() => k.running().every((n) => n.member(k.addresses[4])?.status === 'removed'), 10000, 'node 4 removed everywhere')
+  t.comment(`detected, downed and removed in ${Date.now() - crashedAt} ms`)
+  t.alike(events, ['member-unreachable', 'member-down', 'member-removed'], 'events in order')
+  await k.awaitUp(4)
+  const back = await k.restart(4)
+  t.ok(back.incarnation > old, 'new incarnation')
+  await k.awaitUp(5)
+  t.is(watcher.member(k.addresses[4]).incarnation, back.incarnation, 'the others know the new incarnation')
+  t.alike(events.slice(3), ['member-joined', 'member-up'], 'seen joining and up again')
+})
+
+test('graceful leave: the others see leaving, then removed', async (t) => {
+  const k = await kit(t, { nodes: 4 })
+  await k.awaitUp(4)
+  const seen = []
+  k.node(0).on('member-leaving', (m) => seen.push('leaving ' + m.address.host))
+  k.node(0).on('member-removed', (m) => seen.push('removed ' + m.address.host))
+  const leaver = k.node(2)
+  const host = leaver.self.host
+  await leaver.leave()
+  k.nodes[2] = null
+  await k.awaitUp(3)
+  t.alike(seen, [`leaving ${host}`, `removed ${host}`])
+  t.is(k.node(0).member(k.addresses[2]).status, 'removed')
+})
+
+test('a partition of 2 and 3 sees the other side unreachable, and heals into one cluster', async (t) => {
+  const k = await kit(t, { nodes: 5, cluster: { downAfterMs: 60000 } })
+  await k.awaitUp(5)
+  k.partition([0, 1], [2, 3, 4])
+  await k.awaitCondition(
+    () => k.node(0).members().filter((m) => !m.reachable).length === 3 && k.node(4).members().filter((m) => !m.reachable).length === 2,
+    10000,
+    'each side sees the other unreachable'
+  )
+  t.ok(k.node(0).leader.equals(k.addresses[0]), 'small side led by node 0')
+  t.ok(k.node(4).leader.equals(k.addresses[2]), 'large side led by node 2')
+  k.heal()
+  const ms = await k.awaitUp(5, 15000)
+  t.comment(`healed in ${ms} ms`)
+  t.ok(k.running().every((n) => n.leader.equals(k.addresses[0])), 'one leader again')
+})
+
+test('the leader changes when the leader goes', async (t) => {
+  const k = await kit(t, { nodes: 4 })
+  await k.awaitUp(4)
+  const changes = []
+  k.node(3).on('leader-changed', (leader) => changes.push(leader && leader.host))
+  await k.crash(0)
+  await k.awaitCondition(() => k.running().every((n) => n.leader?.equals(k.addresses[1])), 10000, 'node 1 leads')
+  await k.awaitUp(3)
+  t.ok(changes.includes(k.addresses[1].host), 'leader-changed to node 1')
+})
+
+test('thirty nodes on a bus with 5% loss converge', { timeout: 120000 }, async (t) => {
+  const k = await kit(t, { nodes: 30, faults: { drop: 0.05 }, seed: 30, cluster: { downAfterMs: 60000 } })
+  const ms = await k.awaitUp(30, 60000)
+  const rounds = k.node(0).stats().gossipRounds
+  t.comment(`30 nodes with 5% loss: converged in ${ms} ms, ${rounds} gossip rounds on the first node`)
+  t.ok(k.converged(30))
+})
+
+test('over loopback TCP: five nodes form a cluster, one crashes and is removed', { timeout: 60000 }, async (t) => {
+  const k = await kit(t, { nodes: 5, transport: 'tcp' })
+  const ms = await k.awaitUp(5, 20000)
+  t.comment(`TCP: converged in ${ms} ms`)
+  await k.crash(2)
+  await k.awaitCondition(() => k.running().every((n) => n.member(k.addresses[2])?.status === 'removed'), 15000, 'node 2 removed')
+  await k.awaitUp(4, 10000)
+  t.ok(k.converged(4))
+})
