@@ -1,30 +1,21 @@
-// The shared transport behaviour, on TcpTransport (loopback) and InMemoryTransport (one bus).
-import { TcpTransport, InMemoryTransport, NodeAddress } from 'actor-cluster-bare'
+// The shared transport behaviour on TcpTransport over loopback (in-memory-transport.test.js runs
+// it on InMemoryTransport).
+import { TcpTransport } from 'actor-cluster-bare'
 import { behaviour } from './transport-behaviour.js'
 
+const MAX_FRAME_BYTES = 4 * 1024 * 1024
+
 behaviour('tcp', () => ({
-  async create() {
+  maxFrameBytes: MAX_FRAME_BYTES,
+  async create(self) {
     const node = new TcpTransport({
-      self: NodeAddress.parse('actor-cluster://test@127.0.0.1:0'),
+      self,
       heartbeatIntervalMs: 0,
       backoffBaseMs: 20,
       maxDialAttempts: 3,
-      maxFrameBytes: 4 * 1024 * 1024
+      maxFrameBytes: MAX_FRAME_BYTES
     })
     await node.start()
     return node
   }
 }))
-
-behaviour('in-memory', (t) => {
-  const bus = InMemoryTransport.newBus({ seed: 7 })
-  t.teardown(() => bus.close())
-  let host = 1
-  return {
-    async create() {
-      const node = new InMemoryTransport({ self: `actor-cluster://test@10.0.0.${host++}:2552`, bus, maxFrameBytes: 4 * 1024 * 1024 })
-      await node.start()
-      return node
-    }
-  }
-})

@@ -262,12 +262,15 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       this._log.info(`joined through ${from.toString()}`)
     }
     const changes = this._membership.merge(msg.deltas)
-    if (msg.reply) {
+    if (msg.summary !== null) {
+      // A round opened with a summary: silence if the views agree, else our whole digest.
+      if (msg.summary !== this._membership.summary()) this._sendGossip(from)
+    } else if (msg.reply) {
       // A digest: answer with what they lack, and ask for what we lack.
       const { newer, wanted } = this._membership.compare(msg.digest)
-      this._sendGossipMessage(from, { kind: 'gossip', digest: wanted, deltas: newer, reply: false })
+      this._sendGossipMessage(from, { kind: 'gossip', digest: wanted, deltas: newer, reply: false, summary: null })
     } else if (msg.digest.length > 0) {
-      this._sendGossipMessage(from, { kind: 'gossip', digest: [], deltas: this._membership.deltasFor(msg.digest), reply: false })
+      this._sendGossipMessage(from, { kind: 'gossip', digest: [], deltas: this._membership.deltasFor(msg.digest), reply: false, summary: null })
     }
     if (changes.length > 0) this._publish()
   }
@@ -278,7 +281,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     if (this._joined) this._leaderActions()
     this._forgetOldTombstones()
     const target = this._gossipTarget()
-    if (target !== null) this._sendGossip(target)
+    if (target !== null) this._sendSummary(target)
   }
 
   private _gossipTarget(): NodeAddress | null {
@@ -294,8 +297,14 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return this._membership.members().filter((m) => !m.address.equals(this.self) && m.status !== 'removed')
   }
 
+  // Opens a full exchange: our whole digest, to be answered with what we lack.
   private _sendGossip(to: NodeAddress): void {
-    this._sendGossipMessage(to, { kind: 'gossip', digest: this._membership.digest(), deltas: [], reply: true })
+    this._sendGossipMessage(to, { kind: 'gossip', digest: this._membership.digest(), deltas: [], reply: true, summary: null })
+  }
+
+  // Opens a round cheaply: a summary of our view, answered only if the views differ.
+  private _sendSummary(to: NodeAddress): void {
+    this._sendGossipMessage(to, { kind: 'gossip', digest: [], deltas: [], reply: true, summary: this._membership.summary() })
   }
 
   private _sendGossipMessage(to: NodeAddress, msg: GossipMessage): void {

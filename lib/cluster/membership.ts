@@ -66,6 +66,22 @@ export class Membership {
     return out
   }
 
+  // FNV-1a (32 bits) of the digest in address order: equal summaries mean equal views, so a
+  // gossip round between two converged nodes carries this number and nothing else.
+  summary(): number {
+    const lines = [...this._records.values()]
+      .map((r) => `${r.address.key}|${r.incarnation}|${r.version}|${r.status}\n`)
+      .sort()
+    let h = 0x811c9dc5
+    for (const line of lines) {
+      for (let i = 0; i < line.length; i++) {
+        h ^= line.charCodeAt(i) & 0xff
+        h = Math.imul(h, 0x01000193) >>> 0
+      }
+    }
+    return h >>> 0
+  }
+
   // Records this node holds newer than the other side's digest says it has, and the digest entries
   // of records the other side has newer (so they can be asked for).
   compare(theirs: GossipDigestEntry[]): { newer: GossipDelta[]; wanted: GossipDigestEntry[] } {

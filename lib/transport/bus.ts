@@ -2,183 +2,378 @@
 // delay with jitter, reordering, duplication and partitions, all drawn from a seeded generator
 // so a test run can be repeated exactly. Each bus is its own world; nothing is process-wide.
 
-import type { NodeAddress } from '../node-address.ts'
+import { ClusterError } from '../errors.ts'
+import { NodeAddress } from '../node-address.ts'
+import { decodeMessage } from '../wire/index.ts'
 import type { WireMessage } from '../wire/index.ts'
+import { DropReason } from './transport.ts'
 
 export interface LinkFaults {
   // Probability that a message is lost.
   drop?: number
-  // Delay added to every message, and a random extra of up to `jitterMs`.
+  // Delay added to every message, and a random extra of up to `jitterMs`. Jitter never reorders.
   delayMs?: number
   jitterMs?: number
-  // Probability that a message is held back behind the ones sent after it.
+  // Probability that a message is overtaken by the next one sent on its link.
   reorder?: number
   // Probability that a message is delivered twice.
   duplicate?: number
 }
 
 export interface BusOptions {
+  // Seed of the generator every fault is drawn from. Default 1.
   seed?: number
   // Round-trip every message through the wire codec (catches what cannot cross a real wire).
   serialize?: boolean
+  // Faults on every link that has none of its own.
   faults?: LinkFaults
 }
+
+export interface PartitionOptions {
+  // Cut only the links from the first side to the second.
+  oneWay?: boolean
+}
+
+export type AddressLike = NodeAddress | string
 
 // What the bus needs of a transport registered on it.
 export interface BusMember {
   readonly self: NodeAddress
   readonly maxFrameBytes: number
-  _receive(from: NodeAddress, msg: WireMessage): void
+  // A message arrives; `size` is its encoded size.
+  _receive(from: NodeAddress, msg: WireMessage, size: number): void
+  // A message this member sent will not arrive: counted and reported by the sender.
+  _undelivered(to: NodeAddress, msg: WireMessage, size: number, reason: DropReason): void
 }
 
-export type Verdict = 'deliver' | 'lost' | 'partitioned'
+// What became of a message given to the bus.
+export type Verdict = 'sent' | 'lost' | 'partitioned'
 
-const REORDER_HOLD_MS = 5
+// How long a reordered message waits for a later one to overtake it before it goes anyway.
+const REORDER_HOLD_MS = 10
+// Ports handed out for addresses with port 0, as an operating system hands out ephemeral ports.
+const FIRST_EPHEMERAL_PORT = 49152
+const LAST_PORT = 65535
 
 export class Bus {
   readonly serialize: boolean
   private _members: Map<string, BusMember>
   private _defaultFaults: LinkFaults
-  private _links: Map<string, LinkFaults>
-  private _blocked: Set<string>
+  private _faults: Map<string, LinkFaults>
+  private _blocked: Map<string, { from: string; to: string }>
   private _random: () => number
-  private _timers: Set<TimerHandle>
-  // Per link, messages waiting in the order they were sent, drained by one timer.
-  private _queues: Map<string, LinkQueue>
+  // Messages on their way, per directed link.
+  private _flights: Map<string, Flight>
+  private _nextPort: number
 
   constructor(opts: BusOptions = {}) {
     this.serialize = opts.serialize === true
     this._members = new Map()
-    this._defaultFaults = { ...opts.faults }
-    this._links = new Map()
-    this._blocked = new Set()
+    this._defaultFaults = checkFaults(opts.faults ?? {})
+    this._faults = new Map()
+    this._blocked = new Map()
     this._random = mulberry32(opts.seed ?? 1)
-    this._timers = new Set()
-    this._queues = new Map()
+    this._flights = new Map()
+    this._nextPort = FIRST_EPHEMERAL_PORT
   }
 
   register(member: BusMember): void {
+    if (this._members.has(member.self.key)) {
+      throw ClusterError.LISTEN_FAILED(`${member.self.toString()} is already on this bus`)
+    }
     this._members.set(member.self.key, member)
   }
 
+  // Takes a member off the bus. What it still had on the way, either direction, is dropped and
+  // counted at the sender, so no timer outlives it.
   unregister(member: BusMember): void {
-    if (this._members.get(member.self.key) === member) this._members.delete(member.self.key)
+    if (this._members.get(member.self.key) !== member) return
+    this._members.delete(member.self.key)
+    for (const flight of [...this._flights.values()]) {
+      if (flight.sender === member) this._cancel(flight, DropReason.SHUTDOWN)
+      else if (flight.receiver === member) this._cancel(flight, DropReason.DISCONNECTED)
+    }
   }
 
-  member(address: NodeAddress): BusMember | null {
-    return this._members.get(address.key) ?? null
+  member(address: AddressLike): BusMember | null {
+    return this._members.get(toAddress(address).key) ?? null
+  }
+
+  members(): NodeAddress[] {
+    return [...this._members.values()].map((m) => m.self)
+  }
+
+  // `address` with a port no member holds, for an address that asked for port 0.
+  withFreePort(address: NodeAddress): NodeAddress {
+    const span = LAST_PORT - FIRST_EPHEMERAL_PORT + 1
+    for (let i = 0; i < span; i++) {
+      const port = this._nextPort
+      this._nextPort = port === LAST_PORT ? FIRST_EPHEMERAL_PORT : port + 1
+      const candidate = address.withPort(port)
+      if (!this._members.has(candidate.key)) return candidate
+    }
+    throw ClusterError.LISTEN_FAILED(`no free port left on ${address.host}`)
   }
 
   setDefaultFaults(faults: LinkFaults): void {
-    this._defaultFaults = { ...faults }
+    this._defaultFaults = checkFaults(faults)
   }
 
-  // Faults on the link from `from` to `to` (one direction).
-  setLink(from: NodeAddress, to: NodeAddress, faults: LinkFaults): void {
-    this._links.set(linkKey(from, to), { ...faults })
+  // Faults on the link from `from` to `to` (one direction), in place of the defaults. `null`
+  // gives the link back to the defaults.
+  setLink(from: AddressLike, to: AddressLike, faults: LinkFaults | null): void {
+    const key = linkKey(toAddress(from).key, toAddress(to).key)
+    if (faults === null) this._faults.delete(key)
+    else this._faults.set(key, checkFaults(faults))
   }
 
-  // Cuts every link from a side to b side, and back unless `oneWay`.
-  partition(a: NodeAddress[], b: NodeAddress[], opts: { oneWay?: boolean } = {}): void {
-    for (const x of a) {
-      for (const y of b) {
-        this._blocked.add(linkKey(x, y))
-        if (!opts.oneWay) this._blocked.add(linkKey(y, x))
+  // Cuts every link from side a to side b, and back unless `oneWay`. Messages already on their
+  // way still arrive, as they would on a real network.
+  partition(a: AddressLike[], b: AddressLike[], opts: PartitionOptions = {}): void {
+    for (const x of a.map(toAddress)) {
+      for (const y of b.map(toAddress)) {
+        this._block(x.key, y.key)
+        if (opts.oneWay !== true) this._block(y.key, x.key)
       }
     }
   }
 
-  // Restores links cut by `partition`: all of them, or those between a and b (both ways).
-  heal(a?: NodeAddress[], b?: NodeAddress[]): void {
+  // Restores links cut by `partition`: all of them; those to and from a; or those between a and
+  // b, both ways.
+  heal(a?: AddressLike[], b?: AddressLike[]): void {
     if (a === undefined) {
       this._blocked.clear()
       return
     }
-    for (const x of a) {
-      for (const y of b ?? [...this._members.values()].map((m) => m.self)) {
-        this._blocked.delete(linkKey(x, y))
-        this._blocked.delete(linkKey(y, x))
-      }
+    const one = new Set(a.map((x) => toAddress(x).key))
+    const other = b === undefined ? null : new Set(b.map((x) => toAddress(x).key))
+    for (const [key, link] of this._blocked) {
+      const healed =
+        other === null
+          ? one.has(link.from) || one.has(link.to)
+          : (one.has(link.from) && other.has(link.to)) || (other.has(link.from) && one.has(link.to))
+      if (healed) this._blocked.delete(key)
     }
   }
 
-  // Sends `msg` from one member to another through the link's faults; says what became of it.
-  transmit(from: NodeAddress, to: BusMember, msg: WireMessage): Verdict {
-    const key = linkKey(from, to.self)
+  isPartitioned(from: AddressLike, to: AddressLike): boolean {
+    return this._blocked.has(linkKey(toAddress(from).key, toAddress(to).key))
+  }
+
+  // Bytes (encoded size) and messages on their way from one member to another, or to anyone.
+  inFlight(from: AddressLike, to?: AddressLike): { bytes: number; frames: number } {
+    const sum = { bytes: 0, frames: 0 }
+    const fromKey = toAddress(from).key
+    const only = to === undefined ? null : linkKey(fromKey, toAddress(to).key)
+    for (const flight of this._flights.values()) {
+      if (only === null ? flight.sender.self.key !== fromKey : flight.key !== only) continue
+      sum.bytes += flight.bytes
+      sum.frames += flight.frames
+    }
+    return sum
+  }
+
+  // Puts `msg` on the link from `sender` to `receiver`, through the link's faults. `encoded` is
+  // the message's bytes when it is serialized, so that a duplicate is a copy of its own.
+  transmit(
+    sender: BusMember,
+    receiver: BusMember,
+    msg: WireMessage,
+    size: number,
+    encoded: Uint8Array | null
+  ): Verdict {
+    const key = linkKey(sender.self.key, receiver.self.key)
     if (this._blocked.has(key)) return 'partitioned'
-    const f = this._links.get(key) ?? this._defaultFaults
-    if (f.drop && this._random() < f.drop) return 'lost'
-    const copies = f.duplicate && this._random() < f.duplicate ? 2 : 1
-    const deliver = () => {
-      if (this._members.get(to.self.key) === to) to._receive(from, msg)
+    const f = this._faults.get(key) ?? this._defaultFaults
+    if (f.drop !== undefined && f.drop > 0 && this._random() < f.drop) return 'lost'
+    const copies = f.duplicate !== undefined && f.duplicate > 0 && this._random() < f.duplicate ? 2 : 1
+    let flight = this._flights.get(key)
+    if (flight === undefined) {
+      flight = newFlight(key, sender, receiver)
+      this._flights.set(key, flight)
     }
     for (let i = 0; i < copies; i++) {
+      // Decoded bytes are views of the buffer they came from: a duplicate gets bytes of its own.
+      const copy = i > 0 && encoded !== null ? decodeMessage(copyBytes(encoded)) : msg
       const wait = (f.delayMs ?? 0) + (f.jitterMs ? this._random() * f.jitterMs : 0)
-      if (f.reorder && this._random() < f.reorder) {
-        // Held back on its own: later messages on the link overtake it.
-        this._schedule(wait + REORDER_HOLD_MS, deliver)
-      } else {
-        this._enqueue(key, Date.now() + wait, deliver)
-      }
+      const reorder = f.reorder !== undefined && f.reorder > 0 && this._random() < f.reorder
+      this._put(flight, { due: Date.now() + wait, msg: copy, size }, reorder)
     }
-    return 'deliver'
+    return 'sent'
   }
 
-  // Cancels everything in flight (used when a bus is done with).
+  // Delivers at once what a member has on its way and is already due, as a closing socket
+  // flushes what it has buffered. Later messages stay on their links.
+  flush(sender: BusMember): void {
+    for (const flight of [...this._flights.values()]) {
+      if (flight.sender === sender) this._pump(flight, false)
+    }
+  }
+
+  // Drops everything on its way (counted at the senders) and clears every timer.
   close(): void {
-    for (const t of this._timers) clearTimeout(t)
-    this._timers.clear()
-    this._queues.clear()
+    for (const flight of [...this._flights.values()]) this._cancel(flight, DropReason.SHUTDOWN)
+    this._members.clear()
   }
 
-  // Messages on one link leave in the order they came, each no earlier than it is due.
-  private _enqueue(key: string, due: number, deliver: () => void): void {
-    let q = this._queues.get(key)
-    if (q === undefined) {
-      q = { items: [], armed: false }
-      this._queues.set(key, q)
+  private _block(from: string, to: string): void {
+    this._blocked.set(linkKey(from, to), { from, to })
+  }
+
+  // A reordered message is set aside and joins the queue behind the next message on its link;
+  // everything else joins the queue, which leaves in order, each message no earlier than due.
+  private _put(flight: Flight, parcel: Parcel, reorder: boolean): void {
+    flight.bytes += parcel.size
+    flight.frames++
+    if (flight.held !== null) {
+      const held = flight.held
+      flight.held = null
+      clearTimeout(flight.holdTimer)
+      flight.holdTimer = null
+      flight.queue.push(parcel, held)
+    } else if (reorder) {
+      flight.held = parcel
+      flight.holdTimer = setTimeout(() => {
+        flight.holdTimer = null
+        if (flight.held === null) return
+        flight.queue.push(flight.held)
+        flight.held = null
+        this._schedule(flight)
+      }, REORDER_HOLD_MS)
+      return
+    } else {
+      flight.queue.push(parcel)
     }
-    q.items.push({ due, deliver })
-    if (!q.armed) this._arm(key, q)
+    this._schedule(flight)
   }
 
-  private _arm(key: string, q: LinkQueue): void {
-    const head = q.items[0]
-    if (head === undefined) {
-      q.armed = false
-      this._queues.delete(key)
+  private _schedule(flight: Flight): void {
+    if (flight.closed || flight.pumpQueued || flight.timer !== null) return
+    const head = flight.queue[0]
+    if (head === undefined) return
+    const wait = head.due - Date.now()
+    if (wait <= 0) {
+      // Never inside send: the earliest a message arrives is the next microtask.
+      flight.pumpQueued = true
+      queueMicrotask(() => {
+        flight.pumpQueued = false
+        this._pump(flight, true)
+      })
+    } else {
+      flight.timer = setTimeout(() => {
+        flight.timer = null
+        this._pump(flight, true)
+      }, wait)
+    }
+  }
+
+  private _pump(flight: Flight, rearm: boolean): void {
+    const now = Date.now()
+    while (!flight.closed) {
+      const head = flight.queue[0]
+      if (head === undefined || head.due > now) break
+      flight.queue.shift()
+      flight.bytes -= head.size
+      flight.frames--
+      flight.receiver._receive(flight.sender.self, head.msg, head.size)
+    }
+    if (flight.closed) return
+    if (flight.queue.length === 0 && flight.held === null) {
+      this._retire(flight)
       return
     }
-    q.armed = true
-    this._schedule(head.due - Date.now(), () => {
-      const now = Date.now()
-      while (q.items.length > 0 && q.items[0]!.due <= now) q.items.shift()!.deliver()
-      this._arm(key, q)
-    })
+    if (rearm) this._schedule(flight)
   }
 
-  private _schedule(ms: number, fn: () => void): void {
-    if (ms <= 0) {
-      queueMicrotask(fn)
-      return
+  private _cancel(flight: Flight, senderReason: DropReason): void {
+    this._retire(flight)
+    const lost = flight.held === null ? flight.queue : [...flight.queue, flight.held]
+    flight.queue = []
+    flight.held = null
+    flight.bytes = 0
+    flight.frames = 0
+    for (const p of lost) flight.sender._undelivered(flight.receiver.self, p.msg, p.size, senderReason)
+  }
+
+  private _retire(flight: Flight): void {
+    flight.closed = true
+    clearTimeout(flight.timer)
+    clearTimeout(flight.holdTimer)
+    flight.timer = null
+    flight.holdTimer = null
+    if (this._flights.get(flight.key) === flight) this._flights.delete(flight.key)
+  }
+}
+
+interface Parcel {
+  due: number
+  msg: WireMessage
+  size: number
+}
+
+interface Flight {
+  key: string
+  sender: BusMember
+  receiver: BusMember
+  // In the order they leave.
+  queue: Parcel[]
+  // A reordered message waiting for the next one to overtake it.
+  held: Parcel | null
+  holdTimer: TimerHandle | null
+  timer: TimerHandle | null
+  pumpQueued: boolean
+  closed: boolean
+  bytes: number
+  frames: number
+}
+
+function newFlight(key: string, sender: BusMember, receiver: BusMember): Flight {
+  return {
+    key,
+    sender,
+    receiver,
+    queue: [],
+    held: null,
+    holdTimer: null,
+    timer: null,
+    pumpQueued: false,
+    closed: false,
+    bytes: 0,
+    frames: 0
+  }
+}
+
+function linkKey(from: string, to: string): string {
+  return from + '>' + to
+}
+
+function copyBytes(b: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(b.byteLength)
+  copy.set(b)
+  return copy
+}
+
+function toAddress(a: AddressLike): NodeAddress {
+  return typeof a === 'string' ? NodeAddress.parse(a) : a
+}
+
+function checkFaults(faults: LinkFaults): LinkFaults {
+  for (const name of ['drop', 'reorder', 'duplicate'] as const) {
+    const p = faults[name]
+    if (p !== undefined && !(typeof p === 'number' && p >= 0 && p <= 1)) {
+      throw ClusterError.BAD_OPTIONS(`${name} must be a probability from 0 to 1`)
     }
-    const timer = setTimeout(() => {
-      this._timers.delete(timer)
-      fn()
-    }, ms)
-    this._timers.add(timer)
   }
+  for (const name of ['delayMs', 'jitterMs'] as const) {
+    const ms = faults[name]
+    if (ms !== undefined && !(typeof ms === 'number' && Number.isFinite(ms) && ms >= 0)) {
+      throw ClusterError.BAD_OPTIONS(`${name} must be a number of milliseconds, 0 or more`)
+    }
+  }
+  return { ...faults }
 }
 
-interface LinkQueue {
-  items: { due: number; deliver: () => void }[]
-  armed: boolean
-}
-
-function linkKey(from: NodeAddress, to: NodeAddress): string {
-  return from.key + '>' + to.key
-}
-
+// A small seeded generator (mulberry32): uniform in [0, 1), the same sequence for the same seed.
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0
   return () => {

@@ -288,6 +288,7 @@ function heartbeatCodec<K extends 'heartbeat' | 'heartbeat-ack'>(kind: K): Codec
 // --- gossip ----------------------------------------------------------------------------------
 
 const IS_REPLY = 1
+const HAS_SUMMARY = 2
 
 function preDigestEntry(state: State, e: GossipDigestEntry): void {
   preString(state, e.address, LIMITS.address, 'address')
@@ -361,6 +362,7 @@ function decDelta(state: State): GossipDelta {
 const gossip: Codec<Of<'gossip'>> = {
   preencode(state, m) {
     state.end++
+    if (m.summary !== null) preUint(state, m.summary)
     if (m.digest.length > LIMITS.entries || m.deltas.length > LIMITS.entries) {
       throw ClusterError.BAD_FRAME(`gossip of more than ${LIMITS.entries} entries`)
     }
@@ -370,7 +372,8 @@ const gossip: Codec<Of<'gossip'>> = {
     for (const d of m.deltas) preDelta(state, d)
   },
   encode(state, m) {
-    state.buffer[state.start++] = m.reply ? IS_REPLY : 0
+    state.buffer[state.start++] = (m.reply ? IS_REPLY : 0) | (m.summary === null ? 0 : HAS_SUMMARY)
+    if (m.summary !== null) encUint(state, m.summary)
     c.uint.encode(state, m.digest.length)
     for (const e of m.digest) encDigestEntry(state, e)
     c.uint.encode(state, m.deltas.length)
@@ -378,13 +381,14 @@ const gossip: Codec<Of<'gossip'>> = {
   },
   decode(state) {
     const flags = decByte(state)
+    const summary = flags & HAS_SUMMARY ? decUint(state) : null
     const nd = decCount(state, LIMITS.entries, 'digest entries')
     const digest = new Array<GossipDigestEntry>(nd)
     for (let i = 0; i < nd; i++) digest[i] = decDigestEntry(state)
     const nx = decCount(state, LIMITS.entries, 'deltas')
     const deltas = new Array<GossipDelta>(nx)
     for (let i = 0; i < nx; i++) deltas[i] = decDelta(state)
-    return { kind: 'gossip', digest, deltas, reply: (flags & IS_REPLY) !== 0 }
+    return { kind: 'gossip', digest, deltas, reply: (flags & IS_REPLY) !== 0, summary }
   }
 }
 

@@ -74,6 +74,8 @@ export interface GossipMessage {
   digest: GossipDigestEntry[]
   deltas: GossipDelta[]
   reply: boolean
+  // A hash of the sender's whole digest: when it matches the receiver's, nothing more is said.
+  summary: number | null
 }
 
 export interface EnvelopeMessage {

@@ -17,10 +17,12 @@ export function samples() {
     ['heartbeat', { kind: 'heartbeat', seq: 0, sentAt: 0 }],
     ['heartbeat-max', { kind: 'heartbeat', seq: MAX, sentAt: 123456.789 }],
     ['heartbeat-ack', { kind: 'heartbeat-ack', seq: 42, sentAt: -1.5 }],
-    ['gossip-empty', { kind: 'gossip', digest: [], deltas: [], reply: false }],
+    ['gossip-empty', { kind: 'gossip', digest: [], deltas: [], reply: false, summary: null }],
+    ['gossip-summary', { kind: 'gossip', digest: [], deltas: [], reply: true, summary: 4294967295 }],
     ['gossip', {
       kind: 'gossip',
       reply: true,
+      summary: null,
       digest: [
         { address: 'actor-cluster://app@127.0.0.1:1', incarnation: 1, version: 0, status: 'joining' },
         { address: 'actor-cluster://app@127.0.0.1:2', incarnation: MAX, version: MAX, status: 'down' }
