@@ -203,7 +203,7 @@ test('in-memory: one-way and two-way partitions, and heal', async (t) => {
   t.is(c.received[1].msg.manifest, 'n:9', 'everything to and from c healed')
 })
 
-test('in-memory: serialize round-trips through the codec and refuses what cannot cross', async (t) => {
+test('in-memory: serialize round-trips through the codec, refuses what cannot cross', async (t) => {
   const bus = InMemoryTransport.newBus({ serialize: true, seed: 3, faults: { duplicate: 1 } })
   const a = await node(t, bus, 1)
   const b = await node(t, bus, 2)
@@ -252,10 +252,7 @@ test('in-memory: buses are independent', async (t) => {
   t.is(a.stats().drops.unreachable, 1, 'b lives on another bus')
   t.ok(b.received[0].from.equals(a.self), 'the same address on the other bus is another node')
   t.is(b.received[0].msg.manifest, 'n:1')
-  t.alike(
-    one.members().map((m) => m.key),
-    [a.self.key]
-  )
+  t.alike(one.members().map((m) => m.key), [a.self.key], 'one member on the first bus')
 })
 
 test('in-memory: a peer back with a new incarnation is reported as restarted', async (t) => {
@@ -301,7 +298,8 @@ test('in-memory: shutdown clears what is delayed, counted at the sender', async 
 test('in-memory: port 0 takes a free port; an address is held once', async (t) => {
   const bus = InMemoryTransport.newBus()
   const x = new InMemoryTransport({ self: 'actor-cluster://mem@10.0.0.1:0', bus })
-  const y = new InMemoryTransport({ self: NodeAddress.parse('actor-cluster://mem@10.0.0.1:0'), bus })
+  const self = NodeAddress.parse('actor-cluster://mem@10.0.0.1:0')
+  const y = new InMemoryTransport({ self, bus })
   await x.start()
   await y.start()
   t.teardown(() => Promise.all([x.shutdown(), y.shutdown()]))

@@ -17,7 +17,7 @@ const SELF = 'actor-cluster://behaviour@127.0.0.1:0'
 const NOBODY = 'actor-cluster://behaviour@127.0.0.1:1'
 
 export function behaviour(name, factory) {
-  async function nodes(t, n = 2) {
+  async function setup(t, n = 2) {
     const f = factory(t)
     const out = []
     // Teardowns run in the order they were added: transports first, then the factory's cleanup.
@@ -35,9 +35,7 @@ export function behaviour(name, factory) {
   }
 
   test(`${name}: a message arrives with the right from, after send returns`, async (t) => {
-    const {
-      nodes: [a, b]
-    } = await nodes(t)
+    const [a, b] = (await setup(t)).nodes
     t.not(a.self.key, b.self.key, 'two addresses')
     a.send(b.self, envelope(1, new Uint8Array([1, 2, 3])))
     t.is(b.received.length, 0, 'not delivered inside send')
@@ -50,9 +48,7 @@ export function behaviour(name, factory) {
   })
 
   test(`${name}: many messages arrive in order per sender`, async (t) => {
-    const {
-      nodes: [a, b, c]
-    } = await nodes(t, 3)
+    const [a, b, c] = (await setup(t, 3)).nodes
     const N = 2000
     for (let i = 0; i < N; i++) {
       a.send(c.self, envelope(i))
@@ -71,9 +67,7 @@ export function behaviour(name, factory) {
   })
 
   test(`${name}: two-way exchange, replies addressed to from`, async (t) => {
-    const {
-      nodes: [a, b]
-    } = await nodes(t)
+    const [a, b] = (await setup(t)).nodes
     b.setHandler((from, msg) => {
       b.received.push({ from, msg })
       b.send(from, envelope(Number(msg.manifest.slice(2)) + 1000))
@@ -88,9 +82,7 @@ export function behaviour(name, factory) {
   })
 
   test(`${name}: peer-connected on both sides; peers() lists each other`, async (t) => {
-    const {
-      nodes: [a, b]
-    } = await nodes(t)
+    const [a, b] = (await setup(t)).nodes
     t.is(a.peers().length, 0, 'nobody before the first send')
     const seenByA = new Promise((resolve) => a.once('peer-connected', resolve))
     const seenByB = new Promise((resolve) => b.once('peer-connected', resolve))
@@ -104,9 +96,7 @@ export function behaviour(name, factory) {
   })
 
   test(`${name}: disconnect tells both sides; a later send reconnects`, async (t) => {
-    const {
-      nodes: [a, b]
-    } = await nodes(t)
+    const [a, b] = (await setup(t)).nodes
     a.send(b.self, envelope(0))
     await until(() => b.received.length === 1 && a.peers().length === 1)
     const goneA = new Promise((resolve) => a.once('peer-disconnected', resolve))
@@ -124,9 +114,7 @@ export function behaviour(name, factory) {
   })
 
   test(`${name}: a send to an address nobody holds ends in a counted drop`, async (t) => {
-    const {
-      nodes: [a]
-    } = await nodes(t, 1)
+    const [a] = (await setup(t, 1)).nodes
     const nobody = NodeAddress.parse(NOBODY)
     const drops = []
     a.on('drop', (d) => drops.push(d))
@@ -141,10 +129,8 @@ export function behaviour(name, factory) {
   })
 
   test(`${name}: an oversize send throws FRAME_TOO_LARGE and the link carries on`, async (t) => {
-    const {
-      nodes: [a, b],
-      maxFrameBytes
-    } = await nodes(t)
+    const { nodes, maxFrameBytes } = await setup(t)
+    const [a, b] = nodes
     a.send(b.self, envelope(0))
     await until(() => b.received.length === 1)
     const huge = envelope(1, new Uint8Array(maxFrameBytes))
@@ -156,9 +142,7 @@ export function behaviour(name, factory) {
   })
 
   test(`${name}: envelopes with 0-byte and 1 MiB bodies`, async (t) => {
-    const {
-      nodes: [a, b]
-    } = await nodes(t)
+    const [a, b] = (await setup(t)).nodes
     const big = new Uint8Array(1024 * 1024).map((_, i) => (i * 7) & 0xff)
     a.send(b.self, envelope(0, new Uint8Array(0)))
     a.send(b.self, envelope(1, big))
@@ -172,9 +156,7 @@ export function behaviour(name, factory) {
   })
 
   test(`${name}: subsystem messages`, async (t) => {
-    const {
-      nodes: [a, b]
-    } = await nodes(t)
+    const [a, b] = (await setup(t)).nodes
     a.send(b.self, { kind: 'subsystem', channel: 'pubsub', body: new Uint8Array([9, 8]) })
     a.send(b.self, { kind: 'subsystem', channel: 'ddata', body: new Uint8Array(0) })
     await until(() => b.received.length === 2)
@@ -185,9 +167,7 @@ export function behaviour(name, factory) {
   })
 
   test(`${name}: the transport's own kinds and unencodable messages are refused`, async (t) => {
-    const {
-      nodes: [a, b]
-    } = await nodes(t)
+    const [a, b] = (await setup(t)).nodes
     const own = [
       { kind: 'chunk', id: 1, offset: 0, totalBytes: 1, data: new Uint8Array(1) },
       { kind: 'hello', minVersion: 1, maxVersion: 1, cluster: 'c', from: 'x', incarnation: 1 },
@@ -202,9 +182,7 @@ export function behaviour(name, factory) {
   })
 
   test(`${name}: shutdown delivers what was sent, disconnects, then drops`, async (t) => {
-    const {
-      nodes: [a, b]
-    } = await nodes(t)
+    const [a, b] = (await setup(t)).nodes
     a.send(b.self, envelope(0))
     await until(() => b.received.length === 1 && b.peers().length === 1)
     const gone = new Promise((resolve) => b.once('peer-disconnected', resolve))

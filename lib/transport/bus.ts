@@ -185,8 +185,8 @@ export class Bus {
     const key = linkKey(sender.self.key, receiver.self.key)
     if (this._blocked.has(key)) return 'partitioned'
     const f = this._faults.get(key) ?? this._defaultFaults
-    if (f.drop !== undefined && f.drop > 0 && this._random() < f.drop) return 'lost'
-    const copies = f.duplicate !== undefined && f.duplicate > 0 && this._random() < f.duplicate ? 2 : 1
+    if (this._chance(f.drop)) return 'lost'
+    const copies = this._chance(f.duplicate) ? 2 : 1
     let flight = this._flights.get(key)
     if (flight === undefined) {
       flight = newFlight(key, sender, receiver)
@@ -196,8 +196,7 @@ export class Bus {
       // Decoded bytes are views of the buffer they came from: a duplicate gets bytes of its own.
       const copy = i > 0 && encoded !== null ? decodeMessage(copyBytes(encoded)) : msg
       const wait = (f.delayMs ?? 0) + (f.jitterMs ? this._random() * f.jitterMs : 0)
-      const reorder = f.reorder !== undefined && f.reorder > 0 && this._random() < f.reorder
-      this._put(flight, { due: Date.now() + wait, msg: copy, size }, reorder)
+      this._put(flight, { due: Date.now() + wait, msg: copy, size }, this._chance(f.reorder))
     }
     return 'sent'
   }
@@ -210,10 +209,17 @@ export class Bus {
     }
   }
 
-  // Drops everything on its way (counted at the senders) and clears every timer.
+  // Drops everything on its way (counted at the senders), clears every timer and forgets the
+  // members: what they send from now on finds nobody.
   close(): void {
     for (const flight of [...this._flights.values()]) this._cancel(flight, DropReason.SHUTDOWN)
     this._members.clear()
+  }
+
+  // Draws from the generator only for a fault that is set: links without faults leave the
+  // sequence alone.
+  private _chance(p: number | undefined): boolean {
+    return p !== undefined && p > 0 && this._random() < p
   }
 
   private _block(from: string, to: string): void {
@@ -292,7 +298,8 @@ export class Bus {
     flight.held = null
     flight.bytes = 0
     flight.frames = 0
-    for (const p of lost) flight.sender._undelivered(flight.receiver.self, p.msg, p.size, senderReason)
+    const to = flight.receiver.self
+    for (const p of lost) flight.sender._undelivered(to, p.msg, p.size, senderReason)
   }
 
   private _retire(flight: Flight): void {

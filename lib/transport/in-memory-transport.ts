@@ -102,7 +102,7 @@ export class InMemoryTransport
 
   async start(): Promise<void> {
     if (this._started) return
-    if (this._closing) throw ClusterError.TRANSPORT_CLOSED('cannot start a transport that was shut down')
+    if (this._closing) throw ClusterError.TRANSPORT_CLOSED('this transport was shut down')
     const self = this.self.port === 0 ? this.bus.withFreePort(this.self) : this.self
     if (this.bus.member(self) !== null) {
       throw ClusterError.LISTEN_FAILED(`${self.toString()} is already on this bus`)
