@@ -105,3 +105,53 @@ test('over loopback TCP: five nodes form a cluster, one crashes and is removed',
   await k.awaitUp(4, 10000)
   t.ok(k.converged(4))
 })
+
+test('a seed that is down is retried with backoff until it answers', async (t) => {
+  const { Cluster, InMemoryTransport, NodeAddress } = await import('actor-cluster-bare')
+  const { FAST_CLUSTER } = await import('actor-cluster-bare/testkit')
+  const bus = InMemoryTransport.newBus()
+  const seedAddress = NodeAddress.parse('actor-cluster://late@10.0.0.1:2552')
+  const joiner = await Cluster.join({ name: 'late' }, { ...FAST_CLUSTER, transport: new InMemoryTransport({ self: 'actor-cluster://late@10.0.0.2:2552', bus }), seeds: [seedAddress] })
+  t.teardown(() => joiner.shutdown())
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.is(joiner.members().length, 1, 'alone while the seed is down')
+  t.is(joiner.member(joiner.self).status, 'joining', 'and does not start a cluster of its own')
+  const seed = await Cluster.join({ name: 'late' }, { ...FAST_CLUSTER, transport: new InMemoryTransport({ self: seedAddress, bus }), seeds: [seedAddress] })
+  t.teardown(() => seed.shutdown())
+  const deadline = Date.now() + 5000
+  while (joiner.members().filter((m) => m.status === 'up').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  t.is(joiner.members().filter((m) => m.status === 'up').length, 2, 'joined once the seed came up')
+})
+
+test('a downing rule can keep an unreachable member from being downed', async (t) => {
+  const asked = []
+  const k = await kit(t, {
+    nodes: 3,
+    cluster: {
+      downingRule: (member, unreachableForMs) => {
+        asked.push(unreachableForMs)
+        return false
+      }
+    }
+  })
+  await k.awaitUp(3)
+  await k.crash(2)
+  await k.awaitCondition(() => k.node(0).member(k.addresses[2])?.reachable === false, 10000, 'node 2 unreachable')
+  await k.awaitCondition(() => asked.some((ms) => ms > 800), 10000, 'the rule asked past downAfterMs')
+  t.is(k.node(0).member(k.addresses[2]).status, 'up', 'still up (unreachable), never down')
+})
+
+test('phi accrual: regular heartbeats keep phi low, silence raises it past the threshold', async (t) => {
+  const { PhiAccrualDetector } = await import('actor-cluster-bare')
+  const d = new PhiAccrualDetector({ threshold: 8, minStdDeviationMs: 10, acceptableHeartbeatPauseMs: 0, firstHeartbeatEstimateMs: 100 })
+  let at = 0
+  for (let i = 0; i < 50; i++) d.heartbeat((at += 100))
+  t.ok(d.phi(at + 100) < 1, `on time: phi ${d.phi(at + 100).toFixed(3)}`)
+  t.ok(d.isAvailable(at + 120), 'a little late is still available')
+  t.ok(d.phi(at + 300) > 8, `three intervals of silence: phi ${d.phi(at + 300).toFixed(1)}`)
+  t.ok(d.phi(at + 400) >= d.phi(at + 300), 'phi only grows with silence')
+  const patient = new PhiAccrualDetector({ threshold: 8, minStdDeviationMs: 10, acceptableHeartbeatPauseMs: 1000, firstHeartbeatEstimateMs: 100 })
+  at = 0
+  for (let i = 0; i < 50; i++) patient.heartbeat((at += 100))
+  t.ok(patient.isAvailable(at + 800), 'an acceptable pause of 1 s tolerates 800 ms of silence')
+})
