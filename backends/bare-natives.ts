@@ -2,5 +2,6 @@
 import tcp from 'bare-tcp'
 import tls from 'bare-tls'
 import crypto from 'bare-crypto'
+import hrtime from 'bare-hrtime'
 
-export default { tcp, tls, crypto }
+export default { tcp, tls, crypto, hrtime }

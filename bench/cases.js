@@ -3,7 +3,7 @@
 // runtime's own stream sockets; the transport case uses TcpTransport.
 import b4a from 'b4a'
 import c from 'compact-encoding'
-import { getTcpBackend, TcpTransport, NodeAddress, detectRuntime } from 'actor-cluster-bare'
+import { getTcpBackend, TcpTransport, NodeAddress, detectRuntime, monotonicNow } from 'actor-cluster-bare'
 
 const HOST = '127.0.0.1'
 const BATCH = 256
@@ -202,6 +202,133 @@ async function streamModules() {
   const net = typeof globalThis.Bare !== 'undefined' ? (await import('bare-tcp')).default : await import('node:net')
   return { net, Protomux, FramedStream }
 }
+
+// Ping-pong round trips: one message out, wait for its echo, repeat. The sender reports the
+// percentiles of the round trips it timed.
+const RTT_SAMPLES = 3000
+
+CASES['rtt-raw'] = {
+  receiver(socket, report) {
+    socket.ondata = (chunk) => socket.write(chunk)
+    socket.onend = () => {
+      socket.end()
+      report({})
+    }
+  },
+  async sender(socket, size, until) {
+    const frame = b4a.alloc(4 + size, 1)
+    new DataView(frame.buffer, frame.byteOffset).setUint32(0, size, true)
+    const times = []
+    let got = 0
+    let resolve = null
+    socket.ondata = (chunk) => {
+      got += chunk.byteLength
+      if (got >= frame.byteLength && resolve) {
+        got -= frame.byteLength
+        const r = resolve
+        resolve = null
+        r()
+      }
+    }
+    while (times.length < RTT_SAMPLES && Date.now() < until) {
+      const t0 = clock()
+      await new Promise((r) => {
+        resolve = r
+        socket.write(frame)
+      })
+      times.push(clock() - t0)
+    }
+    return percentiles(times)
+  }
+}
+
+CASES['rtt-transport'] = {
+  async listen(report) {
+    const node = new TcpTransport({ self: NodeAddress.parse('actor-cluster://bench@127.0.0.1:0'), heartbeatIntervalMs: 0 })
+    node.setHandler((from, msg) => {
+      if (msg.kind !== 'envelope') return
+      if (msg.manifest === 'end') node.shutdown().then(() => report({}))
+      else node.send(from, msg)
+    })
+    await node.start()
+    console.log(JSON.stringify({ port: node.self.port, runtime: detectRuntime() }))
+  },
+  async dial(port, size, until) {
+    const node = new TcpTransport({ self: NodeAddress.parse('actor-cluster://bench@127.0.0.1:0'), heartbeatIntervalMs: 0 })
+    await node.start()
+    const to = NodeAddress.parse(`actor-cluster://bench@127.0.0.1:${port}`)
+    const msg = { kind: 'envelope', to: 'user/echo', from: null, manifest: 'ping', body: b4a.alloc(size, 1), correlationId: null }
+    let resolve = null
+    node.setHandler(() => {
+      const r = resolve
+      resolve = null
+      r?.()
+    })
+    const times = []
+    while (times.length < RTT_SAMPLES && Date.now() < until) {
+      const t0 = clock()
+      await new Promise((r) => {
+        resolve = r
+        node.send(to, msg)
+      })
+      times.push(clock() - t0)
+    }
+    node.send(to, { ...msg, manifest: 'end' })
+    await node.shutdown()
+    return percentiles(times.slice(1)) // the first includes the dial and handshake
+  }
+}
+
+// Heartbeat round trips on a connection that carries 16 MiB envelopes flat out: what the control
+// lane and chunking buy. The sender reports heartbeat percentiles and the bulk rate.
+CASES['heartbeat-under-load'] = {
+  async listen(report) {
+    const node = new TcpTransport({ self: NodeAddress.parse('actor-cluster://bench@127.0.0.1:0'), heartbeatIntervalMs: 0 })
+    node.setHandler((from, msg) => {
+      if (msg.kind === 'envelope' && msg.manifest === 'end') node.shutdown().then(() => report({}))
+    })
+    await node.start()
+    console.log(JSON.stringify({ port: node.self.port, runtime: detectRuntime() }))
+  },
+  async dial(port, size, until) {
+    const node = new TcpTransport({ self: NodeAddress.parse('actor-cluster://bench@127.0.0.1:0'), heartbeatIntervalMs: 0, maxQueuedBytes: 64 * 1024 * 1024 })
+    await node.start()
+    const to = NodeAddress.parse(`actor-cluster://bench@127.0.0.1:${port}`)
+    const big = { kind: 'envelope', to: 'user/sink', from: null, manifest: 'bulk', body: b4a.alloc(16 * 1024 * 1024 - 1024, 1), correlationId: null }
+    const rtts = []
+    node.setHandler((from, msg) => {
+      if (msg.kind === 'heartbeat-ack') rtts.push(clock() - msg.sentAt)
+    })
+    node.send(to, { kind: 'heartbeat', seq: 0, sentAt: clock() }) // connect
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    let seq = 1
+    let bulk = 0
+    const beat = setInterval(() => node.send(to, { kind: 'heartbeat', seq: seq++, sentAt: clock() }), 10)
+    const started = Date.now()
+    while (Date.now() < until) {
+      // Keep two large envelopes queued at all times.
+      if ((node.stats(to)?.queuedBytes ?? 0) < 2 * big.body.byteLength) {
+        node.send(to, big)
+        bulk++
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+    clearInterval(beat)
+    const seconds = (Date.now() - started) / 1000
+    const sentBytes = node.stats(to)?.bytesOut ?? 0
+    node.send(to, { ...big, manifest: 'end', body: b4a.alloc(0) })
+    await node.shutdown()
+    return { ...percentiles(rtts.slice(5)), bulkMBps: sentBytes / seconds / 1e6, bulkEnvelopes: bulk }
+  }
+}
+
+function percentiles(times) {
+  const s = [...times].sort((a, b) => a - b)
+  const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? null
+  return { samples: s.length, p50: at(0.5), p99: at(0.99), max: s[s.length - 1] ?? null }
+}
+
+const clock = monotonicNow
 
 // Sender writes until `until`, waiting for drain when told; returns what it sent.
 async function pump(socket, until, next) {

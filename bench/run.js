@@ -17,18 +17,19 @@ const runs = Number(opts.runs ?? 3)
 const ms = Number(opts.ms ?? 2000)
 const SIZES = (opts.sizes ?? '64,1024,65536,4194304').split(',').map(Number)
 const THROUGHPUT = (opts.cases ?? 'raw,cenc,transport,protomux,naive').split(',')
+const SECTIONS = (opts.sections ?? 'throughput,latency,heartbeat,memory').split(',')
 
-const results = { runtime, versions: versions(), runs, ms, throughput: [] }
+const results = { runtime, versions: versions(), runs, ms, throughput: [], latency: null, heartbeat: null, memory: null }
 console.log(`# ${runtime}: ${results.versions[runtime] ?? ''}, actor-cluster-bare ${results.versions.package}; ${runs} runs of ${ms} ms, medians`)
 
-for (const size of SIZES) {
+for (const size of SECTIONS.includes('throughput') ? SIZES : []) {
   const row = { size, cases: {} }
   // Interleave the cases run by run so drift on a shared machine hits them alike.
   const samples = Object.fromEntries(THROUGHPUT.map((c) => [c, []]))
   for (let r = 0; r < runs; r++) {
     for (const name of THROUGHPUT) {
       const sample = await pair(name, size)
-      if (sample) samples[name].push(sample)
+      if (sample) samples[name].push(sample.got)
     }
   }
   for (const name of THROUGHPUT) {
@@ -46,6 +47,48 @@ for (const size of SIZES) {
   if (row.cases.transport && cenc) row.cases.transport.ratioToCenc = row.cases.transport.msgsPerSec / cenc
   results.throughput.push(row)
   printRow(row)
+}
+
+// Ping-pong round trips of 64-byte messages, raw socket and transport interleaved run by run.
+if (SECTIONS.includes('latency')) {
+  const got = { 'rtt-raw': [], 'rtt-transport': [] }
+  for (let r = 0; r < runs; r++) {
+    for (const name of Object.keys(got)) {
+      const sample = await pair(name, 64)
+      if (sample) got[name].push(sample.sent)
+    }
+  }
+  const summary = (list) => ({ p50: median(list.map((x) => x.p50)), p99: median(list.map((x) => x.p99)) })
+  const raw = summary(got['rtt-raw'])
+  const transport = summary(got['rtt-transport'])
+  results.latency = { raw, transport, p50Ratio: transport.p50 / raw.p50, p99Ratio: transport.p99 / raw.p99 }
+  console.log(`\nround trip, 64 B (ms)        p50      p99`)
+  console.log(`  raw socket           ${raw.p50.toFixed(3).padStart(8)} ${raw.p99.toFixed(3).padStart(8)}`)
+  console.log(`  TcpTransport         ${transport.p50.toFixed(3).padStart(8)} ${transport.p99.toFixed(3).padStart(8)}   p50 ${results.latency.p50Ratio.toFixed(2)}x raw`)
+}
+
+// Heartbeat round trips while the same connection carries 16 MiB envelopes flat out.
+if (SECTIONS.includes('heartbeat')) {
+  const list = []
+  for (let r = 0; r < runs; r++) {
+    const sample = await pair('heartbeat-under-load', 0)
+    if (sample) list.push(sample.sent)
+  }
+  results.heartbeat = {
+    p50: median(list.map((x) => x.p50)),
+    p99: median(list.map((x) => x.p99)),
+    bulkMBps: median(list.map((x) => x.bulkMBps))
+  }
+  const h = results.heartbeat
+  console.log(`\nheartbeat round trip under 16 MiB envelopes flat out: p50 ${h.p50.toFixed(1)} ms, p99 ${h.p99.toFixed(1)} ms, bulk ${h.bulkMBps.toFixed(0)} MB/s`)
+}
+
+if (SECTIONS.includes('memory')) {
+  results.memory = await single(path.join(ROOT, 'bench', 'memory.js'))
+  const m = results.memory
+  if (m && !m.error) {
+    console.log(`\nmemory per idle connection: raw ${m.rawPerConnectionKiB.toFixed(1)} KiB, TcpTransport ${m.transportPerConnectionKiB.toFixed(1)} KiB (${m.ratio.toFixed(2)}x); per 1,000 queued 64-byte envelopes ${m.per1000QueuedKiB.toFixed(0)} KiB`)
+  }
 }
 
 fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true })
@@ -69,11 +112,21 @@ async function pair(name, size) {
     console.log(`  ${name}: ${sent.error ?? got.error}`)
     return null
   }
-  return got
+  return { sent, got }
 }
 
-function start(rt, args) {
-  const [cmd, argv] = commandFor(rt, WORKER, args)
+// Runs a single-process script on the runtime and returns the JSON line it prints.
+async function single(script) {
+  const [cmd, argv] = commandFor(runtime, script)
+  const args = runtime === 'node' ? ['--expose-gc', ...argv] : argv
+  const child = start(runtime, [], cmd, args)
+  const res = await child.next()
+  child.kill()
+  return res
+}
+
+function start(rt, args, command = null, commandArgs = null) {
+  const [cmd, argv] = command ? [command, commandArgs] : commandFor(rt, WORKER, args)
   const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = []
   const waiters = []

@@ -3,7 +3,7 @@
 // unreachable too long -> down, leaving or down -> removed).
 
 import EventEmitter from 'bare-events'
-import { now } from '../clock.ts'
+import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
 import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
