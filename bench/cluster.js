@@ -3,10 +3,11 @@
 // default timings, how long the others take to see a killed node unreachable and removed.
 //   <runtime> bench/cluster.js [sizes=5,15,30]
 import { ClusterTestKit } from 'actor-cluster-bare/testkit'
-import { args } from '../test/helpers/proc.js'
+import { args, exit } from '../test/helpers/proc.js'
 
 const [sizesArg = '5,15,30'] = args()
 const STEADY_MS = 2000
+const out = { sizes: [], detection: null }
 for (const n of sizesArg.split(',').map(Number)) {
   const kit = await ClusterTestKit.start({ nodes: n, cluster: { gossipIntervalMs: 100, heartbeatIntervalMs: 100, downAfterMs: 60000 } })
   const ms = await kit.awaitUp(n, 60000)
@@ -24,7 +25,8 @@ for (const n of sizesArg.split(',').map(Number)) {
     messages += a.gossipMessagesSent - before[i].gossipMessagesSent
     rounds += a.gossipRounds - before[i].gossipRounds
   })
-  console.log(`${n} nodes: converged in ${ms} ms; steady state ${Math.round(bytes / rounds)} gossip bytes and ${(messages / rounds).toFixed(1)} messages per node per round`)
+  out.sizes.push({ nodes: n, convergeMs: ms, bytesPerNodePerRound: bytes / rounds, messagesPerNodePerRound: messages / rounds })
+  console.error(`${n} nodes: converged in ${ms} ms; steady state ${Math.round(bytes / rounds)} gossip bytes and ${(messages / rounds).toFixed(1)} messages per node per round`)
   await kit.shutdown()
 }
 
@@ -43,6 +45,10 @@ for (const n of sizesArg.split(',').map(Number)) {
   await kit.awaitCondition(() => seen('unreachable') || seen('removed'), 60000)
   const unreachableAt = Date.now() - crashed
   await kit.awaitCondition(() => seen('removed'), 60000)
-  console.log(`default timings, 5 nodes: a killed node is unreachable everywhere after ${unreachableAt} ms, removed after ${Date.now() - crashed} ms`)
+  out.detection = { unreachableMs: unreachableAt, removedMs: Date.now() - crashed }
+  console.error(`default timings, 5 nodes: a killed node is unreachable everywhere after ${unreachableAt} ms, removed after ${out.detection.removedMs} ms`)
   await kit.shutdown()
 }
+
+console.log(JSON.stringify(out))
+exit(0)

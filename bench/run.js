@@ -17,9 +17,9 @@ const runs = Number(opts.runs ?? 3)
 const ms = Number(opts.ms ?? 2000)
 const SIZES = (opts.sizes ?? '64,1024,65536,4194304').split(',').map(Number)
 const THROUGHPUT = (opts.cases ?? 'raw,cenc,transport,protomux,naive').split(',')
-const SECTIONS = (opts.sections ?? 'throughput,latency,heartbeat,memory').split(',')
+const SECTIONS = (opts.sections ?? 'throughput,latency,heartbeat,memory,cluster').split(',')
 
-const results = { runtime, versions: versions(), runs, ms, throughput: [], latency: null, heartbeat: null, memory: null }
+const results = { runtime, versions: versions(), runs, ms, throughput: [], latency: null, heartbeat: null, memory: null, cluster: null }
 console.log(`# ${runtime}: ${results.versions[runtime] ?? ''}, actor-cluster-bare ${results.versions.package}; ${runs} runs of ${ms} ms, medians`)
 
 for (const size of SECTIONS.includes('throughput') ? SIZES : []) {
@@ -91,6 +91,16 @@ if (SECTIONS.includes('memory')) {
   }
 }
 
+// Convergence, steady-state gossip bytes and failure detection (in one process, on a bus).
+if (SECTIONS.includes('cluster')) {
+  results.cluster = await single(path.join(ROOT, 'bench', 'cluster.js'), 120_000)
+  for (const c of results.cluster?.sizes ?? []) {
+    console.log(`cluster of ${c.nodes}: converged in ${c.convergeMs} ms, ${c.bytesPerNodePerRound.toFixed(0)} gossip bytes per node per round once converged`)
+  }
+  const d = results.cluster?.detection
+  if (d) console.log(`killed node, default timings: unreachable after ${(d.unreachableMs / 1000).toFixed(1)} s, removed after ${(d.removedMs / 1000).toFixed(1)} s`)
+}
+
 fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true })
 const file = path.join(ROOT, 'bench', 'results', `${runtime}.json`)
 fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n')
@@ -116,18 +126,18 @@ async function pair(name, size) {
 }
 
 // Runs a single-process script on the runtime and returns the JSON line it prints.
-async function single(script) {
+async function single(script, waitMs = 60_000) {
   const [cmd, argv] = commandFor(runtime, script)
   const args = runtime === 'node' ? ['--expose-gc', ...argv] : argv
   const child = start(runtime, [], cmd, args)
-  const res = await child.next()
+  const res = await child.next(waitMs)
   child.kill()
   return res
 }
 
 function start(rt, args, command = null, commandArgs = null) {
   const [cmd, argv] = command ? [command, commandArgs] : commandFor(rt, WORKER, args)
-  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
   const lines = []
   const waiters = []
   let partial = ''
@@ -142,8 +152,8 @@ function start(rt, args, command = null, commandArgs = null) {
   })
   child.on('exit', () => waiters.splice(0).forEach((w) => w()))
   return {
-    async next() {
-      const deadline = Date.now() + ms + 60_000
+    async next(waitMs = 60_000) {
+      const deadline = Date.now() + ms + waitMs
       while (lines.length === 0) {
         if (child.exitCode !== null || Date.now() > deadline) return { error: `no result (exit ${child.exitCode})` }
         await new Promise((resolve) => {
