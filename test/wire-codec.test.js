@@ -166,3 +166,12 @@ test('list lengths are capped and checked against the bytes there', (t) => {
   const tooMany = frameOf(6, [0, 0xfe, 0xff, 0xff, 0xff, 0x00])
   t.exception(() => new FrameDecoder().push(tooMany), /BAD_FRAME/)
 })
+
+test('strings that are not valid UTF-8 are refused, so nothing decoded can outgrow its cap when sent on', (t) => {
+  const role = new Uint8Array(100).fill(0xff)
+  // A leave message whose address is invalid UTF-8 (kind 9, length 100, bytes).
+  const msg = new Uint8Array([9, 100, ...role])
+  t.exception(() => decodeMessage(msg), /BAD_FRAME/)
+  const ok = encodeMessage({ kind: 'leave', address: 'actor-cluster://ü@127.0.0.1:1' })
+  t.is(decodeMessage(ok).address, 'actor-cluster://ü@127.0.0.1:1', 'valid non-ASCII still decodes')
+})

@@ -431,7 +431,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       this.emit('leader-changed', leader, previous)
     }
     const own = this._membership.own.status
-    if ((own === 'down' || own === 'removed') && !this._stopped && this._membership.own.status !== 'leaving') {
+    if ((own === 'down' || own === 'removed') && !this._stopped) {
       // The others have put this node out: it stops taking part.
       this._log.warn(`${this.self.toString()} was marked ${own} by the cluster; stopping`)
       void this.shutdown()

@@ -89,12 +89,8 @@ export class Membership {
     const newer: GossipDelta[] = []
     const wanted: GossipDigestEntry[] = []
     for (const entry of theirs) {
-      let address: NodeAddress
-      try {
-        address = NodeAddress.parse(entry.address)
-      } catch {
-        continue
-      }
+      const address = parseOrNull(entry.address)
+      if (address === null) continue
       seen.add(address.key)
       const mine = this._records.get(address.key)
       if (mine === undefined) {
@@ -112,12 +108,8 @@ export class Membership {
   deltasFor(entries: GossipDigestEntry[]): GossipDelta[] {
     const out: GossipDelta[] = []
     for (const e of entries) {
-      let address: NodeAddress
-      try {
-        address = NodeAddress.parse(e.address)
-      } catch {
-        continue
-      }
+      const address = parseOrNull(e.address)
+      if (address === null) continue
       const r = this._records.get(address.key)
       if (r !== undefined) out.push(toDelta(r))
     }
@@ -129,12 +121,8 @@ export class Membership {
   merge(deltas: GossipDelta[]): Change[] {
     const changes: Change[] = []
     for (const d of deltas) {
-      let address: NodeAddress
-      try {
-        address = NodeAddress.parse(d.address)
-      } catch {
-        continue
-      }
+      const address = parseOrNull(d.address)
+      if (address === null) continue
       const incoming: MemberRecord = {
         address,
         incarnation: d.incarnation,
@@ -267,17 +255,22 @@ export function toDelta(r: MemberRecord): GossipDelta {
   }
 }
 
+// Addresses in gossip come from other nodes: one that does not parse is skipped, not fatal.
+function parseOrNull(address: string): NodeAddress | null {
+  try {
+    return NodeAddress.parse(address)
+  } catch {
+    return null
+  }
+}
+
 // Map key of an address string from an observation list (unparseable ones match nothing).
 const keys = new Map<string, string>()
 
 function keyOf(address: string): string {
   let key = keys.get(address)
   if (key === undefined) {
-    try {
-      key = NodeAddress.parse(address).key
-    } catch {
-      key = '!' + address
-    }
+    key = parseOrNull(address)?.key ?? '!' + address
     if (keys.size > 10_000) keys.clear()
     keys.set(address, key)
   }

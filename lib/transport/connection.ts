@@ -379,9 +379,9 @@ export class Connection {
     if (msg.offset !== r.received || msg.totalBytes !== r.total || r.received + msg.data.byteLength > r.total) {
       throw ClusterError.BAD_FRAME(`chunk ${msg.id} out of order or inconsistent`)
     }
-    // The data may be a view into a socket chunk that is reused for nothing else, but keep it
-    // independent of the decoder's buffers all the same.
-    r.parts.push(msg.data.slice())
+    // A view, not a copy: it points into a socket chunk or a split-frame buffer, and neither is
+    // ever reused (see the TcpBackend contract and FrameDecoder).
+    r.parts.push(msg.data)
     r.received += msg.data.byteLength
     if (r.received < r.total) {
       if (msg.data.byteLength === 0) throw ClusterError.BAD_FRAME(`empty chunk in ${msg.id}`)

@@ -1,12 +1,15 @@
 // One peer's outbound frames in two lanes. Control frames (heartbeats, gossip, leave, goodbye)
 // always go first; envelopes follow in order, and an envelope bigger than CHUNK_BYTES is cut into
-// chunk frames, a few per batch, so control frames slip in between its pieces.
+// chunk frames, one per batch, so control frames slip in between its pieces.
 
 import b4a from 'b4a'
 import { encodeFrameInto, encodeMessage, FRAME_HEADER_BYTES, messageSize } from '../wire/index.ts'
 import type { ChunkMessage, WireMessage } from '../wire/index.ts'
 
-export const CHUNK_BYTES = 64 * 1024
+// Envelopes up to this size go whole; larger ones in pieces of this size. A heartbeat then waits
+// behind at most one piece (about a quarter of a millisecond on loopback), and envelopes of
+// moderate size pay no extra copies.
+export const CHUNK_BYTES = 256 * 1024
 
 export interface QueuedFrame {
   msg: WireMessage

@@ -108,12 +108,20 @@ function decString(state: State, max: number, what: string): string {
     let s = ''
     for (let i = start; i < start + n; i++) {
       const x = b[i]!
-      if (x >= 0x80) return b4a.toString(b, 'utf8', start, start + n)
+      if (x >= 0x80) return utf8Exact(b, start, n, what)
       s += String.fromCharCode(x)
     }
     return s
   }
-  return b4a.toString(state.buffer, 'utf8', start, start + n)
+  return utf8Exact(state.buffer, start, n, what)
+}
+
+// Invalid UTF-8 would decode to replacement characters that take more bytes to encode again, so a
+// string within its cap here could break the cap when this node passes it on: refuse it.
+function utf8Exact(b: Uint8Array, start: number, n: number, what: string): string {
+  const s = b4a.toString(b, 'utf8', start, start + n)
+  if (b4a.byteLength(s, 'utf8') !== n) throw ClusterError.BAD_FRAME(`${what} is not valid UTF-8`)
+  return s
 }
 
 function preBytes(state: State, b: Uint8Array, max: number, what: string): void {
