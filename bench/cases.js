@@ -95,19 +95,17 @@ export const CASES = {
 // TcpTransport envelopes: the receiver counts until the sender's last envelope.
 CASES.transport = {
   async listen(report) {
-    const node = new TcpTransport({ self: NodeAddress.parse('actor-cluster://bench@127.0.0.1:0'), heartbeatIntervalMs: 0 })
+    const node = await benchNode()
     const { count, result } = tally()
     node.setHandler((from, msg) => {
       if (msg.kind !== 'envelope') return
       if (msg.manifest === 'end') node.shutdown().then(() => report(result()))
       else count(msg.body.byteLength)
     })
-    await node.start()
     console.log(JSON.stringify({ port: node.self.port, runtime: detectRuntime() }))
   },
   async dial(port, size, until) {
-    const node = new TcpTransport({ self: NodeAddress.parse('actor-cluster://bench@127.0.0.1:0'), heartbeatIntervalMs: 0 })
-    await node.start()
+    const node = await benchNode()
     const to = NodeAddress.parse(`actor-cluster://bench@127.0.0.1:${port}`)
     const msg = { kind: 'envelope', to: 'user/sink', from: null, manifest: 'bench', body: b4a.alloc(size, 1), correlationId: null }
     const batch = Math.max(1, Math.min(BATCH, Math.floor((1024 * 1024) / (size + 32))))
@@ -244,18 +242,16 @@ CASES['rtt-raw'] = {
 
 CASES['rtt-transport'] = {
   async listen(report) {
-    const node = new TcpTransport({ self: NodeAddress.parse('actor-cluster://bench@127.0.0.1:0'), heartbeatIntervalMs: 0 })
+    const node = await benchNode()
     node.setHandler((from, msg) => {
       if (msg.kind !== 'envelope') return
       if (msg.manifest === 'end') node.shutdown().then(() => report({}))
       else node.send(from, msg)
     })
-    await node.start()
     console.log(JSON.stringify({ port: node.self.port, runtime: detectRuntime() }))
   },
   async dial(port, size, until) {
-    const node = new TcpTransport({ self: NodeAddress.parse('actor-cluster://bench@127.0.0.1:0'), heartbeatIntervalMs: 0 })
-    await node.start()
+    const node = await benchNode()
     const to = NodeAddress.parse(`actor-cluster://bench@127.0.0.1:${port}`)
     const msg = { kind: 'envelope', to: 'user/echo', from: null, manifest: 'ping', body: b4a.alloc(size, 1), correlationId: null }
     let resolve = null
@@ -283,16 +279,14 @@ CASES['rtt-transport'] = {
 // lane and chunking buy. The sender reports heartbeat percentiles and the bulk rate.
 CASES['heartbeat-under-load'] = {
   async listen(report) {
-    const node = new TcpTransport({ self: NodeAddress.parse('actor-cluster://bench@127.0.0.1:0'), heartbeatIntervalMs: 0 })
+    const node = await benchNode()
     node.setHandler((from, msg) => {
       if (msg.kind === 'envelope' && msg.manifest === 'end') node.shutdown().then(() => report({}))
     })
-    await node.start()
     console.log(JSON.stringify({ port: node.self.port, runtime: detectRuntime() }))
   },
   async dial(port, size, until) {
-    const node = new TcpTransport({ self: NodeAddress.parse('actor-cluster://bench@127.0.0.1:0'), heartbeatIntervalMs: 0, maxQueuedBytes: 64 * 1024 * 1024 })
-    await node.start()
+    const node = await benchNode({ maxQueuedBytes: 64 * 1024 * 1024 })
     const to = NodeAddress.parse(`actor-cluster://bench@127.0.0.1:${port}`)
     const big = { kind: 'envelope', to: 'user/sink', from: null, manifest: 'bulk', body: b4a.alloc(16 * 1024 * 1024 - 1024, 1), correlationId: null }
     const rtts = []
@@ -320,6 +314,13 @@ CASES['heartbeat-under-load'] = {
     await node.shutdown()
     return { ...percentiles(rtts.slice(5)), bulkMBps: sentBytes / seconds / 1e6, bulkEnvelopes: bulk }
   }
+}
+
+// A started TcpTransport on loopback with its own heartbeats off.
+async function benchNode(opts = {}) {
+  const node = new TcpTransport({ self: NodeAddress.parse('actor-cluster://bench@127.0.0.1:0'), heartbeatIntervalMs: 0, ...opts })
+  await node.start()
+  return node
 }
 
 function percentiles(times) {
