@@ -20,165 +20,29 @@ import {
   type WireKind,
   type WireMessage
 } from './messages.ts'
+import {
+  preUint,
+  encUint,
+  decUint,
+  preString,
+  encString,
+  decString,
+  preBytes,
+  encBytes,
+  decBytes,
+  decByte,
+  preFloat,
+  encFloat,
+  decFloat,
+  decCount,
+  NO_BYTES,
+  type Codec,
+  type State
+} from './primitives.ts'
 
-export interface State {
-  start: number
-  end: number
-  buffer: Uint8Array
-}
-
-interface Codec<T> {
-  preencode(state: State, m: T): void
-  encode(state: State, m: T): void
-  decode(state: State): T
-}
+export type { State } from './primitives.ts'
 
 type Of<K extends WireKind> = Extract<WireMessage, { kind: K }>
-
-// --- primitives ------------------------------------------------------------------------------
-
-function preUint(state: State, n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw ClusterError.BAD_FRAME(`not an unsigned integer: ${n}`)
-  c.uint.preencode(state, n)
-}
-
-function encUint(state: State, n: number): void {
-  c.uint.encode(state, n)
-}
-
-function decUint(state: State): number {
-  if (state.start >= state.end) throw truncated()
-  const n = c.uint.decode(state)
-  if (state.start > state.end) throw truncated()
-  if (!Number.isSafeInteger(n)) throw ClusterError.BAD_FRAME('integer beyond 2^53-1')
-  return n
-}
-
-// Paths, manifests and addresses repeat from message to message: their UTF-8 bytes are kept in a
-// small cache, so encoding them is a copy instead of a conversion (and is measured once).
-const UTF8_CACHE_MAX_ENTRIES = 4096
-const UTF8_CACHE_MAX_LENGTH = 256
-const utf8Cache = new Map<string, Uint8Array>()
-
-function utf8(s: string): Uint8Array | null {
-  if (s.length > UTF8_CACHE_MAX_LENGTH) return null
-  let bytes = utf8Cache.get(s)
-  if (bytes === undefined) {
-    if (utf8Cache.size >= UTF8_CACHE_MAX_ENTRIES) utf8Cache.clear()
-    bytes = b4a.from(s, 'utf8')
-    utf8Cache.set(s, bytes)
-  }
-  return bytes
-}
-
-function preString(state: State, s: string, max: number, what: string): void {
-  if (typeof s !== 'string') throw ClusterError.BAD_FRAME(`${what} must be a string`)
-  const bytes = utf8(s)
-  const n = bytes === null ? b4a.byteLength(s, 'utf8') : bytes.byteLength
-  if (n > max) throw ClusterError.BAD_FRAME(`${what} is ${n} bytes, more than ${max}`)
-  c.uint.preencode(state, n)
-  state.end += n
-}
-
-function encString(state: State, s: string): void {
-  const bytes = utf8(s)
-  if (bytes !== null) {
-    c.uint.encode(state, bytes.byteLength)
-    state.buffer.set(bytes, state.start)
-    state.start += bytes.byteLength
-    return
-  }
-  const n = b4a.byteLength(s, 'utf8')
-  c.uint.encode(state, n)
-  state.start += b4a.write(state.buffer, s, state.start, n, 'utf8')
-}
-
-const ASCII_FAST_PATH_MAX = 64
-
-function decString(state: State, max: number, what: string): string {
-  const n = decUint(state)
-  if (n > max) throw ClusterError.BAD_FRAME(`${what} of ${n} bytes, more than ${max}`)
-  if (state.end - state.start < n) throw truncated()
-  const start = state.start
-  state.start += n
-  if (n === 0) return ''
-  if (n <= ASCII_FAST_PATH_MAX) {
-    // Short strings are nearly always ASCII; building them directly beats a trip through Buffer.
-    const b = state.buffer
-    let s = ''
-    for (let i = start; i < start + n; i++) {
-      const x = b[i]!
-      if (x >= 0x80) return utf8Exact(b, start, n, what)
-      s += String.fromCharCode(x)
-    }
-    return s
-  }
-  return utf8Exact(state.buffer, start, n, what)
-}
-
-// Invalid UTF-8 would decode to replacement characters that take more bytes to encode again, so a
-// string within its cap here could break the cap when this node passes it on: refuse it.
-function utf8Exact(b: Uint8Array, start: number, n: number, what: string): string {
-  const s = b4a.toString(b, 'utf8', start, start + n)
-  if (b4a.byteLength(s, 'utf8') !== n) throw ClusterError.BAD_FRAME(`${what} is not valid UTF-8`)
-  return s
-}
-
-function preBytes(state: State, b: Uint8Array, max: number, what: string): void {
-  if (!(b instanceof Uint8Array)) throw ClusterError.BAD_FRAME(`${what} must be a Uint8Array`)
-  if (b.byteLength > max) throw ClusterError.BAD_FRAME(`${what} is ${b.byteLength} bytes, more than ${max}`)
-  c.uint.preencode(state, b.byteLength)
-  state.end += b.byteLength
-}
-
-function encBytes(state: State, b: Uint8Array): void {
-  c.uint.encode(state, b.byteLength)
-  state.buffer.set(b, state.start)
-  state.start += b.byteLength
-}
-
-// A view into the frame, not a copy.
-function decBytes(state: State, max: number, what: string): Uint8Array {
-  const n = decUint(state)
-  if (n > max) throw ClusterError.BAD_FRAME(`${what} of ${n} bytes, more than ${max}`)
-  if (state.end - state.start < n) throw truncated()
-  const b = state.buffer.subarray(state.start, state.start + n)
-  state.start += n
-  return b
-}
-
-function decByte(state: State): number {
-  if (state.start >= state.end) throw truncated()
-  return state.buffer[state.start++]!
-}
-
-function preFloat(state: State, n: number): void {
-  if (typeof n !== 'number') throw ClusterError.BAD_FRAME('not a number')
-  state.end += 8
-}
-
-function encFloat(state: State, n: number): void {
-  c.float64.encode(state, n)
-}
-
-function decFloat(state: State): number {
-  if (state.end - state.start < 8) throw truncated()
-  return c.float64.decode(state)
-}
-
-function decCount(state: State, max: number, what: string): number {
-  const n = decUint(state)
-  if (n > max) throw ClusterError.BAD_FRAME(`${n} ${what}, more than ${max}`)
-  // Each entry takes at least one byte: a count the remaining bytes cannot hold is a lie.
-  if (n > state.end - state.start) throw truncated()
-  return n
-}
-
-function truncated(): ClusterError {
-  return ClusterError.BAD_FRAME('message ends before its fields do')
-}
-
-const NO_BYTES = new Uint8Array(0)
 
 // --- handshake -------------------------------------------------------------------------------
 
