@@ -24,7 +24,16 @@ export const ErrorCode = {
   QUEUE_FULL: 'QUEUE_FULL',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   STALLED: 'STALLED',
-  TRANSPORT_CLOSED: 'TRANSPORT_CLOSED'
+  TRANSPORT_CLOSED: 'TRANSPORT_CLOSED',
+  BAD_MESSAGE: 'BAD_MESSAGE',
+  NOT_SERIALIZABLE: 'NOT_SERIALIZABLE',
+  UNKNOWN_MANIFEST: 'UNKNOWN_MANIFEST',
+  BAD_PATH: 'BAD_PATH',
+  NAME_TAKEN: 'NAME_TAKEN',
+  NO_RECIPIENT: 'NO_RECIPIENT',
+  ACTOR_FAILED: 'ACTOR_FAILED',
+  SYSTEM_STOPPED: 'SYSTEM_STOPPED',
+  CHANNEL_TAKEN: 'CHANNEL_TAKEN'
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -135,6 +144,44 @@ export class ClusterError extends Error {
 
   static TRANSPORT_CLOSED(msg = 'transport is shut down'): ClusterError {
     return new ClusterError(ErrorCode.TRANSPORT_CLOSED, msg)
+  }
+
+  // A message body from a peer that does not decode.
+  static BAD_MESSAGE(msg = 'malformed message body', cause?: unknown): ClusterError {
+    return new ClusterError(ErrorCode.BAD_MESSAGE, msg, { cause })
+  }
+
+  // A value that cannot cross the wire (a function, a class with no serializer, a cycle).
+  static NOT_SERIALIZABLE(msg = 'value cannot be serialized', cause?: unknown): ClusterError {
+    return new ClusterError(ErrorCode.NOT_SERIALIZABLE, msg, { cause })
+  }
+
+  static UNKNOWN_MANIFEST(msg = 'no serializer for this manifest'): ClusterError {
+    return new ClusterError(ErrorCode.UNKNOWN_MANIFEST, msg)
+  }
+
+  static BAD_PATH(msg = 'malformed actor path or name'): ClusterError {
+    return new ClusterError(ErrorCode.BAD_PATH, msg)
+  }
+
+  static NAME_TAKEN(msg = 'an actor with this name exists'): ClusterError {
+    return new ClusterError(ErrorCode.NAME_TAKEN, msg)
+  }
+
+  static NO_RECIPIENT(msg = 'no actor at this path'): ClusterError {
+    return new ClusterError(ErrorCode.NO_RECIPIENT, msg)
+  }
+
+  static ACTOR_FAILED(msg = 'the actor failed while handling the message', cause?: unknown): ClusterError {
+    return new ClusterError(ErrorCode.ACTOR_FAILED, msg, { cause })
+  }
+
+  static SYSTEM_STOPPED(msg = 'the actor system is stopped'): ClusterError {
+    return new ClusterError(ErrorCode.SYSTEM_STOPPED, msg)
+  }
+
+  static CHANNEL_TAKEN(msg = 'a channel with this name is open'): ClusterError {
+    return new ClusterError(ErrorCode.CHANNEL_TAKEN, msg)
   }
 }
 

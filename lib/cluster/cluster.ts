@@ -11,15 +11,20 @@ import { TcpTransport } from '../transport/tcp-transport.ts'
 import type { Transport } from '../transport/transport.ts'
 import { Backoff } from '../transport/backoff.ts'
 import type { TlsSettings } from '../../backends/types.ts'
-import { messageSize, type GossipMessage, type WireMessage } from '../wire/index.ts'
+import { messageSize, type EnvelopeMessage, type GossipMessage, type SubsystemMessage, type WireMessage } from '../wire/index.ts'
+import { Channel, type ChannelHandler } from './channel.ts'
 import { Membership, STATUS_RANK, type Member, type MemberRecord } from './membership.ts'
 import { PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.ts'
 
-// What Cluster.join needs of an actor system: its name (the cluster's) and a logger.
+// What Cluster.join needs of an actor system: its name (the cluster's) and a logger. A system
+// that hosts actors also takes the cluster when it has joined, to route its messages.
 export interface ClusterSystem {
   readonly name: string
   readonly log?: Logger
+  _attachCluster?(cluster: Cluster, opts: ClusterOptions): void
 }
+
+export type EnvelopeHandler = (from: NodeAddress, msg: EnvelopeMessage) => void
 
 // Decides whether the leader marks an unreachable member down.
 export type DowningRule = (member: Member, unreachableForMs: number, members: Member[]) => boolean
@@ -49,6 +54,13 @@ export interface ClusterOptions {
   // How long removed members are remembered, so old gossip cannot bring them back.
   tombstoneMs?: number
   leaveTimeoutMs?: number
+  // Connects to the cluster through the seeds and follows its membership, but is not a member:
+  // nobody watches it, routes to it or waits for it. Listens on an ephemeral port unless `port`
+  // says otherwise (replies come over the connections it opens).
+  clientOnly?: boolean
+  // Actor systems: pass every local message through the serializer too, so a message that could
+  // not cross the wire fails in tests on one node.
+  serializeLocalMessages?: boolean
 }
 
 export const CLUSTER_DEFAULTS = {
@@ -74,7 +86,7 @@ export interface ClusterEventMap {
   'member-down': [member: Member]
   'member-removed': [member: Member]
   'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
-  // Envelopes and subsystem messages, for the layers above.
+  // Envelopes nobody took (no envelope handler) and subsystem messages on no open channel.
   message: [from: NodeAddress, msg: WireMessage]
 }
 
@@ -83,14 +95,19 @@ export interface ClusterStats {
   gossipMessagesSent: number
   gossipBytesSent: number
   heartbeatsSent: number
+  // Envelopes with no handler and channel messages on channels not open here.
+  unhandledMessages: number
 }
 
 export class Cluster extends EventEmitter<ClusterEventMap> {
   readonly transport: Transport
   readonly incarnation: number
+  readonly clientOnly: boolean
+  // Set by the layer that routes envelopes (the actor system).
+  onenvelope: EnvelopeHandler | null
   private _membership: Membership
   private _log: Logger
-  private _opts: Required<Omit<ClusterOptions, 'host' | 'port' | 'seeds' | 'transport' | 'tls' | 'secret' | 'roles' | 'log' | 'failureDetector'>>
+  private _opts: Required<Omit<ClusterOptions, 'host' | 'port' | 'seeds' | 'transport' | 'tls' | 'secret' | 'roles' | 'log' | 'failureDetector' | 'clientOnly' | 'serializeLocalMessages'>>
   private _phi: PhiAccrualOptions
   private _seeds: NodeAddress[]
   private _joined: boolean
@@ -106,13 +123,14 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _leader: NodeAddress | null
   private _seq: number
   private _stats: ClusterStats
+  private _channels: Map<string, Channel>
 
   static async join(system: ClusterSystem, opts: ClusterOptions = {}): Promise<Cluster> {
     const log = opts.log ?? system.log ?? silentLogger
     const transport =
       opts.transport ??
       new TcpTransport({
-        self: new NodeAddress(system.name, opts.host ?? CLUSTER_DEFAULTS.host, opts.port ?? CLUSTER_DEFAULTS.port),
+        self: new NodeAddress(system.name, opts.host ?? CLUSTER_DEFAULTS.host, opts.port ?? (opts.clientOnly === true ? 0 : CLUSTER_DEFAULTS.port)),
         log,
         tls: opts.tls ?? null,
         secret: opts.secret ?? null,
@@ -120,8 +138,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         // The cluster sends its own heartbeats to the members it watches.
         heartbeatIntervalMs: 0
       })
+    if (opts.clientOnly === true && (opts.seeds ?? []).length === 0) throw ClusterError.BAD_OPTIONS('a client-only node needs seeds')
     await transport.start()
     const cluster = new Cluster(transport, system, { ...opts, log })
+    system._attachCluster?.(cluster, opts)
     cluster._start()
     return cluster
   }
@@ -130,7 +150,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     super()
     this.transport = transport
     this.incarnation = (transport as { incarnation?: number }).incarnation ?? Date.now() * 1024
-    this._membership = new Membership(transport.self, this.incarnation, opts.roles ?? [])
+    this.clientOnly = opts.clientOnly === true
+    this.onenvelope = null
+    this._membership = new Membership(transport.self, this.incarnation, opts.roles ?? [], { observer: this.clientOnly })
     this._log = scopedLogger(opts.log ?? system.log ?? silentLogger, 'cluster')
     this._opts = {
       gossipIntervalMs: opts.gossipIntervalMs ?? CLUSTER_DEFAULTS.gossipIntervalMs,
@@ -158,7 +180,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._view = new Map()
     this._leader = null
     this._seq = 0
-    this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0 }
+    this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0, unhandledMessages: 0 }
+    this._channels = new Map()
   }
 
   get self(): NodeAddress {
@@ -170,12 +193,26 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   // Every member this node knows, removed ones (still remembered) included, sorted by address.
+  // A client-only node is not among them.
   members(): Member[] {
     return this._membership.members()
   }
 
   member(address: NodeAddress): Member | null {
     return this.members().find((m) => m.address.equals(address)) ?? null
+  }
+
+  // Opens a named channel (see Channel); one per name per node.
+  channel(name: string, onmessage: ChannelHandler | null = null): Channel {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 128) throw ClusterError.BAD_OPTIONS('a channel name is 1 to 128 characters')
+    if (this._channels.has(name)) throw ClusterError.CHANNEL_TAKEN(`channel ${JSON.stringify(name)} is open`)
+    const channel = new Channel(this, name, onmessage)
+    this._channels.set(name, channel)
+    return channel
+  }
+
+  _closeChannel(channel: Channel): void {
+    if (this._channels.get(channel.name) === channel) this._channels.delete(channel.name)
   }
 
   stats(): ClusterStats {
@@ -186,6 +223,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   // after leaveTimeoutMs), with the transport shut down.
   async leave(): Promise<void> {
     if (this._stopped) return
+    if (this.clientOnly) return this.shutdown()
     this._membership.updateOwn({ status: 'leaving' })
     this._publish()
     const deadline = Date.now() + this._opts.leaveTimeoutMs
@@ -215,7 +253,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
 
   _start(): void {
     this.transport.setHandler((from, msg) => this._onmessage(from, msg))
-    if (this._seeds.length === 0 || this._seeds[0]!.equals(this.self)) {
+    if (!this.clientOnly && (this._seeds.length === 0 || this._seeds[0]!.equals(this.self))) {
       // Its own first seed: this node starts the cluster.
       this._joined = true
       this._log.info(`${this.self.toString()} starts a new cluster`)
@@ -249,9 +287,35 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         return
       case 'leave':
         return
+      case 'envelope':
+        if (this.onenvelope !== null) this.onenvelope(from, msg)
+        else this._unhandled(from, msg)
+        return
+      case 'subsystem':
+        this._onsubsystem(from, msg)
+        return
       default:
         this.emit('message', from, msg)
     }
+  }
+
+  private _onsubsystem(from: NodeAddress, msg: SubsystemMessage): void {
+    const handler = this._channels.get(msg.channel)?.onmessage
+    if (handler === undefined || handler === null) {
+      this._unhandled(from, msg)
+      return
+    }
+    try {
+      handler(from, msg.body)
+    } catch (err) {
+      this._log.error(`the handler of channel ${msg.channel} threw`, err)
+    }
+  }
+
+  private _unhandled(from: NodeAddress, msg: EnvelopeMessage | SubsystemMessage): void {
+    this._stats.unhandledMessages++
+    this._log.debug(`nothing here takes a ${msg.kind} ${msg.kind === 'subsystem' ? `on channel ${msg.channel}` : `to ${msg.to}`} from ${from.toString()}`)
+    this.emit('message', from, msg)
   }
 
   private _ongossip(from: NodeAddress, msg: GossipMessage): void {
@@ -278,7 +342,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _ongossiptick(): void {
     if (this._stopped) return
     this._stats.gossipRounds++
-    if (this._joined) this._leaderActions()
+    if (this._joined && !this.clientOnly) this._leaderActions()
     this._forgetOldTombstones()
     const target = this._gossipTarget()
     if (target !== null) this._sendSummary(target)
@@ -319,7 +383,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
 
   // Heartbeats to the next few members on the ring, and what their silence says.
   private _onheartbeattick(): void {
-    if (this._stopped) return
+    if (this._stopped || this.clientOnly) return
     const t = now()
     const watched = this._watched()
     const keys = new Set(watched.map((a) => a.key))
@@ -431,7 +495,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       this.emit('leader-changed', leader, previous)
     }
     const own = this._membership.own.status
-    if ((own === 'down' || own === 'removed') && !this._stopped) {
+    if ((own === 'down' || own === 'removed') && !this._stopped && !this.clientOnly) {
       // The others have put this node out: it stops taking part.
       this._log.warn(`${this.self.toString()} was marked ${own} by the cluster; stopping`)
       void this.shutdown()

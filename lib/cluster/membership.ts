@@ -38,16 +38,21 @@ export type Change =
 
 export class Membership {
   readonly self: NodeAddress
+  // An observer (a client-only node) follows the members' records but has none of its own.
+  readonly observer: boolean
   private _records: Map<string, MemberRecord>
+  private _observerRecord: MemberRecord
 
-  constructor(self: NodeAddress, incarnation: number, roles: string[]) {
+  constructor(self: NodeAddress, incarnation: number, roles: string[], opts: { observer?: boolean } = {}) {
     this.self = self
+    this.observer = opts.observer === true
     this._records = new Map()
-    this._records.set(self.key, { address: self, incarnation, version: 1, status: 'joining', roles: [...roles], unreachable: [] })
+    this._observerRecord = { address: self, incarnation, version: 1, status: 'joining', roles: [...roles], unreachable: [] }
+    if (!this.observer) this._records.set(self.key, this._observerRecord)
   }
 
   get own(): MemberRecord {
-    return this._records.get(this.self.key)!
+    return this._records.get(this.self.key) ?? this._observerRecord
   }
 
   records(): MemberRecord[] {
@@ -133,7 +138,7 @@ export class Membership {
       }
       const mine = this._records.get(address.key)
       if (address.equals(this.self)) {
-        this._mergeOwn(incoming, changes)
+        if (!this.observer) this._mergeOwn(incoming, changes)
         continue
       }
       if (mine === undefined) {
@@ -156,7 +161,8 @@ export class Membership {
       status: change.status !== undefined && STATUS_RANK[change.status] > STATUS_RANK[own.status] ? change.status : own.status,
       version: own.version + 1
     }
-    this._records.set(this.self.key, next)
+    if (this.observer) this._observerRecord = next
+    else this._records.set(this.self.key, next)
     return next
   }
 

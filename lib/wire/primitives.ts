@@ -29,7 +29,13 @@ export function encUint(state: State, n: number): void {
 
 export function decUint(state: State): number {
   if (state.start >= state.end) throw truncated()
-  const n = c.uint.decode(state)
+  let n: number
+  try {
+    n = c.uint.decode(state)
+  } catch {
+    // compact-encoding refuses 64-bit values beyond 2^53-1 with a plain Error.
+    throw ClusterError.BAD_FRAME('integer beyond 2^53-1')
+  }
   if (state.start > state.end) throw truncated()
   if (!Number.isSafeInteger(n)) throw ClusterError.BAD_FRAME('integer beyond 2^53-1')
   return n

@@ -1,0 +1,90 @@
+// A handle to an actor, here or on another node. Its path is the actor's full address,
+// `<node address>/user/<name>`; tell and ask work the same whichever node the actor lives on.
+
+import { ClusterError } from '../errors.ts'
+import type { NodeAddress } from '../node-address.ts'
+
+export interface AskOptions {
+  timeoutMs?: number
+}
+
+// What a ref needs from the system that made it.
+export interface RefOwner {
+  _tell(ref: ActorRef, msg: unknown, sender: ActorRef | null): void
+  _ask(ref: ActorRef, msg: unknown, opts: AskOptions): Promise<unknown>
+  // This node's address as written in paths (`actor-cluster://name` before joining a cluster).
+  _addressString(): string
+}
+
+export class ActorRef<M = unknown> {
+  // The node the actor lives on, or null for this node.
+  readonly node: NodeAddress | null
+  // The path on its node: `/user/<name>[/<child>...]` or `/temp/<n>` for an ask's reply.
+  readonly localPath: string
+  private _owner: RefOwner
+  private _path: string | null
+
+  constructor(owner: RefOwner, node: NodeAddress | null, localPath: string) {
+    this.node = node
+    this.localPath = localPath
+    this._owner = owner
+    this._path = node === null ? null : node.toString() + localPath
+  }
+
+  get path(): string {
+    return this._path ?? this._owner._addressString() + this.localPath
+  }
+
+  get name(): string {
+    return this.localPath.slice(this.localPath.lastIndexOf('/') + 1)
+  }
+
+  get isLocal(): boolean {
+    return this.node === null
+  }
+
+  tell(msg: M, sender: ActorRef | null = null): void {
+    this._owner._tell(this, msg, sender)
+  }
+
+  ask<R = unknown>(msg: M, opts: AskOptions = {}): Promise<R> {
+    return this._owner._ask(this, msg, opts) as Promise<R>
+  }
+
+  // Same actor: same node (by host, port and system; the scheme is spelling) and same path.
+  equals(other: ActorRef | null | undefined): boolean {
+    return other instanceof ActorRef && refKey(other) === refKey(this)
+  }
+
+  toString(): string {
+    return this.path
+  }
+
+  toJSON(): string {
+    return this.path
+  }
+}
+
+// A key for maps of refs that does not change when the system joins a cluster: the local path for
+// this node's actors, node key and path for others'.
+export function refKey(ref: ActorRef): string {
+  return ref.node === null ? ref.localPath : ref.node.key + ref.localPath
+}
+
+const NAME = /^[A-Za-z0-9_\-.~:+=@]{1,128}$/
+
+// Names users give actors: letters, digits and `_-.~:+=@`, at most 128 characters.
+export function checkActorName(name: unknown): string {
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw ClusterError.BAD_PATH(`actor names are 1-128 of A-Z a-z 0-9 _ - . ~ : + = @, not ${JSON.stringify(name)}`)
+  }
+  return name
+}
+
+// A local path from a peer or a user: `/user/<name>[/<name>...]` or `/temp/<n>`.
+export function isLocalPath(path: string): boolean {
+  if (path.startsWith('/temp/')) return /^\/temp\/[0-9]{1,16}$/.test(path)
+  if (!path.startsWith('/user/') || path.length > 2048) return false
+  const parts = path.slice(6).split('/')
+  return parts.every((p) => NAME.test(p) || /^\$[0-9a-z]{1,16}$/.test(p))
+}

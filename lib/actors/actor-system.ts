@@ -1,0 +1,404 @@
+// The actor system: spawns and stops actors, delivers messages, runs asks, keeps dead letters,
+// and, once `Cluster.join(system, ...)` has run, reaches actors on other nodes through remoting.
+
+import EventEmitter from 'bare-events'
+import { ClusterError } from '../errors.ts'
+import { createLogger, scopedLogger, type Logger, type LogLevelName } from '../logger.ts'
+import { NodeAddress } from '../node-address.ts'
+import type { Cluster, ClusterOptions, ClusterSystem } from '../cluster/cluster.ts'
+import { ActorCell, type CellHost } from './actor-cell.ts'
+import { ActorRef, checkActorName, isLocalPath, refKey, type AskOptions, type RefOwner } from './actor-ref.ts'
+import type { Behavior, SpawnOptions } from './behavior.ts'
+import { Dispatcher } from './dispatcher.ts'
+import type { MailboxOptions } from './mailbox.ts'
+import { Remoting, type RemotingStats } from './remoting.ts'
+import { Serialization, type RefCodec, type Serializer } from './serialization.ts'
+
+export interface ActorSystemOptions {
+  logLevel?: LogLevelName
+  // Takes precedence over logLevel.
+  log?: Logger
+  // Defaults for every actor's mailbox (each spawn may say otherwise).
+  mailbox?: MailboxOptions
+  askTimeoutMs?: number
+  serializers?: Serializer<unknown>[]
+  // Pass local messages through the serializer too (also settable on Cluster.join).
+  serializeLocalMessages?: boolean
+}
+
+export const ACTOR_SYSTEM_DEFAULTS = {
+  logLevel: 'info',
+  askTimeoutMs: 5_000
+} as const
+
+export type DeadLetterReason =
+  // No actor at the path (never was, or stopped before the message came).
+  | 'no-recipient'
+  // The actor stopped with the message still in its mailbox.
+  | 'stopped'
+  | 'mailbox-full'
+  // The recipient's node is down or has left the cluster.
+  | 'node-gone'
+  // The system has no cluster, so no other node can be reached.
+  | 'no-cluster'
+  // A reply with nobody to reply to.
+  | 'no-sender'
+  // A message from a peer in a format nobody registered here.
+  | 'unknown-manifest'
+  // The transport could not take the message (shut down, or the peer's queue is full).
+  | 'undeliverable'
+  | 'system-stopped'
+
+export interface DeadLetter {
+  recipient: string
+  message: unknown
+  sender: ActorRef | null
+  reason: DeadLetterReason
+}
+
+export interface ActorSystemStats {
+  actors: number
+  asksPending: number
+  deadLetters: number
+  deadLettersByReason: Partial<Record<DeadLetterReason, number>>
+  failures: number
+  restarts: number
+  remote: RemotingStats | null
+}
+
+export interface ActorSystemEventMap {
+  'dead-letter': [letter: DeadLetter]
+}
+
+interface PendingAsk {
+  resolve(value: unknown): void
+  reject(err: ClusterError): void
+  timer: TimerHandle
+  node: NodeAddress | null
+}
+
+const REF_CACHE_MAX = 10_000
+
+export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements ClusterSystem, RefOwner, CellHost, RefCodec {
+  readonly name: string
+  readonly log: Logger
+  readonly dispatcher: Dispatcher
+  readonly serialization: Serialization
+  readonly actorLog: Logger
+  private _cells: Map<string, ActorCell>
+  private _asks: Map<string, PendingAsk>
+  private _askSeq: number
+  private _nameSeq: number
+  private _askTimeoutMs: number
+  private _mailbox: MailboxOptions
+  private _serializeLocal: boolean
+  private _cluster: Cluster | null
+  private _remoting: Remoting | null
+  private _refs: Map<string, ActorRef>
+  private _terminated: boolean
+  private _stats: { deadLetters: number; byReason: Partial<Record<DeadLetterReason, number>>; failures: number; restarts: number }
+
+  static create(name: string, opts: ActorSystemOptions = {}): ActorSystem {
+    return new ActorSystem(name, opts)
+  }
+
+  constructor(name: string, opts: ActorSystemOptions = {}) {
+    super()
+    // A system's name is its cluster's name, and part of every address.
+    new NodeAddress(name, '127.0.0.1', 0)
+    this.name = name
+    this.log = opts.log ?? createLogger(opts.logLevel ?? ACTOR_SYSTEM_DEFAULTS.logLevel)
+    this.dispatcher = new Dispatcher()
+    this.serialization = new Serialization(this)
+    for (const s of opts.serializers ?? []) this.serialization.register(s)
+    this.actorLog = scopedLogger(this.log, 'actors')
+    this._cells = new Map()
+    this._asks = new Map()
+    this._askSeq = 0
+    this._nameSeq = 0
+    this._askTimeoutMs = opts.askTimeoutMs ?? ACTOR_SYSTEM_DEFAULTS.askTimeoutMs
+    this._mailbox = opts.mailbox ?? {}
+    this._serializeLocal = opts.serializeLocalMessages === true
+    this._cluster = null
+    this._remoting = null
+    this._refs = new Map()
+    this._terminated = false
+    this._stats = { deadLetters: 0, byReason: {}, failures: 0, restarts: 0 }
+  }
+
+  get cluster(): Cluster | null {
+    return this._cluster
+  }
+
+  // This node's address once it has joined a cluster.
+  get address(): NodeAddress | null {
+    return this._cluster?.self ?? null
+  }
+
+  get terminated(): boolean {
+    return this._terminated
+  }
+
+  // Starts a top-level actor at `/user/<name>` (a generated name when null).
+  spawn<M>(name: string | null, behavior: Behavior<M>, opts: SpawnOptions = {}): ActorRef<M> {
+    return this._spawn(null, name, behavior, opts)
+  }
+
+  // A ref from a path: a full one (`actor-cluster://app@host:port/user/a`) or a local one
+  // (`/user/a`). No message is sent; a ref to nothing sends to dead letters.
+  ref<M = unknown>(path: string): ActorRef<M> {
+    let ref = this._refs.get(path)
+    if (ref === undefined) {
+      ref = this._parseRef(path)
+      if (this._refs.size >= REF_CACHE_MAX) this._refs.clear()
+      this._refs.set(path, ref)
+    }
+    return ref as ActorRef<M>
+  }
+
+  stop(ref: ActorRef): void {
+    this.stopRef(ref)
+  }
+
+  registerSerializer<T>(serializer: Serializer<T>): void {
+    this.serialization.register(serializer)
+  }
+
+  stats(): ActorSystemStats {
+    return {
+      actors: this._cells.size,
+      asksPending: this._asks.size,
+      deadLetters: this._stats.deadLetters,
+      deadLettersByReason: { ...this._stats.byReason },
+      failures: this._stats.failures,
+      restarts: this._stats.restarts,
+      remote: this._remoting?.stats() ?? null
+    }
+  }
+
+  // Stops every actor, fails pending asks with SYSTEM_STOPPED, and leaves the cluster (gracefully
+  // unless `leave` is false, which just shuts the node down).
+  async terminate(opts: { leave?: boolean } = {}): Promise<void> {
+    if (this._terminated) return
+    this._terminated = true
+    for (const [path, ask] of this._asks) {
+      clearTimeout(ask.timer)
+      ask.reject(ClusterError.SYSTEM_STOPPED(`${this.name} terminated before an answer came`))
+      this._asks.delete(path)
+    }
+    for (const cell of [...this._cells.values()]) if (cell.parent === null) cell.stop()
+    const cluster = this._cluster
+    if (cluster === null) return
+    this._remoting?.close()
+    if (opts.leave === false) await cluster.shutdown()
+    else await cluster.leave()
+  }
+
+  // --- called by Cluster.join ----------------------------------------------------------------
+
+  _attachCluster(cluster: Cluster, opts: ClusterOptions): void {
+    if (this._cluster !== null) throw ClusterError.BAD_OPTIONS(`${this.name} has joined a cluster already`)
+    this._cluster = cluster
+    if (opts.serializeLocalMessages === true) this._serializeLocal = true
+    this._refs.clear()
+    this._remoting = new Remoting(this, cluster, this.serialization, scopedLogger(this.log, 'remoting'))
+  }
+
+  // --- RefOwner ------------------------------------------------------------------------------
+
+  _addressString(): string {
+    return this._cluster?.self.toString() ?? `actor-cluster://${this.name}`
+  }
+
+  _tell(ref: ActorRef, msg: unknown, sender: ActorRef | null): void {
+    if (this._terminated) {
+      this.deadLetter(ref.path, msg, sender, 'system-stopped')
+    } else if (ref.node === null) {
+      this.deliver(ref.localPath, this._serializeLocal ? this.serialization.roundTrip(msg) : msg, sender)
+    } else if (this._remoting === null) {
+      this.deadLetter(ref.path, msg, sender, 'no-cluster')
+    } else {
+      this._remoting.send(ref, msg, sender)
+    }
+  }
+
+  _ask(ref: ActorRef, msg: unknown, opts: AskOptions): Promise<unknown> {
+    if (this._terminated) return Promise.reject(ClusterError.SYSTEM_STOPPED(`${this.name} is terminated`))
+    if (ref.node !== null && this._remoting?.isGone(ref.node) === true) {
+      return Promise.reject(ClusterError.UNREACHABLE(`${ref.node.toString()} is not in the cluster`))
+    }
+    const timeoutMs = opts.timeoutMs ?? this._askTimeoutMs
+    const path = '/temp/' + ++this._askSeq
+    const replyTo = new ActorRef(this, null, path)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this._asks.delete(path)) reject(ClusterError.ASK_TIMEOUT(`no answer from ${ref.path} within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this._asks.set(path, { resolve, reject, timer, node: ref.node })
+      try {
+        this._tell(ref, msg, replyTo)
+      } catch (err) {
+        this._settleAsk(path, err instanceof ClusterError ? err : ClusterError.NOT_SERIALIZABLE(String(err), err), undefined)
+      }
+    })
+  }
+
+  // --- RefCodec ------------------------------------------------------------------------------
+
+  pathOf(value: object): string | null {
+    return value instanceof ActorRef ? value.path : null
+  }
+
+  refOf(path: string): unknown {
+    return this.ref(path)
+  }
+
+  // --- CellHost and Remoting -----------------------------------------------------------------
+
+  // Hands a message to the local actor at `path`, an ask's reply to its ask, or the rest to
+  // dead letters.
+  deliver(path: string, msg: unknown, sender: ActorRef | null): void {
+    const cell = this._cells.get(path)
+    if (cell !== undefined) {
+      cell.enqueue(msg, sender)
+      return
+    }
+    if (path.startsWith('/temp/') && this._settleAsk(path, null, msg)) return
+    this.deadLetter(this._addressString() + path, msg, sender, 'no-recipient')
+  }
+
+  cell(path: string): ActorCell | null {
+    return this._cells.get(path) ?? null
+  }
+
+  deadLetter(recipient: string, message: unknown, sender: ActorRef | null, reason: DeadLetterReason): void {
+    this._stats.deadLetters++
+    this._stats.byReason[reason] = (this._stats.byReason[reason] ?? 0) + 1
+    this.actorLog.debug(`dead letter to ${recipient} (${reason})`)
+    // An ask waiting on this message learns now rather than at its timeout.
+    if (sender !== null && sender.localPath.startsWith('/temp/')) this.failAsk(sender, askError(recipient, reason))
+    if (this.listenerCount('dead-letter') > 0) this.emit('dead-letter', { recipient, message, sender, reason })
+  }
+
+  failAsk(sender: ActorRef, err: ClusterError): boolean {
+    if (sender.node === null) return this._settleAsk(sender.localPath, err, undefined)
+    this._remoting?.sendAskFailure(sender, err)
+    return true
+  }
+
+  // Fails every ask waiting on an actor of `node`.
+  failAsksTo(node: NodeAddress, err: ClusterError): void {
+    for (const [path, ask] of this._asks) if (ask.node !== null && ask.node.key === node.key) this._settleAsk(path, err, undefined)
+  }
+
+  spawnChild<C>(parent: ActorCell, name: string | null, behavior: Behavior<C>, opts: SpawnOptions): ActorRef<C> {
+    return this._spawn(parent, name, behavior, opts)
+  }
+
+  stopRef(ref: ActorRef): void {
+    if (ref.node !== null) throw ClusterError.BAD_OPTIONS(`only local actors can be stopped here, not ${ref.path}`)
+    this._cells.get(ref.localPath)?.stop()
+  }
+
+  watch(watcher: ActorCell, ref: ActorRef): void {
+    const key = refKey(ref)
+    if (watcher.watching.has(key)) return
+    watcher.watching.set(key, ref)
+    if (ref.node !== null) {
+      if (this._remoting === null) watcher.terminated(ref, 'node-down')
+      else this._remoting.watch(ref, watcher)
+      return
+    }
+    const target = this._cells.get(ref.localPath)
+    if (target === undefined || target.stopped) watcher.terminated(ref, 'no-such-actor')
+    else target.watchers.set(refKey(watcher.ref), watcher.ref)
+  }
+
+  unwatch(watcher: ActorCell, ref: ActorRef): void {
+    if (!watcher.watching.delete(refKey(ref))) return
+    if (ref.node !== null) this._remoting?.unwatch(ref, watcher)
+    else this._cells.get(ref.localPath)?.watchers.delete(refKey(watcher.ref))
+  }
+
+  cellStopped(cell: ActorCell): void {
+    if (this._cells.get(cell.path) === cell) this._cells.delete(cell.path)
+    cell.parent?.children.delete(cell.ref.name)
+    for (const w of cell.watchers.values()) {
+      if (w.node === null) this._cells.get(w.localPath)?.terminated(cell.ref, 'stopped')
+      else this._remoting?.sendTerminated(w, cell.path, 'stopped')
+    }
+    cell.watchers.clear()
+    for (const ref of [...cell.watching.values()]) this.unwatch(cell, ref)
+  }
+
+  countFailure(restarted: boolean): void {
+    this._stats.failures++
+    if (restarted) this._stats.restarts++
+  }
+
+  // --- internals -----------------------------------------------------------------------------
+
+  private _spawn<M>(parent: ActorCell | null, name: string | null, behavior: Behavior<M>, opts: SpawnOptions): ActorRef<M> {
+    if (this._terminated) throw ClusterError.SYSTEM_STOPPED(`${this.name} is terminated`)
+    if (parent !== null && parent.stopped) throw ClusterError.SYSTEM_STOPPED(`${parent.ref.path} is stopped`)
+    const own = name === null ? (parent === null ? '$' + (++this._nameSeq).toString(36) : parent.nextChildName()) : checkActorName(name)
+    const path = (parent === null ? '/user/' : parent.path + '/') + own
+    if (this._cells.has(path)) throw ClusterError.NAME_TAKEN(`${path} is taken`)
+    const ref = new ActorRef<M>(this, null, path)
+    const cell = new ActorCell(this, ref as ActorRef, parent, behavior as Behavior<unknown>, {
+      ...opts,
+      mailbox: { ...this._mailbox, ...opts.mailbox }
+    })
+    this._cells.set(path, cell)
+    parent?.children.set(own, cell)
+    cell.start()
+    return ref
+  }
+
+  private _parseRef(path: string): ActorRef {
+    if (typeof path !== 'string') throw ClusterError.BAD_PATH('an actor path is a string')
+    if (path.startsWith('/')) {
+      if (!isLocalPath(path)) throw ClusterError.BAD_PATH(`not an actor path: ${JSON.stringify(path.slice(0, 200))}`)
+      return new ActorRef(this, null, path)
+    }
+    const scheme = path.indexOf('://')
+    const slash = scheme === -1 ? -1 : path.indexOf('/', scheme + 3)
+    if (slash === -1) throw ClusterError.BAD_PATH(`not an actor path: ${JSON.stringify(path.slice(0, 200))}`)
+    const local = path.slice(slash)
+    if (!isLocalPath(local)) throw ClusterError.BAD_PATH(`not an actor path: ${JSON.stringify(path.slice(0, 200))}`)
+    const address = path.slice(0, slash)
+    if (address === this._addressString()) return new ActorRef(this, null, local)
+    const node = NodeAddress.parse(address)
+    if (this._cluster !== null && node.equals(this._cluster.self)) return new ActorRef(this, null, local)
+    return new ActorRef(this, node, local)
+  }
+
+  // Resolves (err null) or rejects the ask waiting at `path`; false if none is.
+  private _settleAsk(path: string, err: ClusterError | null, value: unknown): boolean {
+    const ask = this._asks.get(path)
+    if (ask === undefined) return false
+    this._asks.delete(path)
+    clearTimeout(ask.timer)
+    if (err === null) ask.resolve(value)
+    else ask.reject(err)
+    return true
+  }
+}
+
+function askError(recipient: string, reason: DeadLetterReason): ClusterError {
+  switch (reason) {
+    case 'no-recipient':
+    case 'stopped':
+      return ClusterError.NO_RECIPIENT(`no actor at ${recipient}`)
+    case 'mailbox-full':
+      return ClusterError.QUEUE_FULL(`the mailbox of ${recipient} is full`)
+    case 'node-gone':
+    case 'no-cluster':
+    case 'undeliverable':
+      return ClusterError.UNREACHABLE(`${recipient} cannot be reached (${reason})`)
+    case 'system-stopped':
+      return ClusterError.SYSTEM_STOPPED(`${recipient}: the system is stopped`)
+    default:
+      return ClusterError.NO_RECIPIENT(`${recipient}: ${reason}`)
+  }
+}

@@ -1,0 +1,345 @@
+// Remote delivery for an actor system: messages to actors on other nodes leave as envelopes,
+// envelopes from peers come in to local actors, and death watch and ask failures travel as
+// signals on the `actors` channel. Membership events say when a node is gone: its watched actors
+// are reported terminated, asks waiting on it fail with UNREACHABLE, and messages to it go to dead
+// letters.
+
+import { ClusterError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import type { NodeAddress } from '../node-address.ts'
+import type { Channel } from '../cluster/channel.ts'
+import type { Cluster } from '../cluster/cluster.ts'
+import type { Member } from '../cluster/membership.ts'
+import type { DropEvent } from '../transport/transport.ts'
+import type { EnvelopeMessage } from '../wire/index.ts'
+import type { ActorCell } from './actor-cell.ts'
+import { ActorRef, isLocalPath, refKey } from './actor-ref.ts'
+import type { TerminationReason } from './behavior.ts'
+import type { DeadLetterReason } from './actor-system.ts'
+import type { Serialization } from './serialization.ts'
+import { decodeValue, encodeValue, type DecodeContext, type EncodeContext } from './value-codec.ts'
+
+export const ACTORS_CHANNEL = 'actors'
+// Remote watchers this node keeps for all its actors together; watches past it are refused
+// (answered as if the actor had stopped) and counted.
+const MAX_REMOTE_WATCHERS = 100_000
+
+const SIGNAL = { WATCH: 1, UNWATCH: 2, TERMINATED: 3, ASK_FAILED: 4 } as const
+const REASONS: TerminationReason[] = ['stopped', 'node-down', 'no-such-actor']
+
+export interface RemotingStats {
+  envelopesSent: number
+  envelopesReceived: number
+  // Envelopes and signals from peers that did not decode; each closed the peer's connection.
+  badMessages: number
+  remoteWatchers: number
+  watchesRefused: number
+}
+
+// What remoting needs of its actor system.
+export interface RemotingHost {
+  readonly name: string
+  ref(path: string): ActorRef
+  cell(path: string): ActorCell | null
+  deliver(path: string, msg: unknown, sender: ActorRef | null): void
+  deadLetter(recipient: string, message: unknown, sender: ActorRef | null, reason: DeadLetterReason): void
+  failAsksTo(node: NodeAddress, err: ClusterError): void
+  failAsk(sender: ActorRef, err: ClusterError): boolean
+}
+
+export class Remoting {
+  private _host: RemotingHost
+  private _cluster: Cluster
+  private _serialization: Serialization
+  private _log: Logger
+  private _channel: Channel
+  private _gone: Set<string>
+  // Watches this node's actors hold on other nodes' actors: node key -> watchee path -> watchers.
+  private _watching: Map<string, Map<string, Set<ActorCell>>>
+  // Local actors that other nodes watch: node key -> watchee paths.
+  private _watchedBy: Map<string, Set<string>>
+  private _remoteWatchers: number
+  private _stats: RemotingStats
+  private _listeners: [string, (...args: never[]) => void][]
+
+  constructor(host: RemotingHost, cluster: Cluster, serialization: Serialization, log: Logger) {
+    this._host = host
+    this._cluster = cluster
+    this._serialization = serialization
+    this._log = log
+    this._gone = new Set()
+    this._watching = new Map()
+    this._watchedBy = new Map()
+    this._remoteWatchers = 0
+    this._stats = { envelopesSent: 0, envelopesReceived: 0, badMessages: 0, remoteWatchers: 0, watchesRefused: 0 }
+    this._channel = cluster.channel(ACTORS_CHANNEL, (from, body) => this._onsignal(from, body))
+    cluster.onenvelope = (from, msg) => this._onenvelope(from, msg)
+    const gone = (m: Member) => this._onnodegone(m.address)
+    const back = (m: Member) => this._gone.delete(m.address.key)
+    const unreachable = (m: Member) => host.failAsksTo(m.address, ClusterError.UNREACHABLE(`${m.address.toString()} is unreachable`))
+    this._listeners = [
+      ['member-down', gone],
+      ['member-removed', gone],
+      ['member-joined', back],
+      ['member-unreachable', unreachable]
+    ]
+    for (const [event, fn] of this._listeners) cluster.on(event as 'member-down', fn as (m: Member) => void)
+    const transport = cluster.transport as { on?: (event: string, fn: (...args: never[]) => void) => void }
+    const ondrop = (e: DropEvent) => this._ondrop(e)
+    const ondisconnect = (peer: NodeAddress) => this._onpeerdisconnected(peer)
+    transport.on?.('drop', ondrop)
+    transport.on?.('peer-disconnected', ondisconnect)
+    this._listeners.push(['drop', ondrop], ['peer-disconnected', ondisconnect])
+  }
+
+  isGone(node: NodeAddress): boolean {
+    return this._gone.has(node.key)
+  }
+
+  stats(): RemotingStats {
+    return { ...this._stats, remoteWatchers: this._remoteWatchers }
+  }
+
+  close(): void {
+    this._channel.close()
+    if (this._cluster.onenvelope !== null) this._cluster.onenvelope = null
+    const transport = this._cluster.transport as { off?: (event: string, fn: (...args: never[]) => void) => void }
+    for (const [event, fn] of this._listeners) {
+      if (event === 'drop' || event === 'peer-disconnected') transport.off?.(event, fn)
+      else this._cluster.off(event as 'member-down', fn as (m: Member) => void)
+    }
+  }
+
+  send(ref: ActorRef, msg: unknown, sender: ActorRef | null): void {
+    const node = ref.node!
+    if (this._gone.has(node.key)) {
+      this._host.deadLetter(ref.path, msg, sender, 'node-gone')
+      return
+    }
+    const { manifest, body } = this._serialization.serialize(msg)
+    // A sender on this node goes as its path alone: the receiver knows which node sent it.
+    const from = sender === null ? null : sender.node === null ? sender.localPath : sender.path
+    try {
+      this._cluster.send(node, { kind: 'envelope', to: ref.localPath, from, manifest, body, correlationId: null })
+    } catch (err) {
+      if (err instanceof ClusterError && err.code === 'FRAME_TOO_LARGE') throw err
+      this._host.deadLetter(ref.path, msg, sender, 'undeliverable')
+      return
+    }
+    this._stats.envelopesSent++
+  }
+
+  watch(ref: ActorRef, watcher: ActorCell): void {
+    const node = ref.node!
+    if (this._gone.has(node.key)) {
+      watcher.terminated(ref, 'node-down')
+      return
+    }
+    let byPath = this._watching.get(node.key)
+    if (byPath === undefined) this._watching.set(node.key, (byPath = new Map()))
+    let watchers = byPath.get(ref.localPath)
+    if (watchers === undefined) byPath.set(ref.localPath, (watchers = new Set()))
+    watchers.add(watcher)
+    this._signal(node, [SIGNAL.WATCH, ref.localPath, watcher.path])
+  }
+
+  unwatch(ref: ActorRef, watcher: ActorCell): void {
+    const node = ref.node!
+    const byPath = this._watching.get(node.key)
+    const watchers = byPath?.get(ref.localPath)
+    if (watchers === undefined || !watchers.delete(watcher)) return
+    if (watchers.size === 0) byPath!.delete(ref.localPath)
+    if (byPath!.size === 0) this._watching.delete(node.key)
+    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.UNWATCH, ref.localPath, watcher.path])
+  }
+
+  // A local actor that `watcher` (on another node) watched has stopped.
+  sendTerminated(watcher: ActorRef, watcheePath: string, reason: TerminationReason): void {
+    const node = watcher.node!
+    this._forgetWatcher(node, watcheePath)
+    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.TERMINATED, watcheePath, watcher.localPath, REASONS.indexOf(reason)])
+  }
+
+  sendAskFailure(replyTo: ActorRef, err: ClusterError): void {
+    const node = replyTo.node!
+    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.ASK_FAILED, replyTo.localPath, err.code, err.message])
+  }
+
+  private _onenvelope(from: NodeAddress, msg: EnvelopeMessage): void {
+    this._stats.envelopesReceived++
+    let sender: ActorRef | null = null
+    let value: unknown
+    try {
+      if (!isLocalPath(msg.to)) throw ClusterError.BAD_PATH(`an envelope to ${JSON.stringify(msg.to.slice(0, 200))}`)
+      if (msg.from !== null) sender = msg.from.startsWith('/') ? this._host.ref(from.toString() + msg.from) : this._host.ref(msg.from)
+      value = this._serialization.deserialize(msg.manifest, msg.body)
+    } catch (err) {
+      if (err instanceof ClusterError && err.code === 'UNKNOWN_MANIFEST') {
+        this._log.warn(`an envelope from ${from.toString()} to ${msg.to}: ${err.message}`)
+        this._host.deadLetter(msg.to, msg.body, sender, 'unknown-manifest')
+        return
+      }
+      this._badMessage(from, err)
+      return
+    }
+    this._host.deliver(msg.to, value, sender)
+  }
+
+  private _onsignal(from: NodeAddress, body: Uint8Array): void {
+    let signal: unknown
+    try {
+      signal = decodeValue(body, PLAIN_DECODE)
+      this._handleSignal(from, signal)
+    } catch (err) {
+      this._badMessage(from, err)
+    }
+  }
+
+  private _handleSignal(from: NodeAddress, signal: unknown): void {
+    if (!Array.isArray(signal)) throw ClusterError.BAD_MESSAGE('a signal is an array')
+    const [type, a, b, c] = signal as unknown[]
+    if (typeof a !== 'string' || !isLocalPath(a)) throw ClusterError.BAD_MESSAGE('a signal names a local path first')
+    switch (type) {
+      case SIGNAL.WATCH:
+      case SIGNAL.UNWATCH:
+      case SIGNAL.TERMINATED: {
+        if (typeof b !== 'string' || !isLocalPath(b)) throw ClusterError.BAD_MESSAGE('a watch signal names two paths')
+        if (type === SIGNAL.WATCH) this._onwatch(from, a, b)
+        else if (type === SIGNAL.UNWATCH) this._onunwatch(from, a, b)
+        else {
+          const reason = typeof c === 'number' ? REASONS[c] : undefined
+          if (reason === undefined) throw ClusterError.BAD_MESSAGE('a terminated signal without a reason')
+          this._onterminated(from, a, b, reason)
+        }
+        return
+      }
+      case SIGNAL.ASK_FAILED: {
+        if (typeof b !== 'string' || typeof c !== 'string') throw ClusterError.BAD_MESSAGE('an ask failure has a code and a message')
+        const code = (KNOWN_CODES.has(b) ? b : 'ACTOR_FAILED') as ClusterError['code']
+        const text = c.startsWith(code + ': ') ? c.slice(code.length + 2) : c
+        this._host.failAsk(this._host.ref(a), new ClusterError(code, text.slice(0, 1000)))
+        return
+      }
+    }
+    throw ClusterError.BAD_MESSAGE(`unknown signal ${String(type)}`)
+  }
+
+  private _onwatch(from: NodeAddress, watcheePath: string, watcherPath: string): void {
+    const cell = this._host.cell(watcheePath)
+    const watcher = this._host.ref(from.toString() + watcherPath)
+    if (cell === null || cell.stopped) {
+      this._signal(from, [SIGNAL.TERMINATED, watcheePath, watcherPath, REASONS.indexOf('no-such-actor')])
+      return
+    }
+    const key = refKey(watcher)
+    if (cell.watchers.has(key)) return
+    if (this._remoteWatchers >= MAX_REMOTE_WATCHERS) {
+      this._stats.watchesRefused++
+      this._log.warn(`refusing a watch from ${from.toString()}: ${MAX_REMOTE_WATCHERS} remote watchers already`)
+      this._signal(from, [SIGNAL.TERMINATED, watcheePath, watcherPath, REASONS.indexOf('stopped')])
+      return
+    }
+    cell.watchers.set(key, watcher)
+    this._remoteWatchers++
+    let paths = this._watchedBy.get(from.key)
+    if (paths === undefined) this._watchedBy.set(from.key, (paths = new Set()))
+    paths.add(watcheePath)
+  }
+
+  private _onunwatch(from: NodeAddress, watcheePath: string, watcherPath: string): void {
+    const cell = this._host.cell(watcheePath)
+    if (cell !== null && cell.watchers.delete(refKey(this._host.ref(from.toString() + watcherPath)))) this._remoteWatchers--
+  }
+
+  private _onterminated(from: NodeAddress, watcheePath: string, watcherPath: string, reason: TerminationReason): void {
+    const byPath = this._watching.get(from.key)
+    const watchers = byPath?.get(watcheePath)
+    const cell = this._host.cell(watcherPath)
+    if (watchers === undefined || cell === null || !watchers.delete(cell)) return
+    if (watchers.size === 0) byPath!.delete(watcheePath)
+    if (byPath!.size === 0) this._watching.delete(from.key)
+    cell.terminated(this._host.ref(from.toString() + watcheePath), reason)
+  }
+
+  // A node is down or removed: what was sent to it is lost, and its actors are gone.
+  private _onnodegone(node: NodeAddress): void {
+    if (node.equals(this._cluster.self)) return
+    this._gone.add(node.key)
+    this._host.failAsksTo(node, ClusterError.UNREACHABLE(`${node.toString()} has left the cluster`))
+    const byPath = this._watching.get(node.key)
+    if (byPath !== undefined) {
+      this._watching.delete(node.key)
+      for (const [path, watchers] of byPath) {
+        const ref = this._host.ref(node.toString() + path)
+        for (const cell of watchers) cell.terminated(ref, 'node-down')
+      }
+    }
+    this._dropWatchersOn(node)
+  }
+
+  // The transport gave up on messages to a peer: asks waiting there will not be answered.
+  private _ondrop(e: DropEvent): void {
+    if (e.kind !== 'envelope') return
+    if (e.reason === 'unreachable' || e.reason === 'disconnected' || e.reason === 'shutdown') {
+      this._host.failAsksTo(e.peer, ClusterError.UNREACHABLE(`a message to ${e.peer.toString()} was lost (${e.reason})`))
+    }
+  }
+
+  // A peer that is not a member (a client-only node) went away: nothing will tell us it is down,
+  // so its watches end here.
+  private _onpeerdisconnected(peer: NodeAddress): void {
+    if (this._cluster.member(peer) === null) this._dropWatchersOn(peer)
+  }
+
+  private _dropWatchersOn(node: NodeAddress): void {
+    const paths = this._watchedBy.get(node.key)
+    if (paths === undefined) return
+    this._watchedBy.delete(node.key)
+    for (const path of paths) {
+      const cell = this._host.cell(path)
+      if (cell === null) continue
+      for (const [key, ref] of cell.watchers) {
+        if (ref.node !== null && ref.node.key === node.key) {
+          cell.watchers.delete(key)
+          this._remoteWatchers--
+        }
+      }
+    }
+  }
+
+  private _forgetWatcher(node: NodeAddress, watcheePath: string): void {
+    this._remoteWatchers--
+    const paths = this._watchedBy.get(node.key)
+    if (paths === undefined) return
+    paths.delete(watcheePath)
+    if (paths.size === 0) this._watchedBy.delete(node.key)
+  }
+
+  private _signal(to: NodeAddress, signal: unknown[]): void {
+    try {
+      this._channel.send(to, encodeValue(signal, PLAIN_ENCODE))
+    } catch (err) {
+      this._log.warn(`could not send a signal to ${to.toString()}`, err)
+    }
+  }
+
+  private _badMessage(from: NodeAddress, err: unknown): void {
+    this._stats.badMessages++
+    const e = err instanceof ClusterError ? err : ClusterError.BAD_MESSAGE(String(err), err)
+    this._log.warn(`closing the connection to ${from.toString()}: ${e.message}`)
+    this._cluster.transport.disconnect(from)
+  }
+}
+
+// Signals are plain data: no refs, no custom types.
+const PLAIN_ENCODE: EncodeContext = { refPath: () => null, custom: () => null }
+const PLAIN_DECODE: DecodeContext = {
+  ref: () => {
+    throw ClusterError.BAD_MESSAGE('a ref inside a signal')
+  },
+  custom: () => {
+    throw ClusterError.BAD_MESSAGE('a custom value inside a signal')
+  }
+}
+
+const KNOWN_CODES = new Set(['ASK_TIMEOUT', 'UNREACHABLE', 'NO_RECIPIENT', 'ACTOR_FAILED', 'QUEUE_FULL', 'SYSTEM_STOPPED', 'NOT_SERIALIZABLE', 'UNKNOWN_MANIFEST'])

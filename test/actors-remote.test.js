@@ -1,0 +1,173 @@
+// Actors on other nodes, over loopback TCP: remote tell and ask, refs inside messages, dead
+// letters, death watch on stop and on node loss, client-only nodes, channels, and bad bodies.
+import test from 'brittle'
+import b4a from 'b4a'
+import { ActorSystem, ActorRef, Cluster, Terminated, TcpTransport, NodeAddress } from 'actor-cluster-bare'
+import { FAST_CLUSTER } from 'actor-cluster-bare/testkit'
+import { until } from './helpers/transport.js'
+
+// A node: an actor system joined to the cluster whose first node is `seed` (itself when null).
+async function node(t, seed = null, opts = {}) {
+  const system = ActorSystem.create('remote', { logLevel: 'silent', ...opts.system })
+  const cluster = await Cluster.join(system, { ...FAST_CLUSTER, port: 0, seeds: seed === null ? [] : [seed.cluster.self], ...opts.cluster })
+  const n = { system, cluster }
+  t.teardown(() => system.terminate({ leave: false }))
+  return n
+}
+
+async function pair(t) {
+  const a = await node(t)
+  const b = await node(t, a)
+  await upEverywhere([a, b], 2)
+  return [a, b]
+}
+
+async function upEverywhere(nodes, count) {
+  await until(() => nodes.every((n) => n.cluster.members().filter((m) => m.status === 'up').length === count), 10_000, `${count} up`)
+}
+
+test('remote tell arrives in order and remote ask gets the reply; paths carry the node address', async (t) => {
+  const [a, b] = await pair(t)
+  const got = []
+  const sink = b.system.spawn('sink', (msg, ctx) => {
+    if (msg === 'count?') ctx.reply(got.length)
+    else got.push(msg)
+  })
+  t.is(sink.path, `${b.cluster.self.toString()}/user/sink`)
+  const remote = a.system.ref(sink.path)
+  t.absent(remote.isLocal)
+  for (let i = 0; i < 2000; i++) remote.tell({ i, text: 'message ' + i })
+  t.is(await remote.ask('count?', { timeoutMs: 5000 }), 2000)
+  t.ok(got.every((m, i) => m.i === i && m.text === 'message ' + i), 'all in order')
+  t.is(a.system.stats().remote.envelopesSent, 2001)
+})
+
+test('a ref inside a message arrives as a working ref, and replies travel back through it', async (t) => {
+  const [a, b] = await pair(t)
+  const inbox = []
+  const listener = a.system.spawn('listener', (msg) => inbox.push(msg))
+  b.system.spawn('greeter', (msg) => {
+    t.ok(msg.replyTo instanceof ActorRef, 'arrived as an ActorRef')
+    msg.replyTo.tell(`hello ${msg.name}`)
+  })
+  a.system.ref(`${b.cluster.self}/user/greeter`).tell({ name: 'ada', replyTo: listener })
+  await until(() => inbox.length === 1, 5000, 'the greeting')
+  t.is(inbox[0], 'hello ada')
+
+  // The sender of a tell is a ref too; a remote actor can answer with ctx.reply.
+  const echo = b.system.spawn('echo', (msg, ctx) => ctx.reply(msg * 2))
+  const asker = a.system.spawn('asker', async (msg, ctx) => {
+    if (typeof msg === 'number') inbox.push(msg)
+    else a.system.ref(echo.path).tell(21, ctx.self)
+  })
+  asker.tell('go')
+  await until(() => inbox.length === 2, 5000, 'the reply')
+  t.is(inbox[1], 42)
+})
+
+test('remote ask: ASK_TIMEOUT when nobody answers, NO_RECIPIENT when nobody is there, ACTOR_FAILED when the actor throws', async (t) => {
+  const [a, b] = await pair(t)
+  b.system.spawn('mute', () => {})
+  b.system.spawn('thrower', () => {
+    throw new Error('no thanks')
+  })
+  const at = (name) => a.system.ref(`${b.cluster.self}/user/${name}`)
+  await t.exception(at('mute').ask('hi', { timeoutMs: 100 }), /ASK_TIMEOUT/)
+  await t.exception(at('ghost').ask('hi', { timeoutMs: 5000 }), /NO_RECIPIENT/)
+  await t.exception(at('thrower').ask('hi', { timeoutMs: 5000 }), /ACTOR_FAILED.*no thanks/)
+  t.is(b.system.stats().deadLettersByReason['no-recipient'], 1, 'the remote side counted the dead letter')
+  t.is(a.system.stats().asksPending, 0)
+})
+
+test('remote death watch: Terminated when the actor stops, and node-down when its node is killed', async (t) => {
+  const [a, b] = await pair(t)
+  const c = await node(t, a)
+  await upEverywhere([a, b, c], 3)
+  const seen = []
+  const watcher = a.system.spawn('watcher', (msg, ctx) => {
+    if (msg instanceof Terminated) seen.push(`${msg.ref.name}@${msg.ref.node.port}:${msg.reason}`)
+    else ctx.watch(msg)
+  })
+  const onB = b.system.spawn('short-lived', () => {})
+  const onC = c.system.spawn('on-c', () => {})
+  watcher.tell(a.system.ref(onB.path))
+  watcher.tell(a.system.ref(onC.path))
+  watcher.tell(a.system.ref(`${b.cluster.self}/user/never-was`))
+  await until(() => b.system.stats().remote.remoteWatchers === 1 && c.system.stats().remote.remoteWatchers === 1, 5000, 'watches registered')
+  await until(() => seen.length === 1, 5000, 'never-was')
+  b.system.stop(onB)
+  await until(() => seen.length === 2, 5000, 'short-lived')
+
+  const pendingAsk = a.system.ref(`${c.cluster.self}/user/on-c`).ask('will you answer?', { timeoutMs: 30_000 })
+  pendingAsk.catch(() => {})
+  const killedAt = Date.now()
+  await c.cluster.shutdown() // no goodbye to the cluster: a killed process
+  await until(() => seen.length === 3, 10_000, 'node-down')
+  t.comment(`node loss reported after ${Date.now() - killedAt} ms`)
+  const port = (n) => n.cluster.self.port
+  t.alike(seen, [`never-was@${port(b)}:no-such-actor`, `short-lived@${port(b)}:stopped`, `on-c@${port(c)}:node-down`])
+  await t.exception(pendingAsk, /UNREACHABLE/, 'an ask waiting on the lost node fails')
+  await until(() => a.cluster.member(c.cluster.self)?.status === 'removed', 10_000, 'removed')
+  a.system.ref(onC.path).tell('anyone?')
+  t.is(a.system.stats().deadLettersByReason['node-gone'], 1, 'a message to a node that left is a dead letter')
+  await t.exception(a.system.ref(onC.path).ask('x'), /UNREACHABLE/)
+})
+
+test('a client-only node sees the members, asks and tells, and is never a member itself', async (t) => {
+  const [a, b] = await pair(t)
+  b.system.spawn('svc', (msg, ctx) => ctx.reply(`served ${msg}`))
+  const client = await node(t, a, { cluster: { clientOnly: true } })
+  await until(() => client.cluster.members().filter((m) => m.status === 'up').length === 2, 5000, 'client sees two members')
+  t.absent(client.cluster.members().some((m) => m.address.equals(client.cluster.self)), 'not in its own view')
+  t.is(await client.system.ref(`${b.cluster.self}/user/svc`).ask('me', { timeoutMs: 5000 }), 'served me')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  for (const n of [a, b]) {
+    t.absent(n.cluster.members().some((m) => m.address.equals(client.cluster.self)), 'members never list the client')
+  }
+  t.ok(client.cluster.leader.equals(a.cluster.leader), 'the client knows the leader')
+  await client.system.terminate()
+  t.is(a.cluster.members().filter((m) => m.status === 'up').length, 2, 'its going changes nothing')
+})
+
+test('channels: send, broadcast to the other members, and messages on unopened channels are counted', async (t) => {
+  const [a, b] = await pair(t)
+  const c = await node(t, a)
+  await upEverywhere([a, b, c], 3)
+  const got = []
+  for (const n of [b, c]) n.cluster.channel('chat', (from, body) => got.push(`${n.cluster.self.port}<-${from.port}:${b4a.toString(body)}`))
+  const chat = a.cluster.channel('chat')
+  t.exception(() => a.cluster.channel('chat'), /CHANNEL_TAKEN/)
+  chat.send(b.cluster.self, b4a.from('direct'))
+  t.is(chat.broadcast(b4a.from('all')), 2)
+  await until(() => got.length === 3, 5000, 'three arrivals')
+  const p = (n) => n.cluster.self.port
+  t.alike(got.sort(), [`${p(b)}<-${p(a)}:all`, `${p(b)}<-${p(a)}:direct`, `${p(c)}<-${p(a)}:all`].sort())
+  a.cluster.channel('nobody-listens').send(b.cluster.self, b4a.from('?'))
+  await until(() => b.cluster.stats().unhandledMessages === 1, 5000, 'counted as unhandled')
+  t.pass('unhandled counted')
+})
+
+test('a peer sending an undecodable body is disconnected and counted; other peers carry on', async (t) => {
+  const [a, b] = await pair(t)
+  const got = []
+  a.system.spawn('sink', (m) => got.push(m))
+  const rogue = new TcpTransport({ self: new NodeAddress('remote', '127.0.0.1', 0), cluster: 'remote', heartbeatIntervalMs: 0, maxDialAttempts: 1 })
+  await rogue.start()
+  t.teardown(() => rogue.shutdown())
+  rogue.setHandler(() => {})
+  rogue.send(a.cluster.self, { kind: 'envelope', to: '/user/sink', from: null, manifest: '', body: b4a.from([0xee, 1, 2]), correlationId: null })
+  await until(() => a.system.stats().remote.badMessages === 1, 5000, 'bad message counted')
+  await until(() => !a.cluster.transport.peers().some((p) => p.equals(rogue.self)), 5000, 'rogue disconnected')
+  const sink = b.system.ref(`${a.cluster.self}/user/sink`)
+  for (let i = 0; i < 100; i++) sink.tell(i)
+  await until(() => got.length === 100, 5000, 'legitimate traffic')
+  t.is(got.length, 100, 'nothing else was lost')
+})
+
+test('Cluster.join with serializeLocalMessages makes local tells fail as remote ones would', async (t) => {
+  const n = await node(t, null, { cluster: { serializeLocalMessages: true } })
+  const ref = n.system.spawn('x', () => {})
+  t.exception(() => ref.tell({ when: () => 1 }), /NOT_SERIALIZABLE/)
+  ref.tell({ fine: [1n, new Date()] })
+  t.pass('plain data passes')
+})
