@@ -372,7 +372,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
     this._cancelRedial(peer)
     // A dial under way may still carry what was queued for it.
     if (peer.conn === null && peer.dialDone !== null && peer.queue.length > 0) {
-      await Promise.race([peer.dialDone, sleep(Math.max(0, deadline - Date.now()))])
+      await within(peer.dialDone, deadline - Date.now())
     }
     const conn = peer.conn
     if (conn === null) {
@@ -682,7 +682,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
       const flushed = new Promise<void>((resolve) => {
         peer.onflushed = resolve
       })
-      await Promise.race([flushed, conn.closed, sleep(Math.max(0, deadline - Date.now()))])
+      await within(Promise.race([flushed, conn.closed]), deadline - Date.now())
       peer.onflushed = null
     }
     for (const f of peer.queue.clear()) this._drop(peer.address, peer, f.msg, f.size, DropReason.SHUTDOWN)
@@ -731,11 +731,19 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
 // Resolves when the connection has closed or `ms` have passed, whichever is first.
 function closed(conn: Connection, ms: number): Promise<void> {
   if (conn.state === ConnectionState.CLOSED) return Promise.resolve()
-  return Promise.race([conn.closed, sleep(ms)]).then(() => {
+  return within(conn.closed, ms).then(() => {
     if (conn.state !== ConnectionState.CLOSED) conn.destroy(null)
   })
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
+// Waits for `p` at most `ms`, and leaves no timer behind (a pending one would keep the process
+// alive after shutdown).
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: TimerHandle | null = null
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, ms))
+  })
+  return Promise.race([p.then(noop, noop), timeout]).finally(() => clearTimeout(timer))
 }
+
+function noop(): void {}

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { ROOT, RUNTIMES, start } from './helpers.js'
 
 const EXAMPLES = [
+  ['p2p-chat.js', /everyone has left/],
   ['cluster.js', /ada is alone: 1 up/],
   ['two-nodes.js', /both nodes shut down/]
 ]
@@ -22,3 +23,12 @@ for (const [file, ending] of EXAMPLES) {
     }
   })
 }
+
+test('a process ends by itself once its transports and actor system are shut down', { timeout: 120000 }, async (t) => {
+  for (const runtime of RUNTIMES) {
+    const proc = start(t, runtime, path.join(ROOT, 'test', 'cross-runtime', 'exit-peer.js'))
+    t.is(await proc.json(30000), 'done', `${runtime}: the message went through`)
+    const exit = await proc.exited // the test's timeout fails it should the process hang
+    t.is(exit.code, 0, `${runtime}: ended by itself`)
+  }
+})
