@@ -124,6 +124,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _seq: number
   private _stats: ClusterStats
   private _channels: Map<string, Channel>
+  private _leaving: boolean
 
   static async join(system: ClusterSystem, opts: ClusterOptions = {}): Promise<Cluster> {
     const log = opts.log ?? system.log ?? silentLogger
@@ -182,6 +183,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._seq = 0
     this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0, unhandledMessages: 0 }
     this._channels = new Map()
+    this._leaving = false
   }
 
   get self(): NodeAddress {
@@ -224,6 +226,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   async leave(): Promise<void> {
     if (this._stopped) return
     if (this.clientOnly) return this.shutdown()
+    this._leaving = true
     this._membership.updateOwn({ status: 'leaving' })
     this._publish()
     const deadline = Date.now() + this._opts.leaveTimeoutMs
@@ -497,7 +500,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     const own = this._membership.own.status
     if ((own === 'down' || own === 'removed') && !this._stopped && !this.clientOnly) {
       // The others have put this node out: it stops taking part.
-      this._log.warn(`${this.self.toString()} was marked ${own} by the cluster; stopping`)
+      if (own === 'removed' && this._leaving) this._log.debug(`${this.self.toString()} has left; stopping`)
+      else this._log.warn(`${this.self.toString()} was marked ${own} by the cluster; stopping`)
       void this.shutdown()
     }
   }
