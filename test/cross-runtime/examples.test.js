@@ -32,3 +32,25 @@ test('a process ends by itself once its transports and actor system are shut dow
     t.is(exit.code, 0, `${runtime}: ended by itself`)
   }
 })
+
+test('example/hello-actors.js: two nodes on two runtimes greet each other', { timeout: 120000 }, async (t) => {
+  for (const [first, second] of [['node', 'bare'], ['bun', 'deno'], ['bare', 'bun'], ['deno', 'node']]) {
+    const script = path.join(ROOT, 'example', 'hello-actors.js')
+    const a = start(t, first, script, ['0'])
+    let outA = ''
+    a.child.stdout.on('data', (d) => {
+      outA += d
+    })
+    const deadline = Date.now() + 20000
+    while (!/up at .*:(\d+)/.test(outA) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    const port = /up at .*:(\d+)/.exec(outA)[1]
+    const b = start(t, second, script, ['0', port])
+    let outB = ''
+    b.child.stdout.on('data', (d) => {
+      outB += d
+    })
+    const [ea, eb] = await Promise.all([a.exited, b.exited])
+    t.ok(ea.code === 0 && outA.includes(`hello ${first}, from ${second}`), `${first} was greeted by ${second}`)
+    t.ok(eb.code === 0 && outB.includes(`hello ${second}, from ${first}`), `${second} was greeted by ${first}`)
+  }
+})

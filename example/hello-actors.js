@@ -1,0 +1,36 @@
+// Two nodes, each on the runtime you like, each hosting a `greeter` actor. Once they see each
+// other in the cluster, each asks the other's greeter for a greeting, prints it, and leaves.
+//
+//   node example/hello-actors.js 4001          the first node, on port 4001
+//   bare example/hello-actors.js 4002 4001     the second, on Bare, joining through port 4001
+import { ActorSystem, Cluster, detectRuntime } from 'actor-cluster-bare'
+
+const [port = '0', seedPort = null] = argv()
+const runtime = detectRuntime()
+const system = ActorSystem.create('hello', { logLevel: 'warn' })
+
+let greeted = false
+system.spawn('greeter', (name, ctx) => {
+  greeted = true
+  ctx.reply(`hello ${name}, from ${runtime}`)
+})
+
+// Without a seed this node starts the cluster; with one it joins through it.
+const seeds = seedPort === null ? [] : [`127.0.0.1:${seedPort}`]
+const cluster = await Cluster.join(system, { host: '127.0.0.1', port: Number(port), seeds })
+console.log(`${runtime} node up at ${cluster.self}`)
+
+cluster.on('member-up', async (member) => {
+  if (member.address.equals(cluster.self)) return
+  const greeter = system.ref(`${member.address}/user/greeter`)
+  console.log(await greeter.ask(runtime, { timeoutMs: 5000 }))
+  while (!greeted) await new Promise((resolve) => setTimeout(resolve, 50))
+  await system.terminate()
+})
+
+function argv() {
+  const g = globalThis
+  if (g.Bare) return g.Bare.argv.slice(2)
+  if (g.Deno) return g.Deno.args.slice()
+  return g.process.argv.slice(2)
+}
