@@ -17,9 +17,9 @@ const runs = Number(opts.runs ?? 3)
 const ms = Number(opts.ms ?? 2000)
 const SIZES = (opts.sizes ?? '64,1024,65536,4194304').split(',').map(Number)
 const THROUGHPUT = (opts.cases ?? 'raw,cenc,transport,protomux,naive').split(',')
-const SECTIONS = (opts.sections ?? 'throughput,latency,heartbeat,memory,cluster').split(',')
+const SECTIONS = (opts.sections ?? 'throughput,latency,actors,heartbeat,memory,cluster').split(',')
 
-const results = { runtime, versions: versions(), runs, ms, throughput: [], latency: null, heartbeat: null, memory: null, cluster: null }
+const results = { runtime, versions: versions(), runs, ms, throughput: [], latency: null, actors: null, heartbeat: null, memory: null, cluster: null }
 console.log(`# ${runtime}: ${results.versions[runtime] ?? ''}, actor-cluster-bare ${results.versions.package}; ${runs} runs of ${ms} ms, medians`)
 
 for (const size of SECTIONS.includes('throughput') ? SIZES : []) {
@@ -65,6 +65,33 @@ if (SECTIONS.includes('latency')) {
   console.log(`\nround trip, 64 B (ms)        p50      p99`)
   console.log(`  raw socket           ${raw.p50.toFixed(3).padStart(8)} ${raw.p99.toFixed(3).padStart(8)}`)
   console.log(`  TcpTransport         ${transport.p50.toFixed(3).padStart(8)} ${transport.p99.toFixed(3).padStart(8)}   p50 ${results.latency.p50Ratio.toFixed(2)}x raw`)
+}
+
+// Through the actor layer: remote tells to one actor and remote asks, each interleaved run by run
+// with the same thing on TcpTransport alone.
+if (SECTIONS.includes('actors')) {
+  const got = { transport: [], 'actor-tell': [], 'rtt-transport': [], 'actor-ask': [] }
+  for (let r = 0; r < runs; r++) {
+    for (const name of Object.keys(got)) {
+      const sample = await pair(name, 64)
+      if (sample) got[name].push(name.startsWith('rtt') || name === 'actor-ask' ? sample.sent : sample.got)
+    }
+  }
+  const rate = (list) => median(list.map((x) => (x.messages / x.ms) * 1000))
+  const pct = (list) => ({ p50: median(list.map((x) => x.p50)), p99: median(list.map((x) => x.p99)) })
+  const a = {
+    tellPerSec: rate(got['actor-tell']),
+    transportPerSec: rate(got.transport),
+    ask: pct(got['actor-ask']),
+    transportRtt: pct(got['rtt-transport'])
+  }
+  a.tellRatio = a.tellPerSec / a.transportPerSec
+  a.askP50Ratio = a.ask.p50 / a.transportRtt.p50
+  a.askP99Ratio = a.ask.p99 / a.transportRtt.p99
+  results.actors = a
+  const fmt = (n) => (n >= 1e6 ? (n / 1e6).toFixed(2) + 'M' : (n / 1e3).toFixed(1) + 'k')
+  console.log(`\nactors, 64 B: remote tell ${fmt(a.tellPerSec)}/s (${a.tellRatio.toFixed(2)} of TcpTransport's ${fmt(a.transportPerSec)}/s)`)
+  console.log(`  remote ask p50 ${a.ask.p50.toFixed(3)} ms, p99 ${a.ask.p99.toFixed(3)} ms (transport round trip p50 ${a.transportRtt.p50.toFixed(3)}, p99 ${a.transportRtt.p99.toFixed(3)}: ${a.askP50Ratio.toFixed(2)}x, ${a.askP99Ratio.toFixed(2)}x)`)
 }
 
 // Heartbeat round trips while the same connection carries 16 MiB envelopes flat out.

@@ -1,7 +1,8 @@
 // One side of a benchmark case, run as its own process on any runtime.
 //   worker.js recv <case>                          prints {"port"}, then the receiver's figures
 //   worker.js send <case> <port> <size> <ms>       prints the sender's figures
-import { CASES, HOST, getTcpBackend, detectRuntime } from './cases.js'
+import { CASES as TRANSPORT_CASES, HOST, getTcpBackend, detectRuntime } from './cases.js'
+import { ACTOR_CASES } from './actor-cases.js'
 import { args, exit } from '../test/helpers/proc.js'
 
 const [role, name, port, size, ms] = args()
@@ -11,6 +12,7 @@ const watchdog = setTimeout(() => {
   exit(3)
 }, LIFETIME_MS)
 
+const CASES = { ...TRANSPORT_CASES, ...ACTOR_CASES }
 const bench = CASES[name]
 if (!bench) {
   console.log(JSON.stringify({ error: 'unknown case ' + name }))

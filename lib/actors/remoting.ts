@@ -170,7 +170,8 @@ export class Remoting {
     let sender: ActorRef | null = null
     let value: unknown
     try {
-      if (!isLocalPath(msg.to)) throw ClusterError.BAD_PATH(`an envelope to ${JSON.stringify(msg.to.slice(0, 200))}`)
+      // A path with an actor there is valid; only others need the check.
+      if (this._host.cell(msg.to) === null && !isLocalPath(msg.to)) throw ClusterError.BAD_PATH(`an envelope to ${JSON.stringify(msg.to.slice(0, 200))}`)
       if (msg.from !== null) sender = msg.from.startsWith('/') ? this._host.ref(from.toString() + msg.from) : this._host.ref(msg.from)
       value = this._serialization.deserialize(msg.manifest, msg.body)
     } catch (err) {

@@ -50,13 +50,23 @@ export interface DecodeContext {
   custom(manifest: string, bytes: Uint8Array): unknown
 }
 
+// One plan serves every call (a custom serializer that encodes from inside gets its own).
+let idlePlan: Plan | null = null
+
 export function encodeValue(value: unknown, ctx: EncodeContext): Uint8Array {
-  const plan = new Plan(ctx)
-  const state: State = { start: 0, end: 0, buffer: EMPTY }
-  plan.pre(state, value, 0)
-  state.buffer = b4a.allocUnsafe(state.end)
-  plan.enc(state, value)
-  return state.buffer
+  const plan = idlePlan ?? new Plan()
+  idlePlan = null
+  try {
+    plan.reset(ctx)
+    const state: State = { start: 0, end: 0, buffer: EMPTY }
+    plan.pre(state, value, 0)
+    state.buffer = b4a.allocUnsafe(state.end)
+    plan.enc(state, value)
+    return state.buffer
+  } finally {
+    plan.reset(NO_CONTEXT)
+    idlePlan = plan
+  }
 }
 
 export function decodeValue(bytes: Uint8Array, ctx: DecodeContext): unknown {
@@ -81,11 +91,18 @@ class Plan {
   private _next: number
   private _seen: Set<object>
 
-  constructor(ctx: EncodeContext) {
-    this._ctx = ctx
+  constructor() {
+    this._ctx = NO_CONTEXT
     this._notes = []
     this._next = 0
     this._seen = new Set()
+  }
+
+  reset(ctx: EncodeContext): void {
+    this._ctx = ctx
+    this._notes.length = 0
+    this._next = 0
+    if (this._seen.size > 0) this._seen.clear()
   }
 
   pre(state: State, v: unknown, depth: number): void {
@@ -393,3 +410,4 @@ function isPlainObject(v: object): boolean {
 }
 
 const EMPTY = new Uint8Array(0)
+const NO_CONTEXT: EncodeContext = { refPath: () => null, custom: () => null }

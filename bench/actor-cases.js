@@ -1,0 +1,82 @@
+// Benchmark cases through the actor layer, to set beside the transport-only cases of the same run:
+// remote tells to one actor (throughput) and remote asks answered by one actor (round trips).
+import b4a from 'b4a'
+import { ActorSystem, Cluster, detectRuntime, monotonicNow } from 'actor-cluster-bare'
+import { BATCH, HIGH_QUEUE, tick } from './cases.js'
+
+const RTT_SAMPLES = 3000
+
+export const ACTOR_CASES = {
+  // One actor counts remote tells of a `size`-byte Uint8Array until the sender's 'end'.
+  'actor-tell': {
+    async listen(report) {
+      const { system, cluster } = await benchSystem(null)
+      let messages = 0
+      let first = 0
+      system.spawn('sink', (msg) => {
+        if (msg === 'end') {
+          const ms = Math.max(1, Date.now() - first)
+          system.terminate({ leave: false }).then(() => report({ messages, ms }))
+          return
+        }
+        if (messages++ === 0) first = Date.now()
+      }, { mailbox: { capacity: 1_000_000 } })
+      console.log(JSON.stringify({ port: cluster.self.port, runtime: detectRuntime() }))
+    },
+    async dial(port, size, until) {
+      const { system, cluster } = await benchSystem(port)
+      const sink = system.ref(`actor-cluster://bench@127.0.0.1:${port}/user/sink`)
+      const body = b4a.alloc(size, 1)
+      const peer = sink.node
+      let sent = 0
+      while (Date.now() < until) {
+        if ((cluster.transport.stats(peer)?.queuedBytes ?? 0) > HIGH_QUEUE) {
+          await tick()
+          continue
+        }
+        for (let i = 0; i < BATCH; i++) sink.tell(body)
+        sent += BATCH
+        await tick()
+      }
+      sink.tell('end')
+      const deadLetters = system.stats().deadLetters
+      await system.terminate({ leave: false })
+      return { sent, deadLetters }
+    }
+  },
+
+  // Ask round trips to an actor that replies with what it got.
+  'actor-ask': {
+    async listen(report) {
+      const { system, cluster } = await benchSystem(null)
+      system.spawn('echo', (msg, ctx) => {
+        if (msg === 'end') system.terminate({ leave: false }).then(() => report({}))
+        else ctx.reply(msg)
+      })
+      console.log(JSON.stringify({ port: cluster.self.port, runtime: detectRuntime() }))
+    },
+    async dial(port, size, until) {
+      const { system } = await benchSystem(port)
+      const echo = system.ref(`actor-cluster://bench@127.0.0.1:${port}/user/echo`)
+      const body = b4a.alloc(size, 1)
+      const times = []
+      while (times.length < RTT_SAMPLES && Date.now() < until) {
+        const t0 = monotonicNow()
+        await echo.ask(body, { timeoutMs: 10_000 })
+        times.push(monotonicNow() - t0)
+      }
+      echo.tell('end')
+      await system.terminate({ leave: false })
+      const s = times.slice(1).sort((a, b) => a - b) // the first includes the dial and handshake
+      const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? null
+      return { samples: s.length, p50: at(0.5), p99: at(0.99), max: s[s.length - 1] ?? null }
+    }
+  }
+}
+
+// An actor system on loopback: the first starts a cluster, the other joins it through `seedPort`.
+async function benchSystem(seedPort) {
+  const system = ActorSystem.create('bench', { logLevel: 'error' })
+  const cluster = await Cluster.join(system, { port: 0, seeds: seedPort === null ? [] : [`127.0.0.1:${seedPort}`] })
+  return { system, cluster }
+}
