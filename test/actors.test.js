@@ -241,6 +241,32 @@ test('the message format round-trips JSON-shaped data, bytes, bigint, Map, Set, 
   t.is(Object.getPrototypeOf(out), Object.prototype)
 })
 
+test('the value format is byte for byte what docs/wire.md says', async (t) => {
+  const s = system(t)
+  const bytes = (v) => [...s.serialization.serialize(v).body]
+  t.is(s.serialization.serialize(1).manifest, '', 'the default manifest is empty')
+  t.alike(bytes(null), [0])
+  t.alike(bytes(undefined), [1])
+  t.alike(bytes(false), [2])
+  t.alike(bytes(true), [3])
+  t.alike(bytes(5), [4, 5])
+  t.alike(bytes(300), [4, 0xfd, 0x2c, 0x01])
+  t.alike(bytes(-1), [5, 0])
+  t.alike(bytes(1.5), [6, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f])
+  t.alike(bytes('hi'), [7, 2, 0x68, 0x69])
+  t.alike(bytes(b4a.from([1, 2])), [8, 2, 1, 2])
+  t.alike(bytes(0n), [9, 0, 0])
+  t.alike(bytes(256n), [9, 0, 2, 1, 0])
+  t.alike(bytes(-1n), [9, 1, 1, 1])
+  t.alike(bytes([1]), [10, 1, 4, 1])
+  t.alike(bytes({ a: 1 }), [11, 1, 1, 0x61, 4, 1])
+  t.alike(bytes(new Map([[1, 2]])), [12, 1, 4, 1, 4, 2])
+  t.alike(bytes(new Set([true])), [13, 1, 3])
+  t.alike(bytes(new Date(0)), [14, 0, 0, 0, 0, 0, 0, 0, 0])
+  const ref = s.spawn('r', () => {})
+  t.alike(bytes(ref), [15, ref.path.length, ...b4a.from(ref.path)])
+})
+
 test('values that cannot cross the wire are refused with NOT_SERIALIZABLE; serializeLocalMessages catches them locally', async (t) => {
   const s = system(t, { serializeLocalMessages: true })
   class Point {

@@ -95,7 +95,8 @@ export interface ClusterStats {
   gossipMessagesSent: number
   gossipBytesSent: number
   heartbeatsSent: number
-  // Envelopes with no handler and channel messages on channels not open here.
+  // Envelopes with no handler and channel messages on channels not open here, when no 'message'
+  // listener took them either.
   unhandledMessages: number
 }
 
@@ -315,10 +316,14 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
   }
 
+  // Passed to 'message' listeners; with none, counted and logged, never silently lost.
   private _unhandled(from: NodeAddress, msg: EnvelopeMessage | SubsystemMessage): void {
+    if (this.listenerCount('message') > 0) {
+      this.emit('message', from, msg)
+      return
+    }
     this._stats.unhandledMessages++
     this._log.debug(`nothing here takes a ${msg.kind} ${msg.kind === 'subsystem' ? `on channel ${msg.channel}` : `to ${msg.to}`} from ${from.toString()}`)
-    this.emit('message', from, msg)
   }
 
   private _ongossip(from: NodeAddress, msg: GossipMessage): void {
