@@ -23,6 +23,9 @@ export const ACTORS_CHANNEL = 'actors'
 // Remote watchers this node keeps for all its actors together; watches past it are refused
 // (answered as if the actor had stopped) and counted.
 const MAX_REMOTE_WATCHERS = 100_000
+// Nodes remembered as gone (so messages to them are dead letters at once); the oldest are
+// forgotten past this many, and messages to those go to the transport, which drops them counted.
+const MAX_GONE = 10_000
 
 const SIGNAL = { WATCH: 1, UNWATCH: 2, TERMINATED: 3, ASK_FAILED: 4 } as const
 const REASONS: TerminationReason[] = ['stopped', 'node-down', 'no-such-actor']
@@ -266,6 +269,7 @@ export class Remoting {
   private _onnodegone(node: NodeAddress): void {
     if (node.equals(this._cluster.self)) return
     this._gone.add(node.key)
+    if (this._gone.size > MAX_GONE) this._gone.delete(this._gone.values().next().value!)
     this._host.failAsksTo(node, ClusterError.UNREACHABLE(`${node.toString()} has left the cluster`))
     const byPath = this._watching.get(node.key)
     if (byPath !== undefined) {
