@@ -28,31 +28,47 @@ async function settle() {
   return rss()
 }
 
-// Raw: CONNECTIONS socket pairs through the backend, idle.
-let base = await settle()
+// Each side runs once with a few connections first, so the code it compiles and the pools it
+// sets up on first use are not counted per connection.
+const WARM_UP = 20
+
+// Raw: socket pairs through the backend, idle.
 const server = await backend.listen({ host: HOST, port: 0, onconnection: (s) => { s.ondata = () => {} } })
-const raws = []
-for (let i = 0; i < CONNECTIONS; i++) raws.push(await backend.connect({ host: HOST, port: server.port }))
+async function rawPairs(n) {
+  const raws = []
+  for (let i = 0; i < n; i++) raws.push(await backend.connect({ host: HOST, port: server.port }))
+  return raws
+}
+;(await rawPairs(WARM_UP)).forEach((s) => s.destroy())
+let base = await settle()
+const raws = await rawPairs(CONNECTIONS)
 const rawPerConnection = ((await settle()) - base) / CONNECTIONS
 raws.forEach((s) => s.destroy())
 await server.close()
 
-// Transport: a hub and CONNECTIONS raw clients that complete the handshake by hand, idle. The
-// difference from the raw pairs above is what the transport keeps per peer.
-base = await settle()
+// Transport: a hub and raw clients that complete the handshake by hand, idle. The difference
+// from the raw pairs above is what the transport keeps per peer.
 const hub = new TcpTransport({ self: NodeAddress.parse('actor-cluster://m@127.0.0.1:0'), heartbeatIntervalMs: 0 })
 await hub.start()
 hub.setHandler(() => {})
-const clients = []
-for (let i = 0; i < CONNECTIONS; i++) {
-  const c = await backend.connect({ host: HOST, port: hub.self.port })
-  c.ondata = () => {}
-  c.write(encodeFrame(hello(`actor-cluster://m@127.0.0.1:${10000 + i}`)))
-  clients.push(c)
+let nextPort = 10000
+async function hubClients(n) {
+  const clients = []
+  const before = hub.peers().length
+  for (let i = 0; i < n; i++) {
+    const c = await backend.connect({ host: HOST, port: hub.self.port })
+    c.ondata = () => {}
+    c.write(encodeFrame(hello(`actor-cluster://m@127.0.0.1:${nextPort++}`)))
+    clients.push(c)
+  }
+  for (let i = 0; i < 500 && hub.peers().length < before + n; i++) await sleep(10)
+  return clients
 }
-for (let i = 0; i < 500 && hub.peers().length < CONNECTIONS; i++) await sleep(10)
+const warm = await hubClients(WARM_UP)
+base = await settle()
+const clients = await hubClients(CONNECTIONS)
 const transportPerConnection = ((await settle()) - base) / CONNECTIONS
-clients.forEach((c) => c.destroy())
+clients.concat(warm).forEach((c) => c.destroy())
 
 // Queued: envelopes for a peer whose listener never answers the handshake, so all of them wait.
 base = await settle()
