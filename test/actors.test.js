@@ -172,6 +172,40 @@ test('death watch: a watcher gets Terminated when the actor stops, and at once f
   t.alike(got, ['ghost:no-such-actor', 'target:stopped'])
 })
 
+test('actors messaging each other without end do not starve timers', async (t) => {
+  const s = system(t)
+  let timerFired = false
+  let exchanged = 0
+  const LIMIT = 2_000_000 // a bound for the test; the timer should fire long before
+  const bounce = (msg, ctx) => {
+    exchanged++
+    if (!timerFired && exchanged < LIMIT) msg.tell(ctx.self, ctx.self)
+  }
+  const a = s.spawn('ping', bounce)
+  const b = s.spawn('pong', bounce)
+  await new Promise((resolve) => {
+    setTimeout(() => {
+      timerFired = true
+      resolve()
+    }, 5)
+    a.tell(b)
+  })
+  t.ok(exchanged < LIMIT, `the timer ran while the actors were busy (${exchanged} messages by then)`)
+})
+
+test('become swaps the behavior for the next messages', async (t) => {
+  const s = system(t)
+  const ref = s.spawn('door', (msg, ctx) => {
+    if (msg === 'open') {
+      ctx.become((m, c) => c.reply(m === 'close' ? 'closed' : 'it is open'))
+      ctx.reply('opened')
+    } else ctx.reply('it is shut')
+  })
+  t.is(await ref.ask('knock'), 'it is shut')
+  t.is(await ref.ask('open'), 'opened')
+  t.is(await ref.ask('knock'), 'it is open')
+})
+
 test('children: spawned under their parent, stopped with it', async (t) => {
   const s = system(t)
   const parent = s.spawn('parent', (msg, ctx) => {
