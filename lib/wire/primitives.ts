@@ -90,17 +90,42 @@ export function decString(state: State, max: number, what: string): string {
   state.start += n
   if (n === 0) return ''
   if (n <= ASCII_FAST_PATH_MAX) {
-    // Short strings are nearly always ASCII; building them directly beats a trip through Buffer.
-    const b = state.buffer
-    let s = ''
-    for (let i = start; i < start + n; i++) {
-      const x = b[i]!
-      if (x >= 0x80) return utf8Exact(b, start, n, what)
-      s += String.fromCharCode(x)
-    }
-    return s
+    const s = shortAscii(state.buffer, start, n)
+    if (s !== null) return s
   }
   return utf8Exact(state.buffer, start, n, what)
+}
+
+// Short strings (paths, manifests, addresses) are nearly always ASCII and repeat from message to
+// message: the last one seen in each slot of a small table, by a hash of its bytes, is returned
+// again when the bytes match. Reusing one flat string beats building a new one a character at a
+// time (which some engines keep as a rope until first use). Null when a byte is not ASCII.
+const ASCII_TABLE_SIZE = 1024
+const asciiTable: (string | undefined)[] = new Array(ASCII_TABLE_SIZE)
+
+function shortAscii(b: Uint8Array, start: number, n: number): string | null {
+  let h = n
+  for (let i = start; i < start + n; i++) {
+    const x = b[i]!
+    if (x >= 0x80) return null
+    h = (Math.imul(h, 31) + x) | 0
+  }
+  const slot = h & (ASCII_TABLE_SIZE - 1)
+  const cached = asciiTable[slot]
+  if (cached !== undefined && cached.length === n) {
+    let same = true
+    for (let i = 0; i < n; i++) {
+      if (cached.charCodeAt(i) !== b[start + i]) {
+        same = false
+        break
+      }
+    }
+    if (same) return cached
+  }
+  let s = ''
+  for (let i = start; i < start + n; i++) s += String.fromCharCode(b[i]!)
+  asciiTable[slot] = s
+  return s
 }
 
 // Invalid UTF-8 would decode to replacement characters that take more bytes to encode again, so a
