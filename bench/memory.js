@@ -4,7 +4,7 @@
 import { getTcpBackend, TcpTransport, NodeAddress, encodeFrame, WIRE_VERSION } from 'actor-cluster-bare'
 import { exit } from '../test/helpers/proc.js'
 
-const CONNECTIONS = 200
+const CONNECTIONS = 1000
 const QUEUED = 100_000
 const HOST = '127.0.0.1'
 const bareOs = typeof globalThis.Bare !== 'undefined' ? (await import('bare-os')).default : null
