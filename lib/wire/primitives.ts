@@ -47,7 +47,15 @@ const UTF8_CACHE_MAX_ENTRIES = 4096
 const UTF8_CACHE_MAX_LENGTH = 256
 const utf8Cache = new Map<string, Uint8Array>()
 
+// The last two strings looked up: a message measures, then writes, the same few strings.
+let recentString0 = ''
+let recentBytes0: Uint8Array = new Uint8Array(0)
+let recentString1 = ''
+let recentBytes1: Uint8Array = new Uint8Array(0)
+
 function utf8(s: string): Uint8Array | null {
+  if (s === recentString0) return recentBytes0
+  if (s === recentString1) return recentBytes1
   if (s.length > UTF8_CACHE_MAX_LENGTH) return null
   let bytes = utf8Cache.get(s)
   if (bytes === undefined) {
@@ -55,7 +63,20 @@ function utf8(s: string): Uint8Array | null {
     bytes = b4a.from(s, 'utf8')
     utf8Cache.set(s, bytes)
   }
+  recentString1 = recentString0
+  recentBytes1 = recentBytes0
+  recentString0 = s
+  recentBytes0 = bytes
   return bytes
+}
+
+// Copies small byte strings by hand: for a few dozen bytes a loop beats the call into set().
+const SMALL_COPY = 48
+
+function copyInto(target: Uint8Array, at: number, b: Uint8Array): void {
+  const n = b.byteLength
+  if (n <= SMALL_COPY) for (let i = 0; i < n; i++) target[at + i] = b[i]!
+  else target.set(b, at)
 }
 
 export function preString(state: State, s: string, max: number, what: string): void {
@@ -71,7 +92,7 @@ export function encString(state: State, s: string): void {
   const bytes = utf8(s)
   if (bytes !== null) {
     c.uint.encode(state, bytes.byteLength)
-    state.buffer.set(bytes, state.start)
+    copyInto(state.buffer, state.start, bytes)
     state.start += bytes.byteLength
     return
   }
@@ -145,7 +166,7 @@ export function preBytes(state: State, b: Uint8Array, max: number, what: string)
 
 export function encBytes(state: State, b: Uint8Array): void {
   c.uint.encode(state, b.byteLength)
-  state.buffer.set(b, state.start)
+  copyInto(state.buffer, state.start, b)
   state.start += b.byteLength
 }
 
