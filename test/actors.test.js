@@ -112,6 +112,18 @@ test('a failing behavior is restarted (started runs again), the failure is logge
   t.ok(logged.some((l) => l.level === 'error' && l.msg.includes('/user/flaky failed')), 'logged')
 })
 
+test('an async behavior that rejects, even with null, fails like one that throws', async (t) => {
+  const s = system(t)
+  const ref = s.spawn('async-fail', async (msg, ctx) => {
+    await null
+    if (msg === 'null') return Promise.reject(null)
+    ctx.reply('fine')
+  })
+  await t.exception(ref.ask('null'), /ACTOR_FAILED/)
+  t.is(s.stats().failures, 1)
+  t.is(await ref.ask('again'), 'fine', 'restarted and going on')
+})
+
 test('supervision: resume keeps state, stop stops, and too many restarts stop the actor', async (t) => {
   const s = system(t)
   let n = 0

@@ -145,8 +145,8 @@ export class ActorCell implements Runnable {
       if (isThenable(result)) {
         const sender = next.sender
         result.then(
-          () => this._onsettled(null, sender),
-          (err: unknown) => this._onsettled(err, sender)
+          () => this._onsettled(false, null, sender),
+          (err: unknown) => this._onsettled(true, err, sender)
         )
         return n
       }
@@ -178,9 +178,9 @@ export class ActorCell implements Runnable {
     if (!this._busy) this._finishStop()
   }
 
-  private _onsettled(err: unknown, sender: ActorRef | null): void {
+  private _onsettled(failed: boolean, err: unknown, sender: ActorRef | null): void {
     this._busy = false
-    if (err !== null) this._onfailure(err, sender)
+    if (failed) this._onfailure(err, sender)
     if (this._stopRequested) this._finishStop()
     else if (this.runnable) this._host.dispatcher.schedule(this)
   }
