@@ -102,7 +102,7 @@ function isScheme(s: string): s is AddressScheme {
   return (SCHEMES as readonly string[]).includes(s)
 }
 
-function isSystemName(s: string): boolean {
+export function isSystemName(s: string): boolean {
   return typeof s === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(s)
 }
 

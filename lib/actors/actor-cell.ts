@@ -129,21 +129,21 @@ export class ActorCell implements Runnable {
   run(max: number): number {
     let n = 0
     while (n < max && this.runnable) {
-      const next = this._mailbox.shift()!
+      const message = this._mailbox.take()
+      const sender = this._mailbox.takenSender
       n++
-      this._sender = next.sender
+      this._sender = sender
       this._replied = false
       this._busy = true
       let result: unknown
       try {
-        result = this._behavior.receive(next.message, this._ctx)
+        result = this._behavior.receive(message, this._ctx)
       } catch (err) {
         this._busy = false
-        this._onfailure(err, next.sender)
+        this._onfailure(err, sender)
         continue
       }
       if (isThenable(result)) {
-        const sender = next.sender
         result.then(
           () => this._onsettled(false, null, sender),
           (err: unknown) => this._onsettled(true, err, sender)
@@ -267,8 +267,9 @@ export class ActorCell implements Runnable {
     this._stopRequested = false
     for (const child of [...this.children.values()]) child.stop()
     this._call('stopped')
-    for (let next = this._mailbox.shift(); next !== null; next = this._mailbox.shift()) {
-      this._host.deadLetter(this.ref.path, next.message, next.sender, 'stopped')
+    while (this._mailbox.length > 0) {
+      const message = this._mailbox.take()
+      this._host.deadLetter(this.ref.path, message, this._mailbox.takenSender, 'stopped')
     }
     this._host.cellStopped(this)
   }

@@ -4,7 +4,7 @@
 import EventEmitter from 'bare-events'
 import { ClusterError } from '../errors.ts'
 import { createLogger, scopedLogger, type Logger, type LogLevelName } from '../logger.ts'
-import { NodeAddress } from '../node-address.ts'
+import { NodeAddress, isSystemName } from '../node-address.ts'
 import type { Cluster, ClusterOptions, ClusterSystem } from '../cluster/cluster.ts'
 import { ActorCell, type CellHost } from './actor-cell.ts'
 import { ActorRef, checkActorName, isLocalPath, refKey, type AskOptions, type RefOwner } from './actor-ref.ts'
@@ -105,7 +105,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   constructor(name: string, opts: ActorSystemOptions = {}) {
     super()
     // A system's name is its cluster's name, and part of every address.
-    new NodeAddress(name, '127.0.0.1', 0)
+    if (!isSystemName(name)) throw ClusterError.BAD_ADDRESS(`bad system name ${JSON.stringify(name)}`)
     this.name = name
     this.log = opts.log ?? createLogger(opts.logLevel ?? ACTOR_SYSTEM_DEFAULTS.logLevel)
     this.dispatcher = new Dispatcher()

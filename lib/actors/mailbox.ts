@@ -26,6 +26,8 @@ export interface Dropped {
 export class Mailbox {
   readonly capacity: number
   readonly overflow: OverflowPolicy
+  // The sender of the message `take` returned last.
+  takenSender: ActorRef | null
   private _messages: unknown[]
   private _senders: (ActorRef | null)[]
   private _head: number
@@ -34,6 +36,7 @@ export class Mailbox {
   constructor(opts: MailboxOptions = {}) {
     this.capacity = opts.capacity ?? MAILBOX_DEFAULTS.capacity
     this.overflow = opts.overflow ?? MAILBOX_DEFAULTS.overflow
+    this.takenSender = null
     this._messages = new Array(Math.min(INITIAL_SLOTS, this.capacity))
     this._senders = new Array(this._messages.length)
     this._head = 0
@@ -50,7 +53,7 @@ export class Mailbox {
     let dropped: Dropped | null = null
     if (this._length >= this.capacity && !always) {
       if (this.overflow === 'drop-newest') return { message, sender }
-      dropped = this.shift()
+      dropped = { message: this.take(), sender: this.takenSender }
     }
     if (this._length === this._messages.length) this._grow()
     const at = (this._head + this._length) % this._messages.length
@@ -60,15 +63,17 @@ export class Mailbox {
     return dropped
   }
 
-  shift(): Dropped | null {
-    if (this._length === 0) return null
+  // The oldest message (its sender in takenSender); call only when length > 0. Allocates nothing:
+  // this is once per message handled.
+  take(): unknown {
     const at = this._head
-    const out = { message: this._messages[at], sender: this._senders[at] ?? null }
+    const message = this._messages[at]
+    this.takenSender = this._senders[at] ?? null
     this._messages[at] = undefined
     this._senders[at] = null
     this._head = (at + 1) % this._messages.length
     this._length--
-    return out
+    return message
   }
 
   private _grow(): void {

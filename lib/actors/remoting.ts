@@ -105,7 +105,7 @@ export class Remoting {
 
   close(): void {
     this._channel.close()
-    if (this._cluster.onenvelope !== null) this._cluster.onenvelope = null
+    this._cluster.onenvelope = null
     const transport = this._cluster.transport as { off?: (event: string, fn: (...args: never[]) => void) => void }
     for (const [event, fn] of this._listeners) {
       if (event === 'drop' || event === 'peer-disconnected') transport.off?.(event, fn)
@@ -170,11 +170,12 @@ export class Remoting {
 
   private _onenvelope(from: NodeAddress, msg: EnvelopeMessage): void {
     this._stats.envelopesReceived++
+    // A path with an actor there is valid; only others need the check.
+    const cell = this._host.cell(msg.to)
     let sender: ActorRef | null = null
     let value: unknown
     try {
-      // A path with an actor there is valid; only others need the check.
-      if (this._host.cell(msg.to) === null && !isLocalPath(msg.to)) throw ClusterError.BAD_PATH(`an envelope to ${JSON.stringify(msg.to.slice(0, 200))}`)
+      if (cell === null && !isLocalPath(msg.to)) throw ClusterError.BAD_PATH(`an envelope to ${JSON.stringify(msg.to.slice(0, 200))}`)
       if (msg.from !== null) sender = msg.from.startsWith('/') ? this._host.ref(from.toString() + msg.from) : this._host.ref(msg.from)
       value = this._serialization.deserialize(msg.manifest, msg.body)
     } catch (err) {
@@ -186,7 +187,8 @@ export class Remoting {
       this._badMessage(from, err)
       return
     }
-    this._host.deliver(msg.to, value, sender)
+    if (cell !== null) cell.enqueue(value, sender)
+    else this._host.deliver(msg.to, value, sender)
   }
 
   private _onsignal(from: NodeAddress, body: Uint8Array): void {
