@@ -2,9 +2,7 @@
 // remote tells to one actor (throughput) and remote asks answered by one actor (round trips).
 import b4a from 'b4a'
 import { ActorSystem, Cluster, detectRuntime, monotonicNow } from 'actor-cluster-bare'
-import { BATCH, HIGH_QUEUE, tick } from './cases.js'
-
-const RTT_SAMPLES = 3000
+import { BATCH, HIGH_QUEUE, RTT_SAMPLES, percentiles, tick } from './cases.js'
 
 export const ACTOR_CASES = {
   // One actor counts remote tells of a `size`-byte Uint8Array until the sender's 'end'.
@@ -67,9 +65,7 @@ export const ACTOR_CASES = {
       }
       echo.tell('end')
       await system.terminate({ leave: false })
-      const s = times.slice(1).sort((a, b) => a - b) // the first includes the dial and handshake
-      const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? null
-      return { samples: s.length, p50: at(0.5), p99: at(0.99), max: s[s.length - 1] ?? null }
+      return percentiles(times.slice(1)) // the first includes the dial and handshake
     }
   }
 }

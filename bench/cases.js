@@ -203,7 +203,7 @@ async function streamModules() {
 
 // Ping-pong round trips: one message out, wait for its echo, repeat. The sender reports the
 // percentiles of the round trips it timed.
-const RTT_SAMPLES = 3000
+export const RTT_SAMPLES = 3000
 
 CASES['rtt-raw'] = {
   receiver(socket, report) {
@@ -323,7 +323,7 @@ async function benchNode(opts = {}) {
   return node
 }
 
-function percentiles(times) {
+export function percentiles(times) {
   const s = [...times].sort((a, b) => a - b)
   const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? null
   return { samples: s.length, p50: at(0.5), p99: at(0.99), max: s[s.length - 1] ?? null }

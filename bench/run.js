@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import fs from 'node:fs'
 import path from 'node:path'
+import { onLines } from '../test/helpers/lines.js'
 
 const require = createRequire(import.meta.url)
 const { ROOT, commandFor } = require('../test/helpers/runtimes.cjs')
@@ -167,15 +168,9 @@ function start(rt, args, command = null, commandArgs = null) {
   const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
   const lines = []
   const waiters = []
-  let partial = ''
-  child.stdout.on('data', (d) => {
-    partial += d
-    let i
-    while ((i = partial.indexOf('\n')) !== -1) {
-      lines.push(partial.slice(0, i))
-      partial = partial.slice(i + 1)
-      waiters.splice(0).forEach((w) => w())
-    }
+  onLines(child.stdout, (line) => {
+    lines.push(line)
+    waiters.splice(0).forEach((w) => w())
   })
   child.on('exit', () => waiters.splice(0).forEach((w) => w()))
   return {

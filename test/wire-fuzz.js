@@ -3,6 +3,7 @@
 //   npm run fuzz   (100,000 cases; test/fuzz.js takes a count and a seed)
 import { FrameDecoder, encodeFrame, ClusterError } from 'actor-cluster-bare'
 import { samples } from './helpers/wire-samples.js'
+import { insertBytes, mulberry32, randomBytes } from './helpers/random.js'
 
 const MAX_FRAME = 64 * 1024
 
@@ -58,12 +59,7 @@ function mutate(random, valid) {
         b = b.subarray(0, at)
         break
       case 3: { // insert junk
-        const junk = randomBytes(random, 1 + Math.floor(random() * 8))
-        const c = new Uint8Array(b.byteLength + junk.byteLength)
-        c.set(b.subarray(0, at), 0)
-        c.set(junk, at)
-        c.set(b.subarray(at), at + junk.byteLength)
-        b = c
+        b = insertBytes(b, at, randomBytes(random, 1 + Math.floor(random() * 8)))
         break
       }
       default: { // rewrite a length prefix or varint-looking byte with an extreme value
@@ -74,21 +70,4 @@ function mutate(random, valid) {
     if (b.byteLength === 0) break
   }
   return b
-}
-
-function randomBytes(random, n) {
-  const b = new Uint8Array(n)
-  for (let i = 0; i < n; i++) b[i] = Math.floor(random() * 256)
-  return b
-}
-
-function mulberry32(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }

@@ -7,6 +7,7 @@ import test from 'brittle'
 import { encodeMessage, decodeMessage, ClusterError } from 'actor-cluster-bare'
 import { samples, plain } from './helpers/wire-samples.js'
 import { args } from './helpers/proc.js'
+import { insertBytes, mulberry32, randomBytes } from './helpers/random.js'
 
 // Numbers only: when this file is imported by test/all.js, arguments meant for others are ignored.
 const [CASES = 3000, SEED = 20261124] = args().map(Number).filter((n) => Number.isSafeInteger(n) && n > 0)
@@ -14,7 +15,7 @@ const DECODE_CODES = new Set(['BAD_FRAME', 'UNKNOWN_KIND'])
 const STATUSES = new Set(['joining', 'up', 'leaving', 'down', 'removed'])
 
 test(`message fuzz: ${CASES} mutated messages decode, re-encode and decode again, or fail cleanly`, (t) => {
-  const random = xorshift(SEED)
+  const random = mulberry32(SEED)
   const originals = samples().map(([, m]) => encodeMessage(m))
   const tally = { decoded: 0, refused: {}, reencodeRefused: 0, shapeErrors: 0, roundTripErrors: 0 }
   let failure = null
@@ -58,7 +59,7 @@ test(`message fuzz: ${CASES} mutated messages decode, re-encode and decode again
 })
 
 test('bytes appended after the known fields change nothing, for every kind', (t) => {
-  const random = xorshift(SEED + 1)
+  const random = mulberry32(SEED + 1)
   for (const [name, msg] of samples()) {
     const tail = new Uint8Array(1 + Math.floor(random() * 40))
     for (let i = 0; i < tail.byteLength; i++) tail[i] = Math.floor(random() * 256)
@@ -90,13 +91,7 @@ function mutate(random, original) {
         b = b.subarray(0, at)
         break
       case 3: {
-        const junk = new Uint8Array(1 + Math.floor(random() * 6))
-        for (let i = 0; i < junk.byteLength; i++) junk[i] = Math.floor(random() * 256)
-        const c = new Uint8Array(b.byteLength + junk.byteLength)
-        c.set(b.subarray(0, at), 0)
-        c.set(junk, at)
-        c.set(b.subarray(at), at + junk.byteLength)
-        b = c
+        b = insertBytes(b, at, randomBytes(random, 1 + Math.floor(random() * 6)))
         break
       }
       case 4:
@@ -189,17 +184,4 @@ function canonical(v) {
     }
     return x
   })
-}
-
-// xorshift32: small, seedable, the same on every runtime.
-function xorshift(seed) {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    return x / 4294967296
-  }
 }

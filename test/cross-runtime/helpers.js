@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 import { makeCerts } from '../helpers/certs.js'
+import { onLines } from '../helpers/lines.js'
 
 const require = createRequire(import.meta.url)
 export const { ROOT, RUNTIMES, commandFor } = require('../helpers/runtimes.cjs')
@@ -19,16 +20,9 @@ export function start(t, runtime, script, args = [], opts = {}) {
   })
   const lines = []
   const waiters = []
-  let partial = ''
-  child.stdout.on('data', (d) => {
-    partial += d
-    let i
-    while ((i = partial.indexOf('\n')) !== -1) {
-      const line = partial.slice(0, i)
-      partial = partial.slice(i + 1)
-      lines.push(line)
-      for (const w of waiters.splice(0)) w()
-    }
+  onLines(child.stdout, (line) => {
+    lines.push(line)
+    for (const w of waiters.splice(0)) w()
   })
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
   t.teardown(() => {
