@@ -61,6 +61,36 @@ test('tcp: a large envelope is chunked and a heartbeat overtakes it', async (t) 
   t.ok(a.stats(b.self).rttMs >= 0, 'round trip measured from the ack')
 })
 
+test('tcp: a lone send is written at once; the rest of its tick goes out in one more write', async (t) => {
+  let writes = 0
+  const counting = Object.create(backend)
+  counting.connect = async (opts) => {
+    const socket = await backend.connect(opts)
+    const write = socket.write.bind(socket)
+    socket.write = (data) => {
+      writes++
+      return write(data)
+    }
+    return socket
+  }
+  const a = await tcpNode(t, 'a', { backend: counting })
+  const b = await tcpNode(t, 'b')
+  a.send(b.self, envelope(0)) // connect first
+  await until(() => b.received.length === 1)
+  writes = 0
+  a.send(b.self, envelope(1))
+  t.is(writes, 1, 'written before send returned')
+  await Promise.resolve()
+  writes = 0
+  const N = 1000
+  for (let i = 2; i < N + 2; i++) a.send(b.self, envelope(i))
+  t.is(writes, 1, 'the first of the burst at once')
+  await new Promise((resolve) => setTimeout(resolve, 0))
+  t.is(writes, 2, 'the other 999 together')
+  await until(() => b.received.length === N + 2, 5000, 'the burst')
+  t.alike(b.received.map((r) => r.msg.manifest), Array.from({ length: N + 2 }, (_, i) => 'n:' + i), 'in order')
+})
+
 test('tcp: a send that can never fit the frame limit throws, the connection carries on', async (t) => {
   const a = await tcpNode(t, 'a', { maxFrameBytes: 64 * 1024 })
   const b = await tcpNode(t, 'b', { maxFrameBytes: 64 * 1024 })

@@ -646,20 +646,24 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
     if (peer.queue.length > 0) this._scheduleRedial(peer, wait)
   }
 
+  // The first send of a tick is written at once (one batch: a lone message, or the first chunk of
+  // a large one), so a reply or a ping does not wait for the microtask queue; what is queued after
+  // it in the same tick goes out together, control first, when the tick ends.
   private _scheduleFlush(peer: Peer): void {
     if (peer.flushScheduled) return
     peer.flushScheduled = true
+    this._flush(peer, 1)
     queueMicrotask(() => {
       peer.flushScheduled = false
       this._flush(peer)
     })
   }
 
-  private _flush(peer: Peer): void {
+  private _flush(peer: Peer, maxWrites = Infinity): void {
     const conn = peer.conn
     if (conn === null || conn.state !== ConnectionState.OPEN) return
     const batch = this._flushBatch
-    while (conn.writable && peer.queue.length > 0) {
+    for (let writes = 0; writes < maxWrites && conn.writable && peer.queue.length > 0; writes++) {
       const bytes = peer.queue.takeBatch(MAX_BATCH_BYTES, batch)
       if (batch.length === 0) break
       peer.stats.framesOut += batch.length
