@@ -4,6 +4,7 @@ import test from 'brittle'
 import {
   encodeFrame,
   encodeMessage,
+  encodeSplit,
   decodeMessage,
   messageSize,
   FrameDecoder,
@@ -13,6 +14,7 @@ import {
 } from 'actor-cluster-bare'
 import vectors from './vectors/frames.json' with { type: 'json' }
 import { samples, fromJSON, hex, unhex, plain } from './helpers/wire-samples.js'
+import { equalBytes } from './helpers/net.js'
 
 function concat(list) {
   const out = new Uint8Array(list.reduce((n, b) => n + b.byteLength, 0))
@@ -45,6 +47,24 @@ test('every kind round-trips, with edge values', (t) => {
     t.alike(plain(decoded), plain(msg), name)
     t.is(encodeFrame(msg).byteLength, 4 + messageSize(msg), `${name}: frame is header + messageSize`)
   }
+})
+
+test('a split encoding is the whole encoding: head then body, for every kind and body length', (t) => {
+  const lengths = [0, 1, 63, 64, 127, 128, 255, 256, 65535, 65536, 300000]
+  let checked = 0
+  for (const [name, msg] of samples()) {
+    const variants = 'body' in msg ? lengths.map((n) => ({ ...msg, body: new Uint8Array(n).fill(7) })) : [msg]
+    for (const m of variants) {
+      const { head, body } = encodeSplit(m)
+      const joined = new Uint8Array(head.byteLength + body.byteLength)
+      joined.set(head, 0)
+      joined.set(body, head.byteLength)
+      if (!equalBytes(joined, encodeMessage(m))) t.fail(`${name}, body ${m.body?.byteLength}: differs`)
+      if ('body' in m && body !== m.body) t.fail(`${name}: the body is not copied`)
+      checked++
+    }
+  }
+  t.ok(checked > lengths.length * 2, `${checked} encodings compared`)
 })
 
 test('maximal strings and a 1 MiB body round-trip; one byte more is refused', (t) => {

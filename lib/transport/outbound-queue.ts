@@ -3,7 +3,7 @@
 // chunk frames, one per batch, so control frames slip in between its pieces.
 
 import b4a from 'b4a'
-import { encodeFrameInto, encodeMessage, FRAME_HEADER_BYTES, messageSize } from '../wire/index.ts'
+import { encodeFrameInto, encodeSplit, FRAME_HEADER_BYTES, messageSize } from '../wire/index.ts'
 import type { ChunkMessage, WireMessage } from '../wire/index.ts'
 
 // Envelopes up to this size go whole; larger ones in pieces of this size. A heartbeat then waits
@@ -16,10 +16,14 @@ export interface QueuedFrame {
   size: number
 }
 
+// A large envelope being sent in chunks: its encoding is `head` followed by `body`, never copied
+// whole; a chunk inside the body is a view of it.
 interface LargeInFlight {
   frame: QueuedFrame
   id: number
-  bytes: Uint8Array
+  head: Uint8Array
+  body: Uint8Array
+  totalBytes: number
   offset: number
 }
 
@@ -128,7 +132,8 @@ export class OutboundQueue {
       if (f === null) break
       if (f.size > CHUNK_BYTES) {
         // Counted in queuedBytes until its last chunk is taken.
-        this._large = { frame: f, id: this._nextChunkId++, bytes: encodeMessage(f.msg), offset: 0 }
+        const { head, body } = encodeSplit(f.msg)
+        this._large = { frame: f, id: this._nextChunkId++, head, body, totalBytes: head.byteLength + body.byteLength, offset: 0 }
         continue
       }
       this.queuedBytes -= f.size
@@ -161,21 +166,28 @@ export class OutboundQueue {
   }
 
   private _nextChunk(large: LargeInFlight): QueuedFrame {
-    const end = Math.min(large.bytes.byteLength, large.offset + CHUNK_BYTES)
-    const msg: ChunkMessage = {
-      kind: 'chunk',
-      id: large.id,
-      offset: large.offset,
-      totalBytes: large.bytes.byteLength,
-      data: large.bytes.subarray(large.offset, end)
-    }
+    const start = large.offset
+    const end = Math.min(large.totalBytes, start + CHUNK_BYTES)
+    const msg: ChunkMessage = { kind: 'chunk', id: large.id, offset: start, totalBytes: large.totalBytes, data: encodedRange(large, start, end) }
     large.offset = end
-    if (end === large.bytes.byteLength) {
+    if (end === large.totalBytes) {
       this.queuedBytes -= large.frame.size
       this._large = null
     }
     return { msg, size: messageSize(msg) }
   }
+}
+
+// Bytes start..end of a large envelope's encoding: a view when they lie in the body, a copy when
+// they take in some of the head.
+function encodedRange(large: LargeInFlight, start: number, end: number): Uint8Array {
+  const h = large.head.byteLength
+  if (start >= h) return large.body.subarray(start - h, end - h)
+  const out = b4a.allocUnsafe(end - start)
+  const fromHead = Math.min(end, h) - start
+  out.set(large.head.subarray(start, start + fromHead), 0)
+  if (end > h) out.set(large.body.subarray(0, end - h), fromHead)
+  return out
 }
 
 // Encodes frames into one buffer, for one write.

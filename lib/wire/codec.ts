@@ -403,6 +403,23 @@ export function encodeMessage(msg: WireMessage): Uint8Array {
   return state.buffer
 }
 
+// A message as the bytes before its body's contents and the contents themselves, for sending a
+// large one in pieces without first copying it whole. Envelopes and subsystem messages end with
+// their body (a length, then the bytes); other kinds come whole in `head`.
+export function encodeSplit(msg: WireMessage): { head: Uint8Array; body: Uint8Array } {
+  if (msg.kind !== 'envelope' && msg.kind !== 'subsystem') return { head: encodeMessage(msg), body: NO_BYTES }
+  const body = msg.body
+  // Encoded with an empty body, the message ends with that body's length, 0, in one byte.
+  const empty = encodeMessage({ ...msg, body: NO_BYTES })
+  const prefix = empty.byteLength - 1
+  const length: State = { start: 0, end: 0, buffer: NO_BYTES }
+  c.uint.preencode(length, body.byteLength)
+  const head = b4a.allocUnsafe(prefix + length.end)
+  head.set(empty.subarray(0, prefix), 0)
+  c.uint.encode({ start: prefix, end: head.byteLength, buffer: head }, body.byteLength)
+  return { head, body }
+}
+
 // Writes header and message at state.start; `size` is messageSize(msg).
 export function encodeFrameInto(state: State, msg: WireMessage, size: number): void {
   const b = state.buffer

@@ -6,6 +6,7 @@ export {
   encodeFrame,
   encodeFrameInto,
   encodeMessage,
+  encodeSplit,
   messageSize,
   type State as EncodeState
 } from './codec.ts'
