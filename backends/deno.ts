@@ -48,6 +48,11 @@ interface DenoApi {
 
 const MIN_READ = 16 * 1024
 const MAX_READ = 256 * 1024
+// A read that finds data waiting settles without a turn of the event loop, so a socket that
+// always has data would starve timers (heartbeats) and other sockets: after this many bytes read
+// in a row, the loop lets everything else run once.
+const YIELD_AFTER_BYTES = 1024 * 1024
+const setImmediate = (globalThis as unknown as { setImmediate: (fn: () => void) => void }).setImmediate
 
 export const denoTcpBackend: TcpBackend = {
   name: 'deno',
@@ -265,7 +270,13 @@ class DenoTcpSocket extends SocketBase implements TcpSocket {
   }
 
   private async _readLoop(): Promise<void> {
+    let sinceYield = 0
     while (!this._closed) {
+      if (sinceYield >= YIELD_AFTER_BYTES) {
+        sinceYield = 0
+        await new Promise<void>((resolve) => setImmediate(resolve))
+        continue
+      }
       if (this._paused) {
         await new Promise<void>((resolve) => {
           this._resume = resolve
@@ -286,6 +297,7 @@ class DenoTcpSocket extends SocketBase implements TcpSocket {
         this._maybeClose()
         return
       }
+      sinceYield += n
       if (n === this._readSize && this._readSize < MAX_READ) this._readSize *= 2
       else if (n < this._readSize / 4 && this._readSize > MIN_READ) this._readSize /= 2
       this.ondata?.(buffer.subarray(0, n))
