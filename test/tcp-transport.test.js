@@ -61,7 +61,7 @@ test('tcp: a large envelope is chunked and a heartbeat overtakes it', async (t) 
   t.ok(a.stats(b.self).rttMs >= 0, 'round trip measured from the ack')
 })
 
-test('tcp: a lone send is written at once; the rest of its tick goes out in one more write', async (t) => {
+test('tcp: on a quiet link a lone send is written at once; a stream goes out in one write a tick', async (t) => {
   let writes = 0
   const counting = Object.create(backend)
   counting.connect = async (opts) => {
@@ -87,8 +87,21 @@ test('tcp: a lone send is written at once; the rest of its tick goes out in one 
   t.is(writes, 1, 'the first of the burst at once')
   await new Promise((resolve) => setTimeout(resolve, 0))
   t.is(writes, 2, 'the other 999 together')
-  await until(() => b.received.length === N + 2, 5000, 'the burst')
-  t.alike(b.received.map((r) => r.msg.manifest), Array.from({ length: N + 2 }, (_, i) => 'n:' + i), 'in order')
+  // A stream: while ticks carry several frames, each tick is one write.
+  writes = 0
+  for (let i = N + 2; i < N + 12; i++) a.send(b.self, envelope(i))
+  t.is(writes, 0, 'a stream waits for the end of the tick')
+  await new Promise((resolve) => setTimeout(resolve, 0))
+  t.is(writes, 1, 'and goes out in one write')
+  // A tick with one frame ends the stream; the next lone send is written at once again.
+  a.send(b.self, envelope(N + 12))
+  await new Promise((resolve) => setTimeout(resolve, 0))
+  writes = 0
+  a.send(b.self, envelope(N + 13))
+  t.is(writes, 1, 'quiet again: written at once')
+  const total = N + 14
+  await until(() => b.received.length === total, 5000, 'everything')
+  t.alike(b.received.map((r) => r.msg.manifest), Array.from({ length: total }, (_, i) => 'n:' + i), 'in order')
 })
 
 test('tcp: a send that can never fit the frame limit throws, the connection carries on', async (t) => {

@@ -102,6 +102,8 @@ class Peer {
   redialTimer: TimerHandle | null
   nextDialAt: number
   flushScheduled: boolean
+  // The last tick's flush wrote more than one frame: coalesce from the first frame on.
+  streaming: boolean
   everConnected: boolean
   heartbeatSeq: number
   lastHeartbeatAt: number
@@ -120,6 +122,7 @@ class Peer {
     this.redialTimer = null
     this.nextDialAt = 0
     this.flushScheduled = false
+    this.streaming = false
     this.everConnected = false
     this.heartbeatSeq = 0
     this.lastHeartbeatAt = 0
@@ -646,26 +649,32 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
     if (peer.queue.length > 0) this._scheduleRedial(peer, wait)
   }
 
-  // The first send of a tick is written at once (one batch: a lone message, or the first chunk of
-  // a large one), so a reply or a ping does not wait for the microtask queue; what is queued after
-  // it in the same tick goes out together, control first, when the tick ends.
+  // On a quiet link the first send of a tick is written at once (one batch: a lone message, or the
+  // first chunk of a large one), so a reply or a ping does not wait for the microtask queue; what
+  // is queued after it in the same tick goes out together, control first, when the tick ends.
+  // Once ticks carry several frames (a stream), every frame waits for the end of its tick, so a
+  // stream pays one write a tick, not two.
   private _scheduleFlush(peer: Peer): void {
     if (peer.flushScheduled) return
     peer.flushScheduled = true
-    this._flush(peer, 1)
+    if (!peer.streaming) this._flush(peer, 1)
     queueMicrotask(() => {
       peer.flushScheduled = false
-      this._flush(peer)
+      peer.streaming = this._flush(peer) > 1
     })
   }
 
-  private _flush(peer: Peer, maxWrites = Infinity): void {
+  // Writes queued frames while the socket takes them, at most `maxWrites` writes; returns the
+  // number of frames written.
+  private _flush(peer: Peer, maxWrites = Infinity): number {
     const conn = peer.conn
-    if (conn === null || conn.state !== ConnectionState.OPEN) return
+    if (conn === null || conn.state !== ConnectionState.OPEN) return 0
     const batch = this._flushBatch
+    let frames = 0
     for (let writes = 0; writes < maxWrites && conn.writable && peer.queue.length > 0; writes++) {
       const bytes = peer.queue.takeBatch(MAX_BATCH_BYTES, batch)
       if (batch.length === 0) break
+      frames += batch.length
       peer.stats.framesOut += batch.length
       peer.stats.bytesOut += bytes
       const buffer = encodeBatch(batch, bytes)
@@ -677,6 +686,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
       peer.onflushed = null
       onflushed()
     }
+    return frames
   }
 
   private async _flushAndEnd(peer: Peer, conn: Connection, deadline: number): Promise<void> {
