@@ -6,7 +6,7 @@
 import b4a from 'b4a'
 import c from 'compact-encoding'
 import { ClusterError } from '../errors.ts'
-import { decBytes, decByte, decCount, decFloat, decString, decUint, type State } from '../wire/primitives.ts'
+import { copyBytes, decBytes, decByte, decCount, decFloat, decString, decUint, type State } from '../wire/primitives.ts'
 
 export const VALUE_LIMITS = {
   // Arrays, objects, maps and sets inside each other.
@@ -322,7 +322,7 @@ class Reader {
         return decString(state, ANY, 'string')
       case TAG.BYTES:
         // A copy: the frame's buffer is reused and the receiver may keep this.
-        return b4a.from(decBytes(state, ANY, 'bytes'))
+        return copyBytes(decBytes(state, ANY, 'bytes'))
       case TAG.BIGINT: {
         const negative = decByte(state)
         if (negative > 1) throw ClusterError.BAD_MESSAGE('bad bigint sign')
@@ -336,7 +336,7 @@ class Reader {
         return this._ctx.ref(decString(state, ANY, 'actor path'))
       case TAG.CUSTOM: {
         const manifest = decString(state, ANY, 'manifest')
-        return this._ctx.custom(manifest, b4a.from(decBytes(state, ANY, 'custom value')))
+        return this._ctx.custom(manifest, copyBytes(decBytes(state, ANY, 'custom value')))
       }
     }
     if (depth >= VALUE_LIMITS.maxDepth) throw ClusterError.BAD_MESSAGE(`values nested deeper than ${VALUE_LIMITS.maxDepth}`)

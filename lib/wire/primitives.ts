@@ -79,6 +79,14 @@ function copyInto(target: Uint8Array, at: number, b: Uint8Array): void {
   else target.set(b, at)
 }
 
+// A copy of `b` that owns its memory. b4a.from(b) does the same, but on Deno it costs ten times
+// as much (about 1 us for 64 bytes, against 0.1 us for this).
+export function copyBytes(b: Uint8Array): Uint8Array {
+  const out = b4a.allocUnsafe(b.byteLength)
+  out.set(b, 0)
+  return out
+}
+
 export function preString(state: State, s: string, max: number, what: string): void {
   if (typeof s !== 'string') throw ClusterError.BAD_FRAME(`${what} must be a string`)
   const bytes = utf8(s)
