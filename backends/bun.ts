@@ -2,7 +2,7 @@
 // Bun's write may take part of a buffer: the rest waits in a WriteBuffer, flushed on drain.
 
 import { ClusterError } from '../lib/errors.ts'
-import { SocketBase, applySocketOptions, describeError } from './socket-base.ts'
+import { READ_BYTES_PER_TURN, SocketBase, applySocketOptions, describeError, nextTurn } from './socket-base.ts'
 import { resolveTls, type ResolvedTls } from './tls-settings.ts'
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -169,7 +169,7 @@ async function connect(opts: ConnectOptions): Promise<TcpSocket> {
 function socketHandlers(): Handlers {
   return {
     data(s, d) {
-      s.data?.ondata?.(d)
+      s.data?._ondata(d)
     },
     drain(s) {
       s.data?._ondrain()
@@ -195,6 +195,11 @@ class BunTcpSocket extends SocketBase implements TcpSocket {
   private _endSeen: boolean
   private _destroyed: boolean
   private _onfinal: (() => void) | null
+  // Bytes handed over since reading last let the event loop turn; paused by the caller, and
+  // paused until the next turn.
+  private _readInTurn: number
+  private _paused: boolean
+  private _waitingTurn: boolean
 
   constructor(raw: BunSocket, encrypted: boolean, onfinal: (() => void) | null) {
     super(encrypted, raw.remoteAddress, raw.remotePort)
@@ -205,6 +210,9 @@ class BunTcpSocket extends SocketBase implements TcpSocket {
     this._endSeen = false
     this._destroyed = false
     this._onfinal = onfinal
+    this._readInTurn = 0
+    this._paused = false
+    this._waitingTurn = false
     raw.data = this
   }
 
@@ -248,11 +256,26 @@ class BunTcpSocket extends SocketBase implements TcpSocket {
   }
 
   pause(): void {
+    this._paused = true
     this._raw.pause()
   }
 
   resume(): void {
-    this._raw.resume()
+    this._paused = false
+    if (!this._waitingTurn) this._raw.resume()
+  }
+
+  _ondata(d: Uint8Array): void {
+    this.ondata?.(d)
+    this._readInTurn += d.byteLength
+    if (this._readInTurn < READ_BYTES_PER_TURN || this._waitingTurn || this._closed) return
+    this._waitingTurn = true
+    this._raw.pause()
+    nextTurn(() => {
+      this._waitingTurn = false
+      this._readInTurn = 0
+      if (!this._paused && !this._closed) this._raw.resume()
+    })
   }
 
   setNoDelay(enable: boolean): void {

@@ -3,7 +3,7 @@
 // ordered queue pumped by conn.write, which may take part of a buffer.
 
 import { ClusterError } from '../lib/errors.ts'
-import { SocketBase, applySocketOptions, describeError } from './socket-base.ts'
+import { READ_BYTES_PER_TURN, SocketBase, applySocketOptions, describeError, nextTurn } from './socket-base.ts'
 import { resolveTls } from './tls-settings.ts'
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -48,11 +48,6 @@ interface DenoApi {
 
 const MIN_READ = 16 * 1024
 const MAX_READ = 256 * 1024
-// A read that finds data waiting settles without a turn of the event loop, so a socket that
-// always has data would starve timers (heartbeats) and other sockets: after this many bytes read
-// in a row, the loop lets everything else run once.
-const YIELD_AFTER_BYTES = 1024 * 1024
-const setImmediate = (globalThis as unknown as { setImmediate: (fn: () => void) => void }).setImmediate
 
 export const denoTcpBackend: TcpBackend = {
   name: 'deno',
@@ -272,9 +267,9 @@ class DenoTcpSocket extends SocketBase implements TcpSocket {
   private async _readLoop(): Promise<void> {
     let sinceYield = 0
     while (!this._closed) {
-      if (sinceYield >= YIELD_AFTER_BYTES) {
+      if (sinceYield >= READ_BYTES_PER_TURN) {
         sinceYield = 0
-        await new Promise<void>((resolve) => setImmediate(resolve))
+        await new Promise<void>((resolve) => nextTurn(resolve))
         continue
       }
       if (this._paused) {

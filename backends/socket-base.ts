@@ -48,6 +48,15 @@ export abstract class SocketBase {
   }
 }
 
+// Bun and Deno hand over whatever a socket has waiting without a turn of the event loop in between
+// (Bun: megabytes in one go; Deno: reads that find data settle back to back), so a socket that
+// always has data would hold back timers (heartbeats) and other sockets. Their backends let the
+// loop turn once after every this many bytes read.
+export const READ_BYTES_PER_TURN = 1024 * 1024
+
+// Runs `fn` after the event loop has turned once (timers and I/O first).
+export const nextTurn = (globalThis as unknown as { setImmediate: (fn: () => void) => void }).setImmediate
+
 export interface SocketTuning {
   setNoDelay(enable: boolean): void
   setKeepAlive(enable: boolean, initialDelayMs?: number): void

@@ -5,6 +5,8 @@ import { getTcpBackend, detectRuntime, DEFAULT_HIGH_WATER_MARK } from 'actor-clu
 import { HOST, waitFor, pattern, equalBytes, sleep, collect } from './helpers/net.js'
 
 const backend = getTcpBackend()
+// setImmediate where the runtime has it: it runs once the event loop has turned.
+const nextTurn = typeof setImmediate === 'function' ? setImmediate : (fn) => setTimeout(fn, 0)
 const runtime = detectRuntime()
 
 async function echoServer(t, opts = {}) {
@@ -170,6 +172,48 @@ test(`${runtime}: a slow reader bounds the writer's buffered bytes`, async (t) =
   const until = Date.now() + 30000
   while (received < TOTAL && Date.now() < until) await sleep(10)
   t.is(received, TOTAL, 'reader got everything once resumed')
+})
+
+test(`${runtime}: a socket that always has data waiting still lets the event loop turn`, async (t) => {
+  let reader = null
+  const server = await backend.listen({
+    host: HOST,
+    port: 0,
+    onconnection(socket) {
+      reader = socket
+      socket.pause()
+    }
+  })
+  t.teardown(() => server.close())
+  const writer = await backend.connect({ host: HOST, port: server.port })
+  while (reader === null) await sleep(5)
+  t.teardown(() => {
+    writer.destroy()
+    reader.destroy()
+  })
+  // Fill the kernel's buffers while the reader is paused, so every read finds data waiting.
+  const TOTAL = 16 * 1024 * 1024
+  const chunk = pattern(64 * 1024, 5)
+  for (let n = 0; n < TOTAL; n += chunk.byteLength) writer.write(chunk)
+  await sleep(200)
+  let received = 0
+  let atLastTurn = 0
+  let most = 0
+  reader.ondata = (data) => {
+    received += data.byteLength
+  }
+  const turn = () => {
+    most = Math.max(most, received - atLastTurn)
+    atLastTurn = received
+    if (received < TOTAL) nextTurn(turn)
+  }
+  reader.resume()
+  nextTurn(turn)
+  const deadline = Date.now() + 10000
+  while (received < TOTAL && Date.now() < deadline) await sleep(5)
+  t.is(received, TOTAL, 'all bytes arrived')
+  t.comment(`at most ${most} bytes between two turns of the event loop`)
+  t.ok(most <= 3 * 1024 * 1024, 'no more than a few MiB read without a turn')
 })
 
 test(`${runtime}: half-close lets the other side finish writing`, async (t) => {
