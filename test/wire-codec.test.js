@@ -49,6 +49,26 @@ test('every kind round-trips, with edge values', (t) => {
   }
 })
 
+test('envelopes that share some fields with the one before decode to themselves', (t) => {
+  const base = { kind: 'envelope', to: '/user/a', from: null, manifest: 'm', body: new Uint8Array([1, 2, 3]), correlationId: null }
+  const sequence = [
+    base,
+    base,
+    { ...base, to: '/user/b' },
+    { ...base, to: '/user/b', from: '/user/x' },
+    { ...base, to: '/user/b', from: '/user/y' },
+    { ...base, to: '/user/b', from: '/user/y', manifest: 'n' },
+    { ...base, correlationId: 7 },
+    { ...base, from: '' },
+    { ...base, to: '/user/' + 'é'.repeat(20) },
+    base
+  ]
+  const bytes = sequence.map((m) => encodeMessage(m))
+  sequence.forEach((m, i) => t.alike(plain(decodeMessage(bytes[i])), plain(m), `message ${i}`))
+  t.ok(equalBytes(bytes[0], bytes[9]), 'the same envelope gives the same bytes after others')
+  t.exception(() => encodeMessage({ ...base, to: 42 }), /BAD_FRAME/, 'a bad field is refused even right after a good one')
+})
+
 test('a split encoding is the whole encoding: head then body, for every kind and body length', (t) => {
   const lengths = [0, 1, 63, 64, 127, 128, 255, 256, 65535, 65536, 300000]
   let checked = 0

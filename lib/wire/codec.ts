@@ -35,6 +35,7 @@ import {
   encFloat,
   decFloat,
   decCount,
+  copyInto,
   NO_BYTES,
   type Codec,
   type State
@@ -271,21 +272,56 @@ const HAS_CORRELATION = 2
 // Bodies are capped by the frame size the decoder enforces, not here.
 const ANY_LENGTH = Number.MAX_SAFE_INTEGER
 
+// An envelope's fields before its body (flags, to, from, manifest, correlation id) are mostly the
+// same as the last envelope's: one recipient, one sender, one kind of message. The last ones are
+// kept encoded, so the next envelope with the same strings copies them in one go.
+const head: { to: string; from: string | null; manifest: string; bytes: Uint8Array } = { to: '', from: null, manifest: '', bytes: NO_BYTES }
+
+function envelopeHead(m: Of<'envelope'>): Uint8Array | null {
+  if (m.correlationId !== null) return null
+  if (m.to === head.to && m.from === head.from && m.manifest === head.manifest && head.bytes !== NO_BYTES) return head.bytes
+  const state: State = { start: 0, end: 1, buffer: NO_BYTES }
+  preString(state, m.to, LIMITS.path, 'to')
+  if (m.from !== null) preString(state, m.from, LIMITS.path, 'from')
+  preString(state, m.manifest, LIMITS.manifest, 'manifest')
+  state.buffer = b4a.allocUnsafe(state.end)
+  state.buffer[state.start++] = m.from === null ? 0 : HAS_FROM
+  encString(state, m.to)
+  if (m.from !== null) encString(state, m.from)
+  encString(state, m.manifest)
+  head.to = m.to
+  head.from = m.from
+  head.manifest = m.manifest
+  head.bytes = state.buffer
+  return state.buffer
+}
+
 const envelope: Codec<Of<'envelope'>> = {
   preencode(state, m) {
-    state.end++
-    preString(state, m.to, LIMITS.path, 'to')
-    if (m.from !== null) preString(state, m.from, LIMITS.path, 'from')
-    preString(state, m.manifest, LIMITS.manifest, 'manifest')
-    if (m.correlationId !== null) preUint(state, m.correlationId)
+    const h = envelopeHead(m)
+    if (h !== null) {
+      state.end += h.byteLength
+    } else {
+      state.end++
+      preString(state, m.to, LIMITS.path, 'to')
+      if (m.from !== null) preString(state, m.from, LIMITS.path, 'from')
+      preString(state, m.manifest, LIMITS.manifest, 'manifest')
+      preUint(state, m.correlationId!)
+    }
     preBytes(state, m.body, ANY_LENGTH, 'body')
   },
   encode(state, m) {
-    state.buffer[state.start++] = (m.from === null ? 0 : HAS_FROM) | (m.correlationId === null ? 0 : HAS_CORRELATION)
-    encString(state, m.to)
-    if (m.from !== null) encString(state, m.from)
-    encString(state, m.manifest)
-    if (m.correlationId !== null) encUint(state, m.correlationId)
+    const h = envelopeHead(m)
+    if (h !== null) {
+      copyInto(state.buffer, state.start, h)
+      state.start += h.byteLength
+    } else {
+      state.buffer[state.start++] = (m.from === null ? 0 : HAS_FROM) | HAS_CORRELATION
+      encString(state, m.to)
+      if (m.from !== null) encString(state, m.from)
+      encString(state, m.manifest)
+      encUint(state, m.correlationId!)
+    }
     encBytes(state, m.body)
   },
   decode(state) {
