@@ -35,6 +35,7 @@ import {
   encFloat,
   decFloat,
   decCount,
+  copyBytes,
   copyInto,
   NO_BYTES,
   type Codec,
@@ -296,6 +297,26 @@ function envelopeHead(m: Of<'envelope'>): Uint8Array | null {
   return state.buffer
 }
 
+// The same on the way in: the bytes of the last head decoded, and what they decoded to. Bytes that
+// start the same way decode the same way, to the end of those bytes, so a match needs no decoding.
+interface DecodedHead {
+  bytes: Uint8Array
+  to: string
+  from: string | null
+  manifest: string
+  correlationId: number | null
+}
+let decodedHead: DecodedHead | null = null
+
+function startsWith(state: State, bytes: Uint8Array): boolean {
+  const n = bytes.byteLength
+  if (state.end - state.start < n) return false
+  const b = state.buffer
+  const at = state.start
+  for (let i = 0; i < n; i++) if (b[at + i] !== bytes[i]) return false
+  return true
+}
+
 const envelope: Codec<Of<'envelope'>> = {
   preencode(state, m) {
     const h = envelopeHead(m)
@@ -325,11 +346,19 @@ const envelope: Codec<Of<'envelope'>> = {
     encBytes(state, m.body)
   },
   decode(state) {
+    const start = state.start
+    const last = decodedHead
+    if (last !== null && startsWith(state, last.bytes)) {
+      state.start += last.bytes.byteLength
+      const body = decBytes(state, ANY_LENGTH, 'body')
+      return { kind: 'envelope', to: last.to, from: last.from, manifest: last.manifest, body, correlationId: last.correlationId }
+    }
     const flags = decByte(state)
     const to = decString(state, LIMITS.path, 'to')
     const from = flags & HAS_FROM ? decString(state, LIMITS.path, 'from') : null
     const manifest = decString(state, LIMITS.manifest, 'manifest')
     const correlationId = flags & HAS_CORRELATION ? decUint(state) : null
+    decodedHead = { bytes: copyBytes(state.buffer.subarray(start, state.start)), to, from, manifest, correlationId }
     const body = decBytes(state, ANY_LENGTH, 'body')
     return { kind: 'envelope', to, from, manifest, body, correlationId }
   }
