@@ -274,27 +274,38 @@ const HAS_CORRELATION = 2
 const ANY_LENGTH = Number.MAX_SAFE_INTEGER
 
 // An envelope's fields before its body (flags, to, from, manifest, correlation id) are mostly the
-// same as the last envelope's: one recipient, one sender, one kind of message. The last ones are
-// kept encoded, so the next envelope with the same strings copies them in one go.
-const head: { to: string; from: string | null; manifest: string; bytes: Uint8Array } = { to: '', from: null, manifest: '', bytes: NO_BYTES }
+// same as the last envelope's: one recipient, one sender, one kind of message. The last ones
+// encoded are kept as bytes, so the next envelope with the same strings copies them in one go.
+const encodedHead: { to: string; from: string | null; manifest: string; bytes: Uint8Array } = { to: '', from: null, manifest: '', bytes: NO_BYTES }
 
-function envelopeHead(m: Of<'envelope'>): Uint8Array | null {
-  if (m.correlationId !== null) return null
-  if (m.to === head.to && m.from === head.from && m.manifest === head.manifest && head.bytes !== NO_BYTES) return head.bytes
-  const state: State = { start: 0, end: 1, buffer: NO_BYTES }
+function knownHead(m: Of<'envelope'>): Uint8Array | null {
+  const h = encodedHead
+  if (m.to === h.to && m.from === h.from && m.manifest === h.manifest && m.correlationId === null && h.bytes !== NO_BYTES) return h.bytes
+  return null
+}
+
+function preHead(state: State, m: Of<'envelope'>): void {
+  state.end++
   preString(state, m.to, LIMITS.path, 'to')
   if (m.from !== null) preString(state, m.from, LIMITS.path, 'from')
   preString(state, m.manifest, LIMITS.manifest, 'manifest')
-  state.buffer = b4a.allocUnsafe(state.end)
-  state.buffer[state.start++] = m.from === null ? 0 : HAS_FROM
+  if (m.correlationId !== null) preUint(state, m.correlationId)
+}
+
+function encHead(state: State, m: Of<'envelope'>): void {
+  const start = state.start
+  state.buffer[state.start++] = (m.from === null ? 0 : HAS_FROM) | (m.correlationId === null ? 0 : HAS_CORRELATION)
   encString(state, m.to)
   if (m.from !== null) encString(state, m.from)
   encString(state, m.manifest)
-  head.to = m.to
-  head.from = m.from
-  head.manifest = m.manifest
-  head.bytes = state.buffer
-  return state.buffer
+  if (m.correlationId !== null) {
+    encUint(state, m.correlationId)
+    return
+  }
+  encodedHead.to = m.to
+  encodedHead.from = m.from
+  encodedHead.manifest = m.manifest
+  encodedHead.bytes = copyBytes(state.buffer.subarray(start, state.start))
 }
 
 // The same on the way in: the bytes of the last head decoded, and what they decoded to. Bytes that
@@ -319,29 +330,18 @@ function startsWith(state: State, bytes: Uint8Array): boolean {
 
 const envelope: Codec<Of<'envelope'>> = {
   preencode(state, m) {
-    const h = envelopeHead(m)
-    if (h !== null) {
-      state.end += h.byteLength
-    } else {
-      state.end++
-      preString(state, m.to, LIMITS.path, 'to')
-      if (m.from !== null) preString(state, m.from, LIMITS.path, 'from')
-      preString(state, m.manifest, LIMITS.manifest, 'manifest')
-      preUint(state, m.correlationId!)
-    }
+    const known = knownHead(m)
+    if (known !== null) state.end += known.byteLength
+    else preHead(state, m)
     preBytes(state, m.body, ANY_LENGTH, 'body')
   },
   encode(state, m) {
-    const h = envelopeHead(m)
-    if (h !== null) {
-      copyInto(state.buffer, state.start, h)
-      state.start += h.byteLength
+    const known = knownHead(m)
+    if (known !== null) {
+      copyInto(state.buffer, state.start, known)
+      state.start += known.byteLength
     } else {
-      state.buffer[state.start++] = (m.from === null ? 0 : HAS_FROM) | HAS_CORRELATION
-      encString(state, m.to)
-      if (m.from !== null) encString(state, m.from)
-      encString(state, m.manifest)
-      encUint(state, m.correlationId!)
+      encHead(state, m)
     }
     encBytes(state, m.body)
   },
