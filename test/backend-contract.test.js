@@ -28,6 +28,27 @@ async function echoServer(t, opts = {}) {
   return server
 }
 
+// A connected pair whose accepting side starts paused.
+async function pausedPair(t) {
+  let reader = null
+  const server = await backend.listen({
+    host: HOST,
+    port: 0,
+    onconnection(socket) {
+      reader = socket
+      socket.pause()
+    }
+  })
+  t.teardown(() => server.close())
+  const writer = await backend.connect({ host: HOST, port: server.port })
+  while (reader === null) await sleep(5)
+  t.teardown(() => {
+    writer.destroy()
+    reader.destroy()
+  })
+  return { reader, writer }
+}
+
 test(`${runtime}: getTcpBackend picks this runtime's backend`, (t) => {
   t.is(backend.name, runtime)
 })
@@ -86,33 +107,7 @@ test(`${runtime}: echo of 10 MiB is byte-exact`, async (t) => {
 })
 
 test(`${runtime}: a slow reader bounds the writer's buffered bytes`, async (t) => {
-  let serverSide = null
-  const accepted = new Promise((resolve) => {
-    backend
-      .listen({
-        host: HOST,
-        port: 0,
-        onconnection(socket) {
-          serverSide = socket
-          socket.pause()
-          resolve(socket)
-        }
-      })
-      .then((server) => {
-        t.teardown(() => server.close())
-        return backend.connect({ host: HOST, port: server.port })
-      })
-      .then((client) => {
-        writer = client
-      })
-  })
-  let writer = null
-  const reader = await accepted
-  while (writer === null) await sleep(5)
-  t.teardown(() => {
-    writer.destroy()
-    serverSide.destroy()
-  })
+  const { reader, writer } = await pausedPair(t)
 
   const CHUNK = 64 * 1024
   const TOTAL = 48 * 1024 * 1024
@@ -175,22 +170,7 @@ test(`${runtime}: a slow reader bounds the writer's buffered bytes`, async (t) =
 })
 
 test(`${runtime}: a socket that always has data waiting still lets the event loop turn`, async (t) => {
-  let reader = null
-  const server = await backend.listen({
-    host: HOST,
-    port: 0,
-    onconnection(socket) {
-      reader = socket
-      socket.pause()
-    }
-  })
-  t.teardown(() => server.close())
-  const writer = await backend.connect({ host: HOST, port: server.port })
-  while (reader === null) await sleep(5)
-  t.teardown(() => {
-    writer.destroy()
-    reader.destroy()
-  })
+  const { reader, writer } = await pausedPair(t)
   // Fill the kernel's buffers while the reader is paused, so every read finds data waiting.
   const TOTAL = 16 * 1024 * 1024
   const chunk = pattern(64 * 1024, 5)
