@@ -73,7 +73,7 @@ function utf8(s: string): Uint8Array | null {
 // Copies small byte strings by hand: for a few dozen bytes a loop beats the call into set().
 const SMALL_COPY = 48
 
-export function copyInto(target: Uint8Array, at: number, b: Uint8Array): void {
+function copyInto(target: Uint8Array, at: number, b: Uint8Array): void {
   const n = b.byteLength
   if (n <= SMALL_COPY) for (let i = 0; i < n; i++) target[at + i] = b[i]!
   else target.set(b, at)
