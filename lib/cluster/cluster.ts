@@ -157,6 +157,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _gossipPause: PauseDetector
   private _lastRefutation: number
   private _refusalsLogged: number
+  private _asleep: boolean
 
   static async join(system: ClusterSystem, opts: ClusterOptions = {}): Promise<Cluster> {
     const log = opts.log ?? system.log ?? silentLogger
@@ -238,6 +239,23 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._gossipPause = new PauseDetector(this._opts.gossipIntervalMs, pause)
     this._lastRefutation = 0
     this._refusalsLogged = 0
+    this._asleep = false
+  }
+
+  /**
+   * @internal For tests: this node stops for `ms` as a stopped process would (no timers, deaf to
+   * every message), then its timers fire, late.
+   */
+  async _sleepFor(ms: number): Promise<void> {
+    if (this._stopped || this._asleep) return
+    this._asleep = true
+    for (const t of [this._gossipTimer, this._heartbeatTimer]) if (t !== null) clearInterval(t)
+    await sleep(ms)
+    this._asleep = false
+    if (this._stopped) return
+    this._startTimers()
+    this._onheartbeattick()
+    this._ongossiptick()
   }
 
   /** This node's public key (32 bytes, Ed25519), which signs its record. */
@@ -323,6 +341,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       this._contactSeeds()
     }
     this._publish()
+    this._startTimers()
+  }
+
+  private _startTimers(): void {
     this._gossipTimer = setInterval(() => this._ongossiptick(), this._opts.gossipIntervalMs)
     this._heartbeatTimer = setInterval(() => this._onheartbeattick(), this._opts.heartbeatIntervalMs)
   }
@@ -336,7 +358,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   private _onmessage(from: NodeAddress, msg: WireMessage): void {
-    if (this._stopped) return
+    if (this._stopped || this._asleep) return
     switch (msg.kind) {
       case 'gossip':
         this._ongossip(from, msg)

@@ -363,13 +363,25 @@ export class Membership {
       if (d.incarnation <= mine.incarnation) return true
     }
     const fresh = mine === undefined || !sameKey
+    // Heard from the owner itself, over its own connection: this node has met it.
+    const direct = from !== null && from.equals(address)
+    if (fresh && !direct) {
+      // Cheap checks before any signature is checked, so a flood costs little.
+      if (d.vouch === null && d.decision === null) return refuse(`${address.toString()}: nobody vouches for it`, true)
+      if (!this._knownSigner(d.vouch) && !this._knownSigner(d.decision)) {
+        if (!final) return false
+        return refuse(`${address.toString()}: vouched for by no member known here`, false)
+      }
+    }
+    if (mine === undefined && this._records.size >= this.maxMembers) {
+      result.refused.push({ address: address.toString(), error: ClusterError.MEMBERSHIP_FULL(`${this.maxMembers} members already`), forged: false })
+      return true
+    }
     const ownerNewer = fresh || compareOwner(d, mine!) > 0
     if (ownerNewer && !verifyRecord({ ...d }, d.signature)) return refuse(`${address.toString()}: the owner's signature does not check`, true)
     if (!ownerNewer && mine !== undefined && d.incarnation < mine.incarnation) return true
 
     let vouch = ownerNewer ? (mine !== undefined && sameKey && mine.incarnation === d.incarnation ? mine.vouch : null) : mine!.vouch
-    // Heard from the owner itself, over its own connection: this node has met it.
-    const direct = from !== null && from.equals(address)
     if (vouch === null) {
       if (direct && !this.observer) vouch = this._vouch(address, d)
       else if (d.vouch !== null) {
@@ -384,16 +396,13 @@ export class Membership {
       const checked = this._checkDecision(address, d, d.decision, decision)
       if (checked === 'unknown' && !final) return false
       if (checked === 'bad') return refuse(`${address.toString()}: the decision does not check`, true)
+      if (checked === 'unknown') refuse(`${address.toString()}: ${d.decision.by} may not decide ${d.decision.status} here`, false)
       if (checked === 'ok') decision = d.decision
     }
     if (fresh && vouch === null && decision === null && !direct) {
       if (!final) return false
       // Nobody this node knows has met the owner: a record no member stands behind.
-      return refuse(`${address.toString()}: nobody vouches for it`, d.vouch === null && d.decision === null)
-    }
-    if (mine === undefined && this._records.size >= this.maxMembers) {
-      result.refused.push({ address: address.toString(), error: ClusterError.MEMBERSHIP_FULL(`${this.maxMembers} members already`), forged: false })
-      return true
+      return refuse(`${address.toString()}: nobody vouches for it`, false)
     }
     const owner = ownerNewer ? d : toDelta(mine!)
     const next: MemberRecord = {
@@ -437,6 +446,12 @@ export class Membership {
     const next: MemberRecord = { ...own, decision: { ...d.decision, signature: copy(d.decision.signature) }, status: effectiveStatus(own.ownStatus, d.decision) }
     this._records.set(this.self.key, next)
     result.changes.push({ type: 'updated', record: next, previous: own })
+  }
+
+  private _knownSigner(e: Endorsement | null): boolean {
+    if (e === null) return false
+    const by = parseOrNull(e.by)
+    return by !== null && (by.equals(this.self) || this._records.has(by.key))
   }
 
   private _vouch(address: NodeAddress, d: GossipDelta): Endorsement {
