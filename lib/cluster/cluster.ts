@@ -8,7 +8,7 @@ import { ClusterError } from '../errors.ts'
 import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
 import { TcpTransport } from '../transport/tcp-transport.ts'
-import type { Transport } from '../transport/transport.ts'
+import type { DropEvent, ObservableTransport } from '../transport/transport.ts'
 import { Backoff } from '../transport/backoff.ts'
 import type { TlsSettings } from '../../backends/types.ts'
 import { messageSize, type EnvelopeMessage, type GossipMessage, type SubsystemMessage, type WireMessage } from '../wire/index.ts'
@@ -34,7 +34,7 @@ export interface ClusterOptions {
   port?: number
   // `host:port` or full node addresses. A node that is its own first seed starts a new cluster.
   seeds?: (string | NodeAddress)[]
-  transport?: Transport
+  transport?: ObservableTransport
   tls?: TlsSettings | null
   secret?: string | Uint8Array | null
   roles?: string[]
@@ -88,6 +88,9 @@ export interface ClusterEventMap {
   'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
   // Envelopes nobody took (no envelope handler) and subsystem messages on no open channel.
   message: [from: NodeAddress, msg: WireMessage]
+  // The transport's: a message it did not deliver, and a peer connection that closed.
+  drop: [event: DropEvent]
+  'peer-disconnected': [peer: NodeAddress]
 }
 
 export interface ClusterStats {
@@ -101,7 +104,7 @@ export interface ClusterStats {
 }
 
 export class Cluster extends EventEmitter<ClusterEventMap> {
-  readonly transport: Transport
+  readonly transport: ObservableTransport
   readonly incarnation: number
   readonly clientOnly: boolean
   // Set by the layer that routes envelopes (the actor system).
@@ -122,7 +125,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _removedAt: Map<string, number>
   private _view: Map<string, Member>
   private _leader: NodeAddress | null
-  private _seq: number
+  private _ontransport: { heartbeat: (peer: NodeAddress) => void; drop: (e: DropEvent) => void; disconnected: (peer: NodeAddress) => void }
   private _stats: ClusterStats
   private _channels: Map<string, Channel>
   private _leaving: boolean
@@ -136,9 +139,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         log,
         tls: opts.tls ?? null,
         secret: opts.secret ?? null,
-        cluster: system.name,
-        // The cluster sends its own heartbeats to the members it watches.
-        heartbeatIntervalMs: 0
+        cluster: system.name
       })
     if (opts.clientOnly === true && (opts.seeds ?? []).length === 0) throw ClusterError.BAD_OPTIONS('a client-only node needs seeds')
     await transport.start()
@@ -148,10 +149,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return cluster
   }
 
-  constructor(transport: Transport, system: ClusterSystem, opts: ClusterOptions = {}) {
+  constructor(transport: ObservableTransport, system: ClusterSystem, opts: ClusterOptions = {}) {
     super()
     this.transport = transport
-    this.incarnation = (transport as { incarnation?: number }).incarnation ?? Date.now() * 1024
+    this.incarnation = transport.incarnation
     this.clientOnly = opts.clientOnly === true
     this.onenvelope = null
     this._membership = new Membership(transport.self, this.incarnation, opts.roles ?? [], { observer: this.clientOnly })
@@ -181,7 +182,11 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._removedAt = new Map()
     this._view = new Map()
     this._leader = null
-    this._seq = 0
+    this._ontransport = {
+      heartbeat: (peer) => this._detectors.get(peer.key)?.heartbeat(now()),
+      drop: (e) => this.emit('drop', e),
+      disconnected: (peer) => this.emit('peer-disconnected', peer)
+    }
     this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0, unhandledMessages: 0 }
     this._channels = new Map()
     this._leaving = false
@@ -248,6 +253,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     for (const t of [this._gossipTimer, this._heartbeatTimer, this._seedTimer]) if (t !== null) clearTimeout(t)
     this._gossipTimer = this._heartbeatTimer = this._seedTimer = null
     await this.transport.shutdown()
+    this.transport.off('heartbeat', this._ontransport.heartbeat)
+    this.transport.off('drop', this._ontransport.drop)
+    this.transport.off('peer-disconnected', this._ontransport.disconnected)
   }
 
   // Sends an envelope or subsystem message to a member over the cluster's transport.
@@ -257,6 +265,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
 
   _start(): void {
     this.transport.setHandler((from, msg) => this._onmessage(from, msg))
+    this.transport.on('heartbeat', this._ontransport.heartbeat)
+    this.transport.on('drop', this._ontransport.drop)
+    this.transport.on('peer-disconnected', this._ontransport.disconnected)
     if (!this.clientOnly && (this._seeds.length === 0 || this._seeds[0]!.equals(this.self))) {
       // Its own first seed: this node starts the cluster.
       this._joined = true
@@ -283,11 +294,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       case 'gossip':
         this._ongossip(from, msg)
         return
-      case 'heartbeat-ack':
-        this._detectors.get(from.key)?.heartbeat(now())
-        return
       case 'heartbeat':
-        // The transport answers it; hearing from a member at all says it is alive.
+        // The transport answers it; its own acks come as 'heartbeat' events (see _start).
         return
       case 'leave':
         return
@@ -405,8 +413,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         this._detectors.set(address.key, detector)
       }
       if (!detector.isAvailable(t)) unreachable.push(address.toString())
+      // The transport makes heartbeats, one per connection per interval at most: one that went
+      // out on the transport's own schedule lately does for this round too.
       this._stats.heartbeatsSent++
-      this.transport.send(address, { kind: 'heartbeat', seq: ++this._seq, sentAt: t })
+      this.transport.heartbeat(address, this._opts.heartbeatIntervalMs / 2)
     }
     const own = this._membership.own.unreachable
     if (unreachable.length !== own.length || unreachable.some((a, i) => a !== own[i])) {
