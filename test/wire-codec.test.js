@@ -72,6 +72,21 @@ test('envelopes that share some fields with the one before encode and decode to 
   t.exception(() => encodeMessage({ ...base, to: 42 }), /BAD_FRAME/, 'a bad field is refused even right after a good one')
 })
 
+test('an envelope without correlationId encodes as one with null and decodes with null', (t) => {
+  const withNull = { kind: 'envelope', to: '/user/a', from: '/user/b', manifest: 'm', body: new Uint8Array([1, 2]), correlationId: null }
+  const { correlationId, ...absent } = withNull
+  t.is(messageSize(absent), messageSize(withNull), 'same size')
+  // Twice each, so the second goes through the kept head.
+  for (let i = 0; i < 2; i++) {
+    const bytes = encodeMessage(absent)
+    t.ok(equalBytes(bytes, encodeMessage(withNull)), 'same bytes')
+    t.alike(plain(decodeMessage(bytes)), plain(withNull), 'decodes with correlationId: null')
+    t.is(encodeFrame(absent).byteLength, 4 + bytes.byteLength, 'frames too')
+  }
+  t.is(decodeMessage(encodeMessage({ ...absent, correlationId: undefined })).correlationId, null, 'undefined is absent')
+  t.exception(() => encodeMessage({ ...absent, correlationId: 'x' }), /BAD_FRAME/, 'a present id must be a uint')
+})
+
 test('a split encoding is the whole encoding: head then body, for every kind and body length', (t) => {
   const lengths = [0, 1, 63, 64, 127, 128, 255, 256, 65535, 65536, 300000]
   let checked = 0
