@@ -141,7 +141,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   static async join(system: ClusterSystem, opts: ClusterOptions = {}): Promise<Cluster> {
     // Every line names the node it comes from.
     const log = nodeLogger(opts.log ?? system.log ?? silentLogger, () => transport.self.key)
-    const transport: Transport =
+    const transport: ObservableTransport =
       opts.transport ??
       new TcpTransport({
         self: new NodeAddress(system.name, opts.host ?? CLUSTER_DEFAULTS.host, opts.port ?? (opts.clientOnly === true ? 0 : CLUSTER_DEFAULTS.port)),
@@ -228,18 +228,14 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
 
   /** Every counter this node keeps, as Prometheus text exposition (serve it as `text/plain; version=0.0.4`). */
   metrics(): string {
-    const t = this.transport as { stats?(peer?: NodeAddress): TransportStats | PeerStats | null }
     const peers: PeerStats[] = []
-    let totals: TransportStats | null = null
-    if (typeof t.stats === 'function') {
-      totals = t.stats() as TransportStats
-      const seen = new Set<string>()
-      for (const a of [...this.members().map((m) => m.address), ...this.transport.peers()]) {
-        if (a.equals(this.self) || seen.has(a.key)) continue
-        seen.add(a.key)
-        const s = t.stats(a) as PeerStats | null
-        if (s !== null) peers.push(s)
-      }
+    const totals: TransportStats = this.transport.stats()
+    const seen = new Set<string>()
+    for (const a of [...this.members().map((m) => m.address), ...this.transport.peers()]) {
+      if (a.equals(this.self) || seen.has(a.key)) continue
+      seen.add(a.key)
+      const s = this.transport.stats(a)
+      if (s !== null) peers.push(s)
     }
     const families = clusterFamilies(this.stats(), this.members(), this.self, this._leader, totals, peers)
     for (const source of this._metricsSources) families.push(...source())
@@ -467,7 +463,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     const t = now()
     if (this.clientOnly) {
       // Nobody's judge, but the round trip to each member is what a status view shows.
-      for (const m of this._others()) if (m.status === 'up') this.transport.send(m.address, { kind: 'heartbeat', seq: ++this._seq, sentAt: t })
+      for (const m of this._others()) if (m.status === 'up') this.transport.heartbeat(m.address, this._opts.heartbeatIntervalMs / 2)
       return
     }
     const watched = this._watched()

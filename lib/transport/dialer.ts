@@ -16,6 +16,8 @@ export interface DialerOptions {
   // Whether the transport is running and this is the peer on record for its address.
   current: (peer: Peer) => boolean
   log: Logger
+  // Told of every failed dial, before the dialer decides what comes next.
+  onfailed: (peer: Peer, cause: ClusterError) => void
 }
 
 export class Dialer {
@@ -69,6 +71,7 @@ export class Dialer {
   // row give up on what the peer has queued.
   failed(peer: Peer, cause: ClusterError, duringHandshake: boolean): void {
     if (duringHandshake) peer.stats.handshakeFailures++
+    this._opts.onfailed(peer, cause)
     if (!this._opts.current(peer) || peer.conn !== null) return
     const wait = peer.backoff.fail()
     this._opts.log.debug(`dial to ${peer.address.toString()} failed (${cause.message}); next in ${wait} ms`)

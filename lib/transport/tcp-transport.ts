@@ -165,7 +165,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       maxAttempts: this._opts.maxDialAttempts,
       connect: (peer) => this._dialOnce(peer),
       current: (peer) => !this._closing && this._peers.get(peer.address.key) === peer,
-      log: this._log
+      log: this._log,
+      onfailed: (peer, cause) => this.emit('dial-failed', peer.address, cause)
     })
     this._handler = null
     this._receiver = {

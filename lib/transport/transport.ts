@@ -83,6 +83,7 @@ export interface TransportStats {
 //   'drop'              (event: DropEvent)
 //   'connection-error'  (err: ClusterError, remote: string)  a connection closed for what it sent
 //   'heartbeat'         (peer: NodeAddress, rttMs: number)  a heartbeat of ours came back
+//   'dial-failed'       (peer: NodeAddress, cause: ClusterError)  a dial or its handshake failed
 export interface TransportEventMap {
   'peer-connected': [peer: NodeAddress, incarnation: number]
   'peer-disconnected': [peer: NodeAddress, cause: ClusterError | null]
@@ -90,6 +91,7 @@ export interface TransportEventMap {
   drop: [event: DropEvent]
   'connection-error': [err: ClusterError, remote: string]
   heartbeat: [peer: NodeAddress, rttMs: number]
+  'dial-failed': [peer: NodeAddress, cause: ClusterError]
 }
 
 type Listener<E extends keyof TransportEventMap> = (...args: TransportEventMap[E]) => unknown
