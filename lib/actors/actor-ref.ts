@@ -3,6 +3,7 @@
 
 import { ClusterError } from '../errors.ts'
 import type { NodeAddress } from '../node-address.ts'
+import { captureCallSite, type CallSite } from './ask-error.ts'
 
 export interface AskOptions {
   timeoutMs?: number
@@ -11,7 +12,8 @@ export interface AskOptions {
 // What a ref needs from the system that made it.
 export interface RefOwner {
   _tell(ref: ActorRef, msg: unknown, sender: ActorRef | null): void
-  _ask(ref: ActorRef, msg: unknown, opts: AskOptions): Promise<unknown>
+  // `site` is the caller's stack, for the error should the ask fail.
+  _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site?: CallSite | null): Promise<unknown>
   // This node's address as written in paths (`actor-cluster://name` before joining a cluster).
   _addressString(): string
 }
@@ -48,7 +50,7 @@ export class ActorRef<M = unknown> {
   }
 
   ask<R = unknown>(msg: M, opts: AskOptions = {}): Promise<R> {
-    return this._owner._ask(this, msg, opts) as Promise<R>
+    return this._owner._ask(this, msg, opts, captureCallSite(this.ask)) as Promise<R>
   }
 
   // Same actor: same node (by host, port and system; the scheme is spelling) and same path.
