@@ -7,14 +7,19 @@ import EventEmitter from 'bare-events'
 import { now } from '../../backends/clock.ts'
 import { randomBytes } from '../../backends/crypto.ts'
 import { ClusterError } from '../errors.ts'
-import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
+import { nodeLogger, scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
 import { TcpTransport } from '../transport/tcp-transport.ts'
-import type { Transport } from '../transport/transport.ts'
+import type { DropEvent, ObservableTransport } from '../transport/transport.ts'
 import { Backoff } from '../transport/backoff.ts'
 import type { TlsSettings } from '../../backends/types.ts'
 import { messageSize, type Observation, type EnvelopeMessage, type GossipMessage, type SubsystemMessage, type WireMessage } from '../wire/index.ts'
 import { Channel, type ChannelHandler } from './channel.ts'
+import { Diagnostics } from './diagnostics.ts'
+import { Readiness, type ReadyOptions } from './ready.ts'
+import { clusterStatus, type ClusterStatus } from './status.ts'
+import { clusterFamilies, formatMetrics, type MetricsSource } from './metrics.ts'
+import type { PeerStats, TransportStats } from '../transport/transport.ts'
 import { DEFAULT_MAX_MEMBERS, Membership, STATUS_RANK, type Member, type MemberRecord, type Refusal } from './membership.ts'
 import { PauseDetector } from './pause-detector.ts'
 import { PHI_DEFAULTS, PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.ts'
@@ -38,7 +43,7 @@ export interface ClusterOptions {
   port?: number
   // `host:port` or full node addresses. A node that is its own first seed starts a new cluster.
   seeds?: (string | NodeAddress)[]
-  transport?: Transport
+  transport?: ObservableTransport
   tls?: TlsSettings | null
   secret?: string | Uint8Array | null
   roles?: string[]
@@ -105,6 +110,9 @@ export interface ClusterEventMap {
   'join-refused': [error: ClusterError, by: NodeAddress]
   // Envelopes nobody took (no envelope handler) and subsystem messages on no open channel.
   message: [from: NodeAddress, msg: WireMessage]
+  // The transport's: a message it did not deliver, and a peer connection that closed.
+  drop: [event: DropEvent]
+  'peer-disconnected': [peer: NodeAddress]
 }
 
 export interface ClusterStats {
@@ -128,7 +136,7 @@ export interface ClusterStats {
 }
 
 export class Cluster extends EventEmitter<ClusterEventMap> {
-  readonly transport: Transport
+  readonly transport: ObservableTransport
   readonly incarnation: number
   readonly clientOnly: boolean
   // Set by the layer that routes envelopes (the actor system).
@@ -149,7 +157,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _removedAt: Map<string, number>
   private _view: Map<string, Member>
   private _leader: NodeAddress | null
-  private _seq: number
+  private _ontransport: { heartbeat: (peer: NodeAddress) => void; drop: (e: DropEvent) => void; disconnected: (peer: NodeAddress) => void }
   private _stats: ClusterStats
   private _channels: Map<string, Channel>
   private _leaving: boolean
@@ -158,19 +166,21 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _lastRefutation: number
   private _refusalsLogged: number
   private _asleep: boolean
+  private _diagnostics: Diagnostics
+  private _readiness: Readiness
+  private _metricsSources: MetricsSource[]
 
   static async join(system: ClusterSystem, opts: ClusterOptions = {}): Promise<Cluster> {
-    const log = opts.log ?? system.log ?? silentLogger
-    const transport =
+    // Every line names the node it comes from.
+    const log = nodeLogger(opts.log ?? system.log ?? silentLogger, () => transport.self.key)
+    const transport: ObservableTransport =
       opts.transport ??
       new TcpTransport({
         self: new NodeAddress(system.name, opts.host ?? CLUSTER_DEFAULTS.host, opts.port ?? (opts.clientOnly === true ? 0 : CLUSTER_DEFAULTS.port)),
         log,
         tls: opts.tls ?? null,
         secret: opts.secret ?? null,
-        cluster: system.name,
-        // The cluster sends its own heartbeats to the members it watches.
-        heartbeatIntervalMs: 0
+        cluster: system.name
       })
     if (opts.clientOnly === true && (opts.seeds ?? []).length === 0) throw ClusterError.BAD_OPTIONS('a client-only node needs seeds')
     await transport.start()
@@ -180,10 +190,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return cluster
   }
 
-  constructor(transport: Transport, system: ClusterSystem, opts: ClusterOptions = {}) {
+  constructor(transport: ObservableTransport, system: ClusterSystem, opts: ClusterOptions = {}) {
     super()
     this.transport = transport
-    this.incarnation = (transport as { incarnation?: number }).incarnation ?? Date.now() * 1024
+    this.incarnation = transport.incarnation
     this.clientOnly = opts.clientOnly === true
     this.onenvelope = null
     const keyPair = opts.keyPair ?? newKeyPair()
@@ -219,7 +229,13 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._removedAt = new Map()
     this._view = new Map()
     this._leader = null
-    this._seq = 0
+    this._ontransport = {
+      heartbeat: (peer) => {
+        if (!this._asleep) this._detectors.get(peer.key)?.heartbeat(now())
+      },
+      drop: (e) => this.emit('drop', e),
+      disconnected: (peer) => this.emit('peer-disconnected', peer)
+    }
     this._stats = {
       gossipRounds: 0,
       gossipMessagesSent: 0,
@@ -234,12 +250,18 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
     this._channels = new Map()
     this._leaving = false
+    this._metricsSources = []
     const pause = this._phi.acceptableHeartbeatPauseMs ?? PHI_DEFAULTS.acceptableHeartbeatPauseMs
     this._heartbeatPause = new PauseDetector(this._opts.heartbeatIntervalMs, pause)
     this._gossipPause = new PauseDetector(this._opts.gossipIntervalMs, pause)
     this._lastRefutation = 0
     this._refusalsLogged = 0
     this._asleep = false
+    this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self)
+    this._readiness = new Readiness(
+      () => this.isReady(),
+      (ms) => `${this.self.toString()} is not ${this.clientOnly ? 'connected' : 'up'} after ${ms} ms; seeds tried: ${this._diagnostics.seedAnswers().join(', ') || 'none'}`
+    )
   }
 
   /**
@@ -261,6 +283,46 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   /** This node's public key (32 bytes, Ed25519), which signs its record. */
   get publicKey(): Uint8Array {
     return this._membership.keys.publicKey
+  }
+
+  /**
+   * Resolves once this node is up in the cluster (a client-only node: once it has a view of it).
+   * Rejects with READY_TIMEOUT naming the seeds tried and what each answered, or with
+   * TRANSPORT_CLOSED if the node stops first.
+   */
+  ready(opts: ReadyOptions = {}): Promise<void> {
+    return this._readiness.wait(opts)
+  }
+
+  /** True once this node is up (a client-only node: once it has a view of the cluster). */
+  isReady(): boolean {
+    return this.clientOnly ? this._joined : this._membership.own.status === 'up'
+  }
+
+  /** Members with status, reachability and roles, the leader, and per peer RTT, traffic, queue and drops. */
+  status(): ClusterStatus {
+    return clusterStatus(this)
+  }
+
+  /** Every counter this node keeps, as Prometheus text exposition (serve it as `text/plain; version=0.0.4`). */
+  metrics(): string {
+    const peers: PeerStats[] = []
+    const totals: TransportStats = this.transport.stats()
+    const seen = new Set<string>()
+    for (const a of [...this.members().map((m) => m.address), ...this.transport.peers()]) {
+      if (a.equals(this.self) || seen.has(a.key)) continue
+      seen.add(a.key)
+      const s = this.transport.stats(a)
+      if (s !== null) peers.push(s)
+    }
+    const families = clusterFamilies(this.stats(), this.members(), this.self, this._leader, totals, peers)
+    for (const source of this._metricsSources) families.push(...source())
+    return formatMetrics(families)
+  }
+
+  /** Adds metric families to `metrics()` (the actor system adds its own when it joins). */
+  addMetrics(source: MetricsSource): void {
+    this._metricsSources.push(source)
   }
 
   get self(): NodeAddress {
@@ -321,9 +383,14 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   async shutdown(): Promise<void> {
     if (this._stopped) return
     this._stopped = true
+    this._readiness.stop(ClusterError.TRANSPORT_CLOSED(`${this.self.toString()} has stopped`))
+    this._diagnostics.close()
     for (const t of [this._gossipTimer, this._heartbeatTimer, this._seedTimer]) if (t !== null) clearTimeout(t)
     this._gossipTimer = this._heartbeatTimer = this._seedTimer = null
     await this.transport.shutdown()
+    this.transport.off('heartbeat', this._ontransport.heartbeat)
+    this.transport.off('drop', this._ontransport.drop)
+    this.transport.off('peer-disconnected', this._ontransport.disconnected)
   }
 
   // Sends an envelope or subsystem message to a member over the cluster's transport.
@@ -333,6 +400,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
 
   _start(): void {
     this.transport.setHandler((from, msg) => this._onmessage(from, msg))
+    this.transport.on('heartbeat', this._ontransport.heartbeat)
+    this.transport.on('drop', this._ontransport.drop)
+    this.transport.on('peer-disconnected', this._ontransport.disconnected)
     if (!this.clientOnly && (this._seeds.length === 0 || this._seeds[0]!.equals(this.self))) {
       // Its own first seed: this node starts the cluster.
       this._joined = true
@@ -352,7 +422,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _contactSeeds(): void {
     if (this._stopped || this._joined) return
     for (const seed of this._seeds) if (!seed.equals(this.self)) this._sendGossip(seed)
+    const first = this._seedBackoff.failures === 0
     const wait = this._seedBackoff.fail()
+    if (!first) this._diagnostics.firstSeedRetry(wait)
     this._log.debug(`asked the seeds to let this node in; again in ${wait} ms unless one answers`)
     this._seedTimer = setTimeout(() => this._contactSeeds(), wait)
   }
@@ -363,11 +435,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       case 'gossip':
         this._ongossip(from, msg)
         return
-      case 'heartbeat-ack':
-        this._detectors.get(from.key)?.heartbeat(now())
-        return
       case 'heartbeat':
-        // The transport answers it; hearing from a member at all says it is alive.
+        // The transport answers it; its own acks come as 'heartbeat' events (see _start).
         return
       case 'leave':
         return
@@ -434,6 +503,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       this._seedTimer = null
       this._log.info(`joined through ${from.toString()}`)
     }
+    this._readiness.update()
     if (msg.summary !== null) {
       // A round opened with a summary: silence if the views agree, else our whole digest.
       if (!this._membership.sameSummary(msg.summary)) this._sendGossip(from)
@@ -541,8 +611,13 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
 
   // Heartbeats to the next few members on the ring, and what their silence says.
   private _onheartbeattick(): void {
-    if (this._stopped || this.clientOnly) return
+    if (this._stopped) return
     const t = now()
+    if (this.clientOnly) {
+      // Nobody's judge, but the round trip to each member is what a status view shows.
+      for (const m of this._others()) if (m.status === 'up') this.transport.heartbeat(m.address, this._opts.heartbeatIntervalMs / 2)
+      return
+    }
     const paused = this._heartbeatPause.tick(t)
     if (paused) {
       // This node heard nothing while it slept: start every window again instead of judging.
@@ -562,8 +637,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         this._detectors.set(address.key, detector)
       }
       if (!detector.isAvailable(t)) unreachable.push({ address: address.toString(), version: this._membership.record(address)?.version ?? 0 })
+      // The transport makes heartbeats, one per connection per interval at most: one that went
+      // out on the transport's own schedule lately does for this round too.
       this._stats.heartbeatsSent++
-      this.transport.send(address, { kind: 'heartbeat', seq: ++this._seq, sentAt: t })
+      this.transport.heartbeat(address, this._opts.heartbeatIntervalMs / 2)
     }
     if (paused) return
     const own = this._membership.own.unreachable
@@ -658,6 +735,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       }
     }
     this._view = next
+    this._readiness.update()
     for (const m of next.values()) {
       if (m.status === 'removed' && !this._removedAt.has(m.address.key)) {
         this._removedAt.set(m.address.key, Date.now())

@@ -326,9 +326,10 @@ export class Membership {
   // Whether `by` may decide statuses now, in this node's view: a member that is up or leaving (or
   // joining, deciding itself up, while nobody is up) with no reachable up or leaving member at a
   // lower address. What a leader decided stays decided when it later leaves.
-  mayDecide(by: NodeAddress, subject: NodeAddress, status: MemberStatus): boolean {
-    const leader = by.equals(this.self) ? this.own : this._records.get(by.key)
-    if (leader === undefined) return false
+  mayDecide(by: NodeAddress, subject: NodeAddress, status: MemberStatus, incoming: { status: MemberStatus } | null = null): boolean {
+    // A member deciding itself up may arrive in the very record the decision is about.
+    const leader = by.equals(this.self) ? this.own : (this._records.get(by.key) ?? (by.equals(subject) ? incoming : null))
+    if (leader === null || leader === undefined) return false
     const selfUp = by.equals(subject) && status === 'up'
     if (leader.status !== 'up' && leader.status !== 'leaving' && !(selfUp && leader.status === 'joining')) return false
     const unreachable = this.unreachableSet()
@@ -482,7 +483,7 @@ export class Membership {
     if (signer === undefined) return 'unknown'
     const subject: Subject = { address: address.toString(), key: d.key, incarnation: d.incarnation }
     if (!verifyDecision(signer.key, decision.by, subject, decision.status, decision.signature)) return 'bad'
-    return this.mayDecide(by, address, decision.status) ? 'ok' : 'unknown'
+    return this.mayDecide(by, address, decision.status, d) ? 'ok' : 'unknown'
   }
 
   private _signerActive(by: string): boolean {

@@ -170,7 +170,7 @@ export class ClusterTestKit {
   private _transport(self: NodeAddress): InMemoryTransport | TcpTransport {
     return this.bus !== null
       ? new InMemoryTransport({ self, bus: this.bus, log: this._opts.log })
-      : new TcpTransport({ self, log: this._opts.log, heartbeatIntervalMs: 0, backoffBaseMs: 20, backoffMaxMs: 200 })
+      : new TcpTransport({ self, log: this._opts.log, backoffBaseMs: 20, backoffMaxMs: 200 })
   }
 
   private _bus(): Bus {
