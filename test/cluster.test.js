@@ -1,6 +1,7 @@
 // Membership: joining through seeds, failure detection, downing and removal, restarts, graceful
 // leave, partitions that heal, leader changes, and convergence under loss.
 import test from 'brittle'
+import { Cluster, NodeAddress } from 'actor-cluster-bare'
 import { ClusterTestKit } from 'actor-cluster-bare/testkit'
 
 function statuses(cluster) {
@@ -154,4 +155,45 @@ test('phi accrual: regular heartbeats keep phi low, silence raises it past the t
   at = 0
   for (let i = 0; i < 50; i++) patient.heartbeat((at += 100))
   t.ok(patient.isAvailable(at + 800), 'an acceptable pause of 1 s tolerates 800 ms of silence')
+})
+
+test('messages the cluster lets go are counted by reason: no handler, no channel, after it stopped', async (t) => {
+  // A transport that hands the test its handler, and can deliver after shutdown as a real one
+  // does while it flushes.
+  const self = new NodeAddress('counts', '127.0.0.1', 7001)
+  const peer = new NodeAddress('counts', '127.0.0.1', 7002)
+  let handler = null
+  const sent = []
+  const transport = {
+    self,
+    async start() {},
+    async shutdown() {},
+    setHandler(h) {
+      handler = h
+    },
+    send(to, msg) {
+      sent.push(msg.kind)
+    },
+    disconnect() {},
+    peers: () => []
+  }
+  const cluster = await Cluster.join({ name: 'counts' }, { transport, seeds: [], gossipIntervalMs: 60_000, heartbeatIntervalMs: 60_000 })
+  t.teardown(() => cluster.shutdown())
+  const envelope = { kind: 'envelope', to: '/user/a', from: null, manifest: '', body: new Uint8Array(1) }
+  const onChannel = (channel) => ({ kind: 'subsystem', channel, body: new Uint8Array(1) })
+  cluster.channel('open', () => {})
+  handler(peer, envelope)
+  handler(peer, onChannel('closed'))
+  handler(peer, onChannel('closed'))
+  handler(peer, onChannel('open'))
+  t.alike(cluster.stats().discarded, { 'no-handler': 1, 'no-channel': 2 })
+  t.is(cluster.stats().unhandledMessages, 3)
+  await cluster.shutdown()
+  handler(peer, envelope)
+  handler(peer, onChannel('open'))
+  handler(peer, { kind: 'heartbeat', seq: 1, sentAt: 0 })
+  t.alike(cluster.stats().discarded, { 'no-handler': 1, 'no-channel': 2, stopped: 2 }, 'envelopes and channel messages after stop')
+  const metrics = cluster.metrics()
+  t.ok(metrics.includes('actor_cluster_cluster_discarded_total{reason="stopped"} 2'), 'in metrics()')
+  t.ok(metrics.includes('actor_cluster_cluster_discarded_total{reason="no-channel"} 2'))
 })
