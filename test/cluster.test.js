@@ -1,7 +1,7 @@
 // Membership: joining through seeds, failure detection, downing and removal, restarts, graceful
 // leave, partitions that heal, leader changes, and convergence under loss.
 import test from 'brittle'
-import { Cluster, NodeAddress } from 'actor-cluster-bare'
+import { Cluster, InMemoryTransport, NodeAddress } from 'actor-cluster-bare'
 import { ClusterTestKit } from 'actor-cluster-bare/testkit'
 
 function statuses(cluster) {
@@ -158,24 +158,16 @@ test('phi accrual: regular heartbeats keep phi low, silence raises it past the t
 })
 
 test('messages the cluster lets go are counted by reason: no handler, no channel, after it stopped', async (t) => {
-  // A transport that hands the test its handler, and can deliver after shutdown as a real one
-  // does while it flushes.
-  const self = new NodeAddress('counts', '127.0.0.1', 7001)
-  const peer = new NodeAddress('counts', '127.0.0.1', 7002)
+  // A real transport that also hands the test its handler, to deliver after shutdown as a
+  // transport does while it flushes.
+  const self = new NodeAddress('counts', 'node-a', 1)
+  const peer = new NodeAddress('counts', 'node-b', 1)
+  const transport = new InMemoryTransport({ self, bus: InMemoryTransport.newBus() })
   let handler = null
-  const sent = []
-  const transport = {
-    self,
-    async start() {},
-    async shutdown() {},
-    setHandler(h) {
-      handler = h
-    },
-    send(to, msg) {
-      sent.push(msg.kind)
-    },
-    disconnect() {},
-    peers: () => []
+  const setHandler = transport.setHandler.bind(transport)
+  transport.setHandler = (h) => {
+    handler = h
+    setHandler(h)
   }
   const cluster = await Cluster.join({ name: 'counts' }, { transport, seeds: [], gossipIntervalMs: 60_000, heartbeatIntervalMs: 60_000 })
   t.teardown(() => cluster.shutdown())
