@@ -98,6 +98,17 @@ export interface ClusterEventMap {
   'peer-disconnected': [peer: NodeAddress]
 }
 
+/** Why the cluster let a message go that the transport had delivered to it, or could not send one. */
+export type ClusterDiscardReason =
+  // An envelope or channel message that arrived after this node's cluster stopped.
+  | 'stopped'
+  // An envelope with no envelope handler (no actor system) and no 'message' listener.
+  | 'no-handler'
+  // A channel message on a channel not open here, with no 'message' listener.
+  | 'no-channel'
+  // Gossip the transport refused to take.
+  | 'not-sent'
+
 export interface ClusterStats {
   gossipRounds: number
   gossipMessagesSent: number
@@ -106,6 +117,8 @@ export interface ClusterStats {
   // Envelopes with no handler and channel messages on channels not open here, when no 'message'
   // listener took them either.
   unhandledMessages: number
+  /** Messages discarded above the transport, by reason (the transport's own drops are in its stats). */
+  discarded: Partial<Record<ClusterDiscardReason, number>>
 }
 
 export class Cluster extends EventEmitter<ClusterEventMap> {
@@ -196,7 +209,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       drop: (e) => this.emit('drop', e),
       disconnected: (peer) => this.emit('peer-disconnected', peer)
     }
-    this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0, unhandledMessages: 0 }
+    this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0, unhandledMessages: 0, discarded: {} }
     this._channels = new Map()
     this._leaving = false
     this._metricsSources = []
@@ -279,7 +292,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   stats(): ClusterStats {
-    return { ...this._stats }
+    return { ...this._stats, discarded: { ...this._stats.discarded } }
   }
 
   // Leaves gracefully: the others see this node leaving, then removed. Resolves once removed (or
@@ -348,7 +361,11 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   private _onmessage(from: NodeAddress, msg: WireMessage): void {
-    if (this._stopped) return
+    if (this._stopped) {
+      // The transport delivers until its shutdown ends; what was meant for the layers above is lost.
+      if (msg.kind === 'envelope' || msg.kind === 'subsystem') this._discard('stopped')
+      return
+    }
     switch (msg.kind) {
       case 'gossip':
         this._ongossip(from, msg)
@@ -390,7 +407,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       return
     }
     this._stats.unhandledMessages++
+    this._discard(msg.kind === 'envelope' ? 'no-handler' : 'no-channel')
     this._log.debug(`nothing here takes a ${msg.kind} ${msg.kind === 'subsystem' ? `on channel ${msg.channel}` : `to ${msg.to}`} from ${from.toString()}`)
+  }
+
+  private _discard(reason: ClusterDiscardReason): void {
+    this._stats.discarded[reason] = (this._stats.discarded[reason] ?? 0) + 1
   }
 
   private _ongossip(from: NodeAddress, msg: GossipMessage): void {
@@ -453,6 +475,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     try {
       this.transport.send(to, msg)
     } catch (err) {
+      this._discard('not-sent')
       this._log.warn(`could not gossip to ${to.toString()}: ${(err as ClusterError).message}`)
     }
   }
