@@ -256,7 +256,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
       try {
         this._tell(ref, msg, replyTo)
       } catch (err) {
-        this._settleAsk(path, err instanceof ClusterError ? err : ClusterError.NOT_SERIALIZABLE(String(err), err), undefined)
+        this._settleAsk(path, ClusterError.from(err, 'NOT_SERIALIZABLE'), undefined)
       }
     })
   }
