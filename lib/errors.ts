@@ -33,7 +33,8 @@ export const ErrorCode = {
   NO_RECIPIENT: 'NO_RECIPIENT',
   ACTOR_FAILED: 'ACTOR_FAILED',
   SYSTEM_STOPPED: 'SYSTEM_STOPPED',
-  CHANNEL_TAKEN: 'CHANNEL_TAKEN'
+  CHANNEL_TAKEN: 'CHANNEL_TAKEN',
+  SHARD_COUNT_MISMATCH: 'SHARD_COUNT_MISMATCH'
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -182,6 +183,11 @@ export class ClusterError extends Error {
 
   static CHANNEL_TAKEN(msg = 'a channel with this name is open'): ClusterError {
     return new ClusterError(ErrorCode.CHANNEL_TAKEN, msg)
+  }
+
+  // This node and the cluster's sharding leader disagree on the number of shards.
+  static SHARD_COUNT_MISMATCH(msg = 'the cluster has another number of shards'): ClusterError {
+    return new ClusterError(ErrorCode.SHARD_COUNT_MISMATCH, msg)
   }
 }
 

@@ -180,6 +180,9 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   // unless `leave` is false, which just shuts the node down).
   async terminate(opts: { leave?: boolean } = {}): Promise<void> {
     if (this._terminated) return
+    // What runs before a graceful leave (sharding hands its entities over) needs live actors.
+    if (this._cluster !== null && opts.leave !== false) await this._cluster.prepareLeave()
+    if (this._terminated) return
     this._terminated = true
     for (const [path, ask] of this._asks) {
       clearTimeout(ask.timer)
@@ -236,7 +239,8 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
       }, timeoutMs)
       this._asks.set(path, { resolve, reject, timer, node: ref.node })
       try {
-        this._tell(ref, msg, replyTo)
+        // Through the ref, so that a ref owned by another router (a sharded entity) routes it.
+        ref.tell(msg, replyTo)
       } catch (err) {
         this._settleAsk(path, err instanceof ClusterError ? err : ClusterError.NOT_SERIALIZABLE(String(err), err), undefined)
       }
