@@ -180,3 +180,109 @@ test('a node with another number of shards is refused with SHARD_COUNT_MISMATCH 
   t.absent(Object.keys(a.sharding.stats().shardsPerNode.counter).includes(odd.name), 'the leader gives it no shard')
   t.ok(await a.sharding.entity('counter', 'x').ask('where'), 'the others carry on')
 })
+
+test('message storage: what a killed owner had not finished is delivered again by the next owner', async (t) => {
+  const { MemoryMessageStorage } = await import('actor-cluster-bare')
+  const { until } = await import('./helpers/transport.js')
+  // One storage shared by the nodes of this process stands in for a durable one.
+  const storage = new MemoryMessageStorage()
+  const kit = new ShardedCluster(t, { sharding: { storage } })
+  const handled = []
+  const nodes = []
+  for (let i = 0; i < 2; i++) {
+    const n = await kit.add({ host: false })
+    n.sharding.register('slow', (id) => async (msg) => {
+      // On the first node the entity never finishes (as if its process were about to die).
+      if (n === nodes[0]) await new Promise(() => {})
+      handled.push({ id, msg, node: n.name })
+    })
+    nodes.push(n)
+  }
+  await kit.awaitUp(2)
+  await kit.awaitAllocated('slow', nodes)
+  const id = ids(50).find((x) => nodes[0].sharding.ownerOf('slow', nodes[0].sharding.shardOf(x))?.equals(nodes[0].cluster.self))
+  nodes[1].sharding.entity('slow', id).tell('precious')
+  await until(() => storage.size === 1, 2000, 'the message saved')
+  t.is(handled.length, 0, 'not handled yet')
+  await nodes[0].system.terminate({ leave: false })
+  nodes[0].gone = true
+  await until(() => handled.length === 1, 10_000, 'the message again')
+  t.alike(handled[0], { id, msg: 'precious', node: nodes[1].name })
+  t.is(nodes[1].sharding.stats().redelivered, 1)
+  await until(() => storage.size === 0, 2000, 'marked done')
+})
+
+test('buffering is bounded: past bufferSize messages are dropped, counted with a reason, and asks fail at once', async (t) => {
+  const kit = new ShardedCluster(t, { sharding: { bufferSize: 10 } })
+  // A client with no runner anywhere: every message waits for a shard owner.
+  const a = await kit.add({ host: false })
+  await kit.awaitUp(1)
+  const ref = a.sharding.entity('counter', 'nobody-hosts-me')
+  for (let i = 0; i < 15; i++) ref.tell({ add: 1 })
+  t.is(a.sharding.stats().buffered, 10)
+  t.is(a.sharding.stats().dropped, 5)
+  t.alike(a.sharding.stats().droppedByReason, { 'buffer-full': 5 })
+  await t.exception(ref.ask('count', { timeoutMs: 5000 }), /QUEUE_FULL/)
+  // A runner comes: what waited is delivered.
+  const b = await kit.add()
+  await kit.awaitUp(2)
+  await kit.awaitAllocated('counter', [b])
+  const { until } = await import('./helpers/transport.js')
+  await until(() => a.sharding.stats().buffered === 0, 5000, 'the buffer emptied')
+  t.is(await ref.ask('count'), 10, 'the ten buffered messages arrived')
+})
+
+test('garbage on the sharding channel closes that connection; the node and the others carry on', async (t) => {
+  const { SHARDING_CHANNEL, SHARDING_TAG, encodeShardingMessage } = await import('actor-cluster-bare')
+  const kit = new ShardedCluster(t)
+  const a = await kit.add()
+  const b = await kit.add()
+  await kit.awaitUp(2)
+  await kit.awaitAllocated()
+  const send = (body) => b.cluster.send(a.cluster.self, { kind: 'subsystem', channel: SHARDING_CHANNEL, body })
+  send(new Uint8Array([99, 1, 2]))
+  send(new Uint8Array([SHARDING_TAG.ENVELOPE, 200]))
+  send(encodeShardingMessage({ tag: SHARDING_TAG.ENVELOPE, type: 'bad type!', entityId: 'x', hops: 0, sender: null, manifest: '', body: new Uint8Array(1) }))
+  const { until } = await import('./helpers/transport.js')
+  await until(() => a.sharding.stats().badMessages === 3, 5000, 'three bad messages')
+  // An allocation from a client-only node is ignored.
+  const client = await kit.add({ clientOnly: true })
+  const before = a.sharding.stats().allocationVersion
+  client.cluster.send(a.cluster.self, {
+    kind: 'subsystem',
+    channel: SHARDING_CHANNEL,
+    body: encodeShardingMessage({ tag: SHARDING_TAG.ALLOCATION, version: 1e9, numberOfShards: 30, nodes: [client.name], types: [{ name: 'counter', owners: new Array(30).fill(1) }] })
+  })
+  await new Promise((r) => setTimeout(r, 100))
+  t.is(a.sharding.stats().allocationVersion, before, 'a client cannot allocate')
+  t.ok(await b.sharding.entity('counter', 'still-fine').ask('where', { timeoutMs: 5000 }), 'entities still answer')
+})
+
+test('over loopback TCP: runners and a client-only node reach every entity; a joining runner takes its share by handoff', async (t) => {
+  const kit = new ShardedCluster(t, { transport: 'tcp' })
+  for (let i = 0; i < 2; i++) await kit.add({ entity: { delayMs: 5 } })
+  await kit.awaitUp(2)
+  const client = await kit.add({ clientOnly: true })
+  await kit.awaitAllocated()
+  const all = ids(200)
+  const where = await Promise.all(all.map((id) => client.sharding.entity('counter', id).ask('where', { timeoutMs: 10_000 })))
+  t.is(new Set(where).size, 2, 'answered from both runners')
+  const got = []
+  const log = client.system.spawn('log', (m) => got.push(m))
+  let seq = 0
+  const round = () => {
+    for (const id of all) client.sharding.entity('counter', id).tell({ add: 1, seq: seq++, log })
+  }
+  const timer = setInterval(round, 25)
+  const third = await kit.add({ entity: { delayMs: 5 } })
+  await kit.awaitUp(3)
+  await kit.awaitAllocated()
+  clearInterval(timer)
+  round()
+  const { until } = await import('./helpers/transport.js')
+  await until(() => got.length === seq, 15_000, `${seq} messages`)
+  t.is(new Set(got.map((m) => m.seq)).size, seq, 'every message arrived once')
+  t.ok(got.some((m) => m.node === third.name), 'the new runner handles some')
+  t.is(kit.maxConcurrent(), 1, 'no entity was ever live on two nodes at once')
+  t.is(kit.nodes.reduce((n, x) => n + x.sharding.stats().dropped, 0), 0)
+})
