@@ -34,6 +34,7 @@ export const ErrorCode = {
   ACTOR_FAILED: 'ACTOR_FAILED',
   SYSTEM_STOPPED: 'SYSTEM_STOPPED',
   CHANNEL_TAKEN: 'CHANNEL_TAKEN',
+  READY_TIMEOUT: 'READY_TIMEOUT',
   SHARD_COUNT_MISMATCH: 'SHARD_COUNT_MISMATCH'
 } as const
 
@@ -53,6 +54,15 @@ export class ClusterError extends Error {
 
   override get name(): string {
     return 'ClusterError'
+  }
+
+  /**
+   * `err` itself when it is a ClusterError already, otherwise a ClusterError with `code`, the
+   * message of `err` and `err` as its cause. Every conversion of an unknown error goes here.
+   */
+  static from(err: unknown, code: ErrorCode): ClusterError {
+    if (err instanceof ClusterError) return err
+    return new ClusterError(code, err instanceof Error ? err.message : String(err), { cause: err })
   }
 
   static FRAME_TOO_LARGE(msg = 'frame exceeds the maximum frame size'): ClusterError {
@@ -183,6 +193,11 @@ export class ClusterError extends Error {
 
   static CHANNEL_TAKEN(msg = 'a channel with this name is open'): ClusterError {
     return new ClusterError(ErrorCode.CHANNEL_TAKEN, msg)
+  }
+
+  // `cluster.ready()` ran out of time; the message names the seeds tried and what each answered.
+  static READY_TIMEOUT(msg = 'the node did not join in time'): ClusterError {
+    return new ClusterError(ErrorCode.READY_TIMEOUT, msg)
   }
 
   // This node and the cluster's sharding leader disagree on the number of shards.

@@ -79,6 +79,45 @@ test('remote ask: ASK_TIMEOUT when nobody answers, NO_RECIPIENT when nobody is t
   t.is(a.system.stats().asksPending, 0)
 })
 
+test('asks are answered only by the node asked: a third node forging the reply, the sender or a failure is ignored', async (t) => {
+  const [a, b] = await pair(t)
+  const c = await node(t, a)
+  await upEverywhere([a, b, c], 3)
+  const replyPaths = []
+  let forgerDone = 0
+  // c learns where a's ask waits (b leaks it) and tries every way to settle it first.
+  c.system.spawn('forger', (msg, ctx) => {
+    if (msg === 'boom') throw new Error('a failure sent to an ask that is not ours')
+    const { replyTo } = msg
+    c.system.ref(`${a.cluster.self}/user/nobody`).tell('x', replyTo)
+    ctx.self.tell('boom', replyTo)
+    replyTo.tell('forged')
+    forgerDone++
+  })
+  // Resolved on b, so the leak crosses the wire and c holds its own ref to a's reply path.
+  const forger = b.system.ref(`${c.cluster.self}/user/forger`)
+  b.system.spawn('slow', (msg, ctx) => {
+    replyPaths.push(ctx.sender.localPath)
+    forger.tell({ replyTo: ctx.sender })
+    const sender = ctx.sender
+    setTimeout(() => sender.tell('real:' + msg), 300)
+  })
+  const slow = a.system.ref(`${b.cluster.self}/user/slow`)
+  const answers = await Promise.all([slow.ask(1, { timeoutMs: 5000 }), slow.ask(2, { timeoutMs: 5000 }), slow.ask(3, { timeoutMs: 5000 })])
+  t.alike(answers, ['real:1', 'real:2', 'real:3'], 'the real replies win')
+  t.is(forgerDone, 3)
+  await until(() => a.system.stats().remote.forgedReplies === 9, 5000, 'three forgeries per ask counted')
+  t.ok(replyPaths.every((p) => /^\/temp\/[0-9a-f]{24}$/.test(p)), 'reply paths are random ids')
+  t.is(new Set(replyPaths).size, 3, 'all different')
+
+  // Guessing: the paths of a counter find nothing.
+  const before = a.system.stats().deadLettersByReason['no-recipient'] ?? 0
+  const pending = slow.ask('guess', { timeoutMs: 5000 })
+  for (let i = 1; i <= 20; i++) c.system.ref(`${a.cluster.self}/temp/${i}`).tell('guessed')
+  await until(() => (a.system.stats().deadLettersByReason['no-recipient'] ?? 0) === before + 20, 5000, 'the guesses dead-lettered')
+  t.is(await pending, 'real:guess', 'and the ask still gets its own reply')
+})
+
 test('remote death watch: Terminated when the actor stops, and node-down when its node is killed', async (t) => {
   const [a, b] = await pair(t)
   const c = await node(t, a)
@@ -111,6 +150,25 @@ test('remote death watch: Terminated when the actor stops, and node-down when it
   a.system.ref(onC.path).tell('anyone?')
   t.is(a.system.stats().deadLettersByReason['node-gone'], 1, 'a message to a node that left is a dead letter')
   await t.exception(a.system.ref(onC.path).ask('x'), /UNREACHABLE/)
+})
+
+test('signals for a node that is gone are counted, not sent', async (t) => {
+  const [a, b] = await pair(t)
+  let fail = null
+  const gate = new Promise((resolve) => (fail = resolve))
+  // Fails on b's ask only after b is gone: the ask failure has nobody to go to.
+  a.system.spawn('late', async () => {
+    await gate
+    throw new Error('too late')
+  })
+  b.system.ref(`${a.cluster.self}/user/late`).ask('?', { timeoutMs: 30_000 }).catch(() => {})
+  await until(() => a.system.stats().remote.envelopesReceived === 1, 5000, 'the ask arrived')
+  await b.cluster.shutdown() // gone without a goodbye
+  await until(() => ['down', 'removed'].includes(a.cluster.member(b.cluster.self)?.status), 10_000, 'b down')
+  t.is(a.system.stats().remote.signalsDropped, 0)
+  fail()
+  await until(() => a.system.stats().remote.signalsDropped === 1, 5000, 'the ask failure counted')
+  t.ok(a.cluster.metrics().includes('actor_cluster_remote_signals_dropped_total 1'), 'in metrics()')
 })
 
 test('a client-only node sees the members, asks and tells, and is never a member itself', async (t) => {
@@ -170,4 +228,29 @@ test('Cluster.join with serializeLocalMessages makes local tells fail as remote 
   t.exception(() => ref.tell({ when: () => 1 }), /NOT_SERIALIZABLE/)
   ref.tell({ fine: [1n, new Date()] })
   t.pass('plain data passes')
+})
+
+test('a failing ask names the actor, the timeout and the line that asked, also from an async member-up listener', async (t) => {
+  const a = await node(t)
+  const b = await node(t, a)
+  const caught = new Promise((resolve) => {
+    // The README's pattern: an async listener asking the new member, with the catch it needs.
+    a.cluster.on('member-up', async (member) => {
+      if (!member.address.equals(b.cluster.self)) return
+      try {
+        await a.system.ref(`${member.address}/user/nobody`).ask('hi', { timeoutMs: 4000 })
+      } catch (err) {
+        resolve(err)
+      }
+    })
+  })
+  const err = await caught
+  t.is(err.code, 'NO_RECIPIENT')
+  t.ok(err.message.includes(`${b.cluster.self}/user/nobody`) && err.message.includes('4000 ms'), err.message)
+  t.ok(/actors-remote\.test\.js/.test(err.stack.split('\n')[1]), `the stack starts at the caller: ${err.stack.split('\n')[1]}`)
+  b.system.spawn('slow', () => {}) // never replies
+  const timeout = await a.system.ref(`${b.cluster.self}/user/slow`).ask('hi', { timeoutMs: 200 }).catch((e) => e)
+  t.is(timeout.code, 'ASK_TIMEOUT')
+  t.ok(timeout.message.includes('/user/slow') && timeout.message.includes('200 ms'), timeout.message)
+  t.ok(/actors-remote\.test\.js/.test(timeout.stack), 'the timeout names the caller too')
 })

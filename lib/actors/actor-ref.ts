@@ -3,6 +3,7 @@
 
 import { ClusterError } from '../errors.ts'
 import type { NodeAddress } from '../node-address.ts'
+import { captureCallSite, type CallSite } from './ask-error.ts'
 
 export interface AskOptions {
   timeoutMs?: number
@@ -11,7 +12,8 @@ export interface AskOptions {
 // What a ref needs from the system that made it.
 export interface RefOwner {
   _tell(ref: ActorRef, msg: unknown, sender: ActorRef | null): void
-  _ask(ref: ActorRef, msg: unknown, opts: AskOptions): Promise<unknown>
+  // `site` is the caller's stack, for the error should the ask fail.
+  _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site?: CallSite | null): Promise<unknown>
   // This node's address as written in paths (`actor-cluster://name` before joining a cluster).
   _addressString(): string
 }
@@ -19,7 +21,7 @@ export interface RefOwner {
 export class ActorRef<M = unknown> {
   // The node the actor lives on, or null for this node.
   readonly node: NodeAddress | null
-  // The path on its node: `/user/<name>[/<child>...]` or `/temp/<n>` for an ask's reply.
+  // The path on its node: `/user/<name>[/<child>...]` or `/temp/<id>` for an ask's reply.
   readonly localPath: string
   private _owner: RefOwner
   private _path: string | null
@@ -48,7 +50,7 @@ export class ActorRef<M = unknown> {
   }
 
   ask<R = unknown>(msg: M, opts: AskOptions = {}): Promise<R> {
-    return this._owner._ask(this, msg, opts) as Promise<R>
+    return this._owner._ask(this, msg, opts, captureCallSite(this.ask)) as Promise<R>
   }
 
   // Same actor: same node (by host, port and system; the scheme is spelling) and same path.
@@ -81,9 +83,9 @@ export function checkActorName(name: unknown): string {
   return name
 }
 
-// A local path from a peer or a user: `/user/<name>[/<name>...]` or `/temp/<n>`.
+// A local path from a peer or a user: `/user/<name>[/<name>...]` or `/temp/<hex id>`.
 export function isLocalPath(path: string): boolean {
-  if (path.startsWith('/temp/')) return /^\/temp\/[0-9]{1,16}$/.test(path)
+  if (path.startsWith('/temp/')) return /^\/temp\/[0-9a-f]{1,32}$/.test(path)
   if (!path.startsWith('/user/') || path.length > 2048) return false
   const parts = path.slice(6).split('/')
   return parts.every((p) => NAME.test(p) || /^\$[0-9a-z]{1,16}$/.test(p))

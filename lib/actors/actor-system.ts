@@ -2,11 +2,15 @@
 // and, once `Cluster.join(system, ...)` has run, reaches actors on other nodes through remoting.
 
 import EventEmitter from 'bare-events'
+import b4a from 'b4a'
+import { randomBytes } from '../../backends/crypto.ts'
 import { ClusterError } from '../errors.ts'
-import { createLogger, scopedLogger, type Logger, type LogLevelName } from '../logger.ts'
+import { createLogger, nodeLogger, scopedLogger, type Logger, type LogLevelName } from '../logger.ts'
 import { NodeAddress, isSystemName } from '../node-address.ts'
 import type { Cluster, ClusterOptions, ClusterSystem } from '../cluster/cluster.ts'
 import { ActorCell, type CellHost } from './actor-cell.ts'
+import { askFailure, type CallSite } from './ask-error.ts'
+import { actorFamilies } from './actor-metrics.ts'
 import { ActorRef, checkActorName, isLocalPath, refKey, type AskOptions, type RefOwner } from './actor-ref.ts'
 import type { Behavior, SpawnOptions } from './behavior.ts'
 import { Dispatcher } from './dispatcher.ts'
@@ -78,6 +82,11 @@ interface PendingAsk {
 }
 
 const REF_CACHE_MAX = 10_000
+// An ask's reply path is /temp/ and this many random bytes in hex: a node that was not asked
+// cannot guess where to send a reply.
+const ASK_ID_BYTES = 12
+// Random bytes drawn at a time for ask ids.
+const ASK_ID_POOL = ASK_ID_BYTES * 64
 
 export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements ClusterSystem, RefOwner, CellHost, RefCodec {
   readonly name: string
@@ -85,9 +94,11 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   readonly dispatcher: Dispatcher
   readonly serialization: Serialization
   readonly actorLog: Logger
+  private _nodeLog: Logger
   private _cells: Map<string, ActorCell>
   private _asks: Map<string, PendingAsk>
-  private _askSeq: number
+  private _askIds: Uint8Array
+  private _askIdsAt: number
   private _nameSeq: number
   private _askTimeoutMs: number
   private _mailbox: MailboxOptions
@@ -111,10 +122,13 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this.dispatcher = new Dispatcher()
     this.serialization = new Serialization(this)
     for (const s of opts.serializers ?? []) this.serialization.register(s)
-    this.actorLog = scopedLogger(this.log, 'actors')
+    // Once joined, every line names the node.
+    this._nodeLog = nodeLogger(this.log, () => this._cluster?.self.key ?? this.name)
+    this.actorLog = scopedLogger(this._nodeLog, 'actors')
     this._cells = new Map()
     this._asks = new Map()
-    this._askSeq = 0
+    this._askIds = new Uint8Array(0)
+    this._askIdsAt = 0
     this._nameSeq = 0
     this._askTimeoutMs = opts.askTimeoutMs ?? ACTOR_SYSTEM_DEFAULTS.askTimeoutMs
     this._mailbox = opts.mailbox ?? {}
@@ -204,7 +218,8 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this._cluster = cluster
     if (opts.serializeLocalMessages === true) this._serializeLocal = true
     this._refs.clear()
-    this._remoting = new Remoting(this, cluster, this.serialization, scopedLogger(this.log, 'remoting'))
+    this._remoting = new Remoting(this, cluster, this.serialization, scopedLogger(this._nodeLog, 'remoting'))
+    cluster.addMetrics(() => actorFamilies(this.stats()))
   }
 
   // --- RefOwner ------------------------------------------------------------------------------
@@ -225,15 +240,18 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     }
   }
 
-  _ask(ref: ActorRef, msg: unknown, opts: AskOptions): Promise<unknown> {
-    if (this._terminated) return Promise.reject(ClusterError.SYSTEM_STOPPED(`${this.name} is terminated`))
-    if (ref.node !== null && this._remoting?.isGone(ref.node) === true) {
-      return Promise.reject(ClusterError.UNREACHABLE(`${ref.node.toString()} is not in the cluster`))
-    }
+  _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site: CallSite | null = null): Promise<unknown> {
     const timeoutMs = opts.timeoutMs ?? this._askTimeoutMs
-    const path = '/temp/' + ++this._askSeq
+    // Every failure names the actor, the timeout and the caller's line.
+    const fail = (err: ClusterError) => askFailure(err, ref.path, timeoutMs, site)
+    if (this._terminated) return Promise.reject(fail(ClusterError.SYSTEM_STOPPED(`${this.name} is terminated`)))
+    if (ref.node !== null && this._remoting?.isGone(ref.node) === true) {
+      return Promise.reject(fail(ClusterError.UNREACHABLE(`${ref.node.toString()} is not in the cluster`)))
+    }
+    const path = this._askPath()
     const replyTo = new ActorRef(this, null, path)
-    return new Promise((resolve, reject) => {
+    return new Promise((resolve, rejectRaw) => {
+      const reject = (err: ClusterError) => rejectRaw(fail(err))
       const timer = setTimeout(() => {
         if (this._asks.delete(path)) reject(ClusterError.ASK_TIMEOUT(`no answer from ${ref.path} within ${timeoutMs} ms`))
       }, timeoutMs)
@@ -288,6 +306,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     if (sender.node === null) return this._settleAsk(sender.localPath, err, undefined)
     this._remoting?.sendAskFailure(sender, err)
     return true
+  }
+
+  // The node an ask waiting at `path` went to: null for an actor on this node, undefined when no
+  // ask waits there.
+  askTarget(path: string): NodeAddress | null | undefined {
+    return this._asks.get(path)?.node
   }
 
   // Fails every ask waiting on an actor of `node`.
@@ -375,6 +399,16 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     const node = NodeAddress.parse(address)
     if (this._cluster !== null && node.equals(this._cluster.self)) return new ActorRef(this, null, local)
     return new ActorRef(this, node, local)
+  }
+
+  private _askPath(): string {
+    if (this._askIdsAt + ASK_ID_BYTES > this._askIds.byteLength) {
+      this._askIds = randomBytes(ASK_ID_POOL)
+      this._askIdsAt = 0
+    }
+    const id = b4a.toString(this._askIds, 'hex', this._askIdsAt, this._askIdsAt + ASK_ID_BYTES)
+    this._askIdsAt += ASK_ID_BYTES
+    return '/temp/' + id
   }
 
   // Resolves (err null) or rejects the ask waiting at `path`; false if none is.

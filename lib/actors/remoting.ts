@@ -37,6 +37,12 @@ export interface RemotingStats {
   badMessages: number
   remoteWatchers: number
   watchesRefused: number
+  // Replies and ask failures for an ask of this node that came from a node it did not ask;
+  // ignored.
+  forgedReplies: number
+  // Signals (unwatch, terminated, ask failed) not sent: their node is gone, or the transport
+  // refused them.
+  signalsDropped: number
 }
 
 // What remoting needs of its actor system.
@@ -48,6 +54,8 @@ export interface RemotingHost {
   deadLetter(recipient: string, message: unknown, sender: ActorRef | null, reason: DeadLetterReason): void
   failAsksTo(node: NodeAddress, err: ClusterError): void
   failAsk(sender: ActorRef, err: ClusterError): boolean
+  // The node the ask waiting at a /temp/ path went to (null: this node), undefined if none waits.
+  askTarget(path: string): NodeAddress | null | undefined
 }
 
 export class Remoting {
@@ -64,6 +72,8 @@ export class Remoting {
   private _remoteWatchers: number
   private _stats: RemotingStats
   private _listeners: [string, (...args: never[]) => void][]
+  private _ondropped: (e: DropEvent) => void
+  private _ondisconnected: (peer: NodeAddress) => void
 
   constructor(host: RemotingHost, cluster: Cluster, serialization: Serialization, log: Logger) {
     this._host = host
@@ -74,7 +84,7 @@ export class Remoting {
     this._watching = new Map()
     this._watchedBy = new Map()
     this._remoteWatchers = 0
-    this._stats = { envelopesSent: 0, envelopesReceived: 0, badMessages: 0, remoteWatchers: 0, watchesRefused: 0 }
+    this._stats = { envelopesSent: 0, envelopesReceived: 0, badMessages: 0, remoteWatchers: 0, watchesRefused: 0, forgedReplies: 0, signalsDropped: 0 }
     this._channel = cluster.channel(ACTORS_CHANNEL, (from, body) => this._onsignal(from, body))
     cluster.onenvelope = (from, msg) => this._onenvelope(from, msg)
     const gone = (m: Member) => this._onnodegone(m.address)
@@ -87,12 +97,10 @@ export class Remoting {
       ['member-unreachable', unreachable]
     ]
     for (const [event, fn] of this._listeners) cluster.on(event as 'member-down', fn as (m: Member) => void)
-    const transport = cluster.transport as { on?: (event: string, fn: (...args: never[]) => void) => void }
-    const ondrop = (e: DropEvent) => this._ondrop(e)
-    const ondisconnect = (peer: NodeAddress) => this._onpeerdisconnected(peer)
-    transport.on?.('drop', ondrop)
-    transport.on?.('peer-disconnected', ondisconnect)
-    this._listeners.push(['drop', ondrop], ['peer-disconnected', ondisconnect])
+    this._ondropped = (e: DropEvent) => this._ondrop(e)
+    this._ondisconnected = (peer: NodeAddress) => this._onpeerdisconnected(peer)
+    cluster.on('drop', this._ondropped)
+    cluster.on('peer-disconnected', this._ondisconnected)
   }
 
   isGone(node: NodeAddress): boolean {
@@ -106,11 +114,9 @@ export class Remoting {
   close(): void {
     this._channel.close()
     this._cluster.onenvelope = null
-    const transport = this._cluster.transport as { off?: (event: string, fn: (...args: never[]) => void) => void }
-    for (const [event, fn] of this._listeners) {
-      if (event === 'drop' || event === 'peer-disconnected') transport.off?.(event, fn)
-      else this._cluster.off(event as 'member-down', fn as (m: Member) => void)
-    }
+    for (const [event, fn] of this._listeners) this._cluster.off(event as 'member-down', fn as (m: Member) => void)
+    this._cluster.off('drop', this._ondropped)
+    this._cluster.off('peer-disconnected', this._ondisconnected)
   }
 
   send(ref: ActorRef, msg: unknown, sender: ActorRef | null): void {
@@ -153,19 +159,19 @@ export class Remoting {
     if (watchers === undefined || !watchers.delete(watcher)) return
     if (watchers.size === 0) byPath!.delete(ref.localPath)
     if (byPath!.size === 0) this._watching.delete(node.key)
-    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.UNWATCH, ref.localPath, watcher.path])
+    this._signalUnlessGone(node, [SIGNAL.UNWATCH, ref.localPath, watcher.path])
   }
 
   // A local actor that `watcher` (on another node) watched has stopped.
   sendTerminated(watcher: ActorRef, watcheePath: string, reason: TerminationReason): void {
     const node = watcher.node!
     this._forgetWatcher(node, watcheePath)
-    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.TERMINATED, watcheePath, watcher.localPath, REASONS.indexOf(reason)])
+    this._signalUnlessGone(node, [SIGNAL.TERMINATED, watcheePath, watcher.localPath, REASONS.indexOf(reason)])
   }
 
   sendAskFailure(replyTo: ActorRef, err: ClusterError): void {
     const node = replyTo.node!
-    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.ASK_FAILED, replyTo.localPath, err.code, err.message])
+    this._signalUnlessGone(node, [SIGNAL.ASK_FAILED, replyTo.localPath, err.code, err.message])
   }
 
   private _onenvelope(from: NodeAddress, msg: EnvelopeMessage): void {
@@ -176,7 +182,10 @@ export class Remoting {
     let value: unknown
     try {
       if (cell === null && !isLocalPath(msg.to)) throw ClusterError.BAD_PATH(`an envelope to ${JSON.stringify(msg.to.slice(0, 200))}`)
+      if (cell === null && this._forged(from, msg.to, 'a reply')) return
       if (msg.from !== null) sender = msg.from.startsWith('/') ? this._host.ref(from.toString() + msg.from) : this._host.ref(msg.from)
+      // A sender naming one of this node's asks could fail that ask: only the asked node may.
+      if (sender !== null && sender.node === null && this._forged(from, sender.localPath, 'a sender')) return
       value = this._serialization.deserialize(msg.manifest, msg.body)
     } catch (err) {
       if (err instanceof ClusterError && err.code === 'UNKNOWN_MANIFEST') {
@@ -223,6 +232,7 @@ export class Remoting {
         if (typeof b !== 'string' || typeof c !== 'string') throw ClusterError.BAD_MESSAGE('an ask failure has a code and a message')
         const code = (KNOWN_CODES.has(b) ? b : 'ACTOR_FAILED') as ClusterError['code']
         const text = c.startsWith(code + ': ') ? c.slice(code.length + 2) : c
+        if (this._forged(from, a, 'an ask failure')) return
         this._host.failAsk(this._host.ref(a), new ClusterError(code, text.slice(0, 1000)))
         return
       }
@@ -322,12 +332,29 @@ export class Remoting {
     if (paths.size === 0) this._watchedBy.delete(node.key)
   }
 
+  // To a node that is gone a signal has no one to reach: counted, not sent.
+  private _signalUnlessGone(to: NodeAddress, signal: unknown[]): void {
+    if (this._gone.has(to.key)) this._stats.signalsDropped++
+    else this._signal(to, signal)
+  }
+
   private _signal(to: NodeAddress, signal: unknown[]): void {
     try {
       this._channel.send(to, encodeValue(signal, PLAIN_ENCODE))
     } catch (err) {
+      this._stats.signalsDropped++
       this._log.warn(`could not send a signal to ${to.toString()}`, err)
     }
+  }
+
+  // Whether `from` speaks for an ask of this node at `path` that it was not asked; counted.
+  private _forged(from: NodeAddress, path: string, what: string): boolean {
+    if (!path.startsWith('/temp/')) return false
+    const target = this._host.askTarget(path)
+    if (target === undefined || (target !== null && target.equals(from))) return false
+    this._stats.forgedReplies++
+    this._log.warn(`ignoring ${what} for an ask from ${from.toString()}, which was not asked`)
+    return true
   }
 
   private _badMessage(from: NodeAddress, err: unknown): void {

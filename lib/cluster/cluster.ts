@@ -5,14 +5,19 @@
 import EventEmitter from 'bare-events'
 import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
-import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
+import { nodeLogger, scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
 import { TcpTransport } from '../transport/tcp-transport.ts'
-import type { Transport } from '../transport/transport.ts'
+import type { DropEvent, ObservableTransport } from '../transport/transport.ts'
 import { Backoff } from '../transport/backoff.ts'
 import type { TlsSettings } from '../../backends/types.ts'
 import { messageSize, type EnvelopeMessage, type GossipMessage, type SubsystemMessage, type WireMessage } from '../wire/index.ts'
 import { Channel, type ChannelHandler } from './channel.ts'
+import { Diagnostics } from './diagnostics.ts'
+import { Readiness, type ReadyOptions } from './ready.ts'
+import { clusterStatus, type ClusterStatus } from './status.ts'
+import { clusterFamilies, formatMetrics, type MetricsSource } from './metrics.ts'
+import type { PeerStats, TransportStats } from '../transport/transport.ts'
 import { Membership, STATUS_RANK, type Member, type MemberRecord } from './membership.ts'
 import { PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.ts'
 
@@ -34,7 +39,7 @@ export interface ClusterOptions {
   port?: number
   // `host:port` or full node addresses. A node that is its own first seed starts a new cluster.
   seeds?: (string | NodeAddress)[]
-  transport?: Transport
+  transport?: ObservableTransport
   tls?: TlsSettings | null
   secret?: string | Uint8Array | null
   roles?: string[]
@@ -88,7 +93,21 @@ export interface ClusterEventMap {
   'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
   // Envelopes nobody took (no envelope handler) and subsystem messages on no open channel.
   message: [from: NodeAddress, msg: WireMessage]
+  // The transport's: a message it did not deliver, and a peer connection that closed.
+  drop: [event: DropEvent]
+  'peer-disconnected': [peer: NodeAddress]
 }
+
+/** Why the cluster let a message go that the transport had delivered to it, or could not send one. */
+export type ClusterDiscardReason =
+  // An envelope or channel message that arrived after this node's cluster stopped.
+  | 'stopped'
+  // An envelope with no envelope handler (no actor system) and no 'message' listener.
+  | 'no-handler'
+  // A channel message on a channel not open here, with no 'message' listener.
+  | 'no-channel'
+  // Gossip the transport refused to take.
+  | 'not-sent'
 
 export interface ClusterStats {
   gossipRounds: number
@@ -98,10 +117,12 @@ export interface ClusterStats {
   // Envelopes with no handler and channel messages on channels not open here, when no 'message'
   // listener took them either.
   unhandledMessages: number
+  /** Messages discarded above the transport, by reason (the transport's own drops are in its stats). */
+  discarded: Partial<Record<ClusterDiscardReason, number>>
 }
 
 export class Cluster extends EventEmitter<ClusterEventMap> {
-  readonly transport: Transport
+  readonly transport: ObservableTransport
   readonly incarnation: number
   readonly clientOnly: boolean
   // Set by the layer that routes envelopes (the actor system).
@@ -122,25 +143,27 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _removedAt: Map<string, number>
   private _view: Map<string, Member>
   private _leader: NodeAddress | null
-  private _seq: number
+  private _ontransport: { heartbeat: (peer: NodeAddress) => void; drop: (e: DropEvent) => void; disconnected: (peer: NodeAddress) => void }
   private _stats: ClusterStats
   private _channels: Map<string, Channel>
   private _leaving: boolean
   private _beforeLeave: Set<() => Promise<void>>
   private _prepared: Promise<void> | null
+  private _diagnostics: Diagnostics
+  private _readiness: Readiness
+  private _metricsSources: MetricsSource[]
 
   static async join(system: ClusterSystem, opts: ClusterOptions = {}): Promise<Cluster> {
-    const log = opts.log ?? system.log ?? silentLogger
-    const transport =
+    // Every line names the node it comes from.
+    const log = nodeLogger(opts.log ?? system.log ?? silentLogger, () => transport.self.key)
+    const transport: ObservableTransport =
       opts.transport ??
       new TcpTransport({
         self: new NodeAddress(system.name, opts.host ?? CLUSTER_DEFAULTS.host, opts.port ?? (opts.clientOnly === true ? 0 : CLUSTER_DEFAULTS.port)),
         log,
         tls: opts.tls ?? null,
         secret: opts.secret ?? null,
-        cluster: system.name,
-        // The cluster sends its own heartbeats to the members it watches.
-        heartbeatIntervalMs: 0
+        cluster: system.name
       })
     if (opts.clientOnly === true && (opts.seeds ?? []).length === 0) throw ClusterError.BAD_OPTIONS('a client-only node needs seeds')
     await transport.start()
@@ -150,10 +173,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return cluster
   }
 
-  constructor(transport: Transport, system: ClusterSystem, opts: ClusterOptions = {}) {
+  constructor(transport: ObservableTransport, system: ClusterSystem, opts: ClusterOptions = {}) {
     super()
     this.transport = transport
-    this.incarnation = (transport as { incarnation?: number }).incarnation ?? Date.now() * 1024
+    this.incarnation = transport.incarnation
     this.clientOnly = opts.clientOnly === true
     this.onenvelope = null
     this._membership = new Membership(transport.self, this.incarnation, opts.roles ?? [], { observer: this.clientOnly })
@@ -183,12 +206,62 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._removedAt = new Map()
     this._view = new Map()
     this._leader = null
-    this._seq = 0
-    this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0, unhandledMessages: 0 }
+    this._ontransport = {
+      heartbeat: (peer) => this._detectors.get(peer.key)?.heartbeat(now()),
+      drop: (e) => this.emit('drop', e),
+      disconnected: (peer) => this.emit('peer-disconnected', peer)
+    }
+    this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0, unhandledMessages: 0, discarded: {} }
     this._channels = new Map()
     this._leaving = false
     this._beforeLeave = new Set()
     this._prepared = null
+    this._metricsSources = []
+    this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self)
+    this._readiness = new Readiness(
+      () => this.isReady(),
+      (ms) => `${this.self.toString()} is not ${this.clientOnly ? 'connected' : 'up'} after ${ms} ms; seeds tried: ${this._diagnostics.seedAnswers().join(', ') || 'none'}`
+    )
+  }
+
+  /**
+   * Resolves once this node is up in the cluster (a client-only node: once it has a view of it).
+   * Rejects with READY_TIMEOUT naming the seeds tried and what each answered, or with
+   * TRANSPORT_CLOSED if the node stops first.
+   */
+  ready(opts: ReadyOptions = {}): Promise<void> {
+    return this._readiness.wait(opts)
+  }
+
+  /** True once this node is up (a client-only node: once it has a view of the cluster). */
+  isReady(): boolean {
+    return this.clientOnly ? this._joined : this._membership.own.status === 'up'
+  }
+
+  /** Members with status, reachability and roles, the leader, and per peer RTT, traffic, queue and drops. */
+  status(): ClusterStatus {
+    return clusterStatus(this)
+  }
+
+  /** Every counter this node keeps, as Prometheus text exposition (serve it as `text/plain; version=0.0.4`). */
+  metrics(): string {
+    const peers: PeerStats[] = []
+    const totals: TransportStats = this.transport.stats()
+    const seen = new Set<string>()
+    for (const a of [...this.members().map((m) => m.address), ...this.transport.peers()]) {
+      if (a.equals(this.self) || seen.has(a.key)) continue
+      seen.add(a.key)
+      const s = this.transport.stats(a)
+      if (s !== null) peers.push(s)
+    }
+    const families = clusterFamilies(this.stats(), this.members(), this.self, this._leader, totals, peers)
+    for (const source of this._metricsSources) families.push(...source())
+    return formatMetrics(families)
+  }
+
+  /** Adds metric families to `metrics()` (the actor system adds its own when it joins). */
+  addMetrics(source: MetricsSource): void {
+    this._metricsSources.push(source)
   }
 
   get self(): NodeAddress {
@@ -244,7 +317,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   stats(): ClusterStats {
-    return { ...this._stats }
+    return { ...this._stats, discarded: { ...this._stats.discarded } }
   }
 
   /**
@@ -287,9 +360,14 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   async shutdown(): Promise<void> {
     if (this._stopped) return
     this._stopped = true
+    this._readiness.stop(ClusterError.TRANSPORT_CLOSED(`${this.self.toString()} has stopped`))
+    this._diagnostics.close()
     for (const t of [this._gossipTimer, this._heartbeatTimer, this._seedTimer]) if (t !== null) clearTimeout(t)
     this._gossipTimer = this._heartbeatTimer = this._seedTimer = null
     await this.transport.shutdown()
+    this.transport.off('heartbeat', this._ontransport.heartbeat)
+    this.transport.off('drop', this._ontransport.drop)
+    this.transport.off('peer-disconnected', this._ontransport.disconnected)
   }
 
   // Sends an envelope or subsystem message to a member over the cluster's transport.
@@ -299,6 +377,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
 
   _start(): void {
     this.transport.setHandler((from, msg) => this._onmessage(from, msg))
+    this.transport.on('heartbeat', this._ontransport.heartbeat)
+    this.transport.on('drop', this._ontransport.drop)
+    this.transport.on('peer-disconnected', this._ontransport.disconnected)
     if (!this.clientOnly && (this._seeds.length === 0 || this._seeds[0]!.equals(this.self))) {
       // Its own first seed: this node starts the cluster.
       this._joined = true
@@ -314,22 +395,25 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _contactSeeds(): void {
     if (this._stopped || this._joined) return
     for (const seed of this._seeds) if (!seed.equals(this.self)) this._sendGossip(seed)
+    const first = this._seedBackoff.failures === 0
     const wait = this._seedBackoff.fail()
+    if (!first) this._diagnostics.firstSeedRetry(wait)
     this._log.debug(`asked the seeds to let this node in; again in ${wait} ms unless one answers`)
     this._seedTimer = setTimeout(() => this._contactSeeds(), wait)
   }
 
   private _onmessage(from: NodeAddress, msg: WireMessage): void {
-    if (this._stopped) return
+    if (this._stopped) {
+      // The transport delivers until its shutdown ends; what was meant for the layers above is lost.
+      if (msg.kind === 'envelope' || msg.kind === 'subsystem') this._discard('stopped')
+      return
+    }
     switch (msg.kind) {
       case 'gossip':
         this._ongossip(from, msg)
         return
-      case 'heartbeat-ack':
-        this._detectors.get(from.key)?.heartbeat(now())
-        return
       case 'heartbeat':
-        // The transport answers it; hearing from a member at all says it is alive.
+        // The transport answers it; its own acks come as 'heartbeat' events (see _start).
         return
       case 'leave':
         return
@@ -365,7 +449,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       return
     }
     this._stats.unhandledMessages++
+    this._discard(msg.kind === 'envelope' ? 'no-handler' : 'no-channel')
     this._log.debug(`nothing here takes a ${msg.kind} ${msg.kind === 'subsystem' ? `on channel ${msg.channel}` : `to ${msg.to}`} from ${from.toString()}`)
+  }
+
+  private _discard(reason: ClusterDiscardReason): void {
+    this._stats.discarded[reason] = (this._stats.discarded[reason] ?? 0) + 1
   }
 
   private _ongossip(from: NodeAddress, msg: GossipMessage): void {
@@ -375,6 +464,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       this._seedTimer = null
       this._log.info(`joined through ${from.toString()}`)
     }
+    this._readiness.update()
     const changes = this._membership.merge(msg.deltas)
     if (msg.summary !== null) {
       // A round opened with a summary: silence if the views agree, else our whole digest.
@@ -427,14 +517,20 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     try {
       this.transport.send(to, msg)
     } catch (err) {
+      this._discard('not-sent')
       this._log.warn(`could not gossip to ${to.toString()}: ${(err as ClusterError).message}`)
     }
   }
 
   // Heartbeats to the next few members on the ring, and what their silence says.
   private _onheartbeattick(): void {
-    if (this._stopped || this.clientOnly) return
+    if (this._stopped) return
     const t = now()
+    if (this.clientOnly) {
+      // Nobody's judge, but the round trip to each member is what a status view shows.
+      for (const m of this._others()) if (m.status === 'up') this.transport.heartbeat(m.address, this._opts.heartbeatIntervalMs / 2)
+      return
+    }
     const watched = this._watched()
     const keys = new Set(watched.map((a) => a.key))
     for (const key of [...this._detectors.keys()]) if (!keys.has(key)) this._detectors.delete(key)
@@ -447,8 +543,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         this._detectors.set(address.key, detector)
       }
       if (!detector.isAvailable(t)) unreachable.push(address.toString())
+      // The transport makes heartbeats, one per connection per interval at most: one that went
+      // out on the transport's own schedule lately does for this round too.
       this._stats.heartbeatsSent++
-      this.transport.send(address, { kind: 'heartbeat', seq: ++this._seq, sentAt: t })
+      this.transport.heartbeat(address, this._opts.heartbeatIntervalMs / 2)
     }
     const own = this._membership.own.unreachable
     if (unreachable.length !== own.length || unreachable.some((a, i) => a !== own[i])) {
@@ -531,6 +629,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       }
     }
     this._view = next
+    this._readiness.update()
     for (const m of next.values()) {
       if (m.status === 'removed' && !this._removedAt.has(m.address.key)) {
         this._removedAt.set(m.address.key, Date.now())
