@@ -14,6 +14,7 @@ import type { Cluster } from '../cluster/cluster.ts'
 import type { Member } from '../cluster/membership.ts'
 import { ActorRef, type AskOptions, type RefOwner } from '../actors/actor-ref.ts'
 import type { ActorSystem } from '../actors/actor-system.ts'
+import type { CallSite } from '../actors/ask-error.ts'
 import type { Behavior, SpawnOptions } from '../actors/behavior.ts'
 import { copyBytes } from '../wire/primitives.ts'
 import { Coordinator } from './coordinator.ts'
@@ -877,8 +878,8 @@ class EntityRefOwner implements RefOwner {
     this._sharding._tellEntity(this._type, this._id, this._shard, msg, sender)
   }
 
-  _ask(ref: ActorRef, msg: unknown, opts: AskOptions): Promise<unknown> {
-    return this._sharding.system._ask(ref, msg, opts)
+  _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site?: CallSite | null): Promise<unknown> {
+    return this._sharding.system._ask(ref, msg, opts, site ?? null, true)
   }
 
   _addressString(): string {
