@@ -1,5 +1,8 @@
 import './backend-contract.test.js'
 import './tcp-transport.test.js'
+import './handshake.test.js'
+import './socket-pair.test.js'
+import './peer.test.js'
 import './wire-codec.test.js'
 import './wire-fuzz.test.js'
 import './backend-tls.test.js'

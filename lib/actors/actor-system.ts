@@ -264,7 +264,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
         // Through the ref, so that a ref owned by another router (a sharded entity) routes it.
         ref.tell(msg, replyTo)
       } catch (err) {
-        this._settleAsk(path, err instanceof ClusterError ? err : ClusterError.NOT_SERIALIZABLE(String(err), err), undefined)
+        this._settleAsk(path, ClusterError.from(err, 'NOT_SERIALIZABLE'), undefined)
       }
     })
   }

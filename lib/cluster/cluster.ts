@@ -345,8 +345,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._leaving = true
     this._membership.updateOwn({ status: 'leaving' })
     this._publish()
-    const deadline = Date.now() + this._opts.leaveTimeoutMs
-    while (!this._stopped && Date.now() < deadline) {
+    const deadline = now() + this._opts.leaveTimeoutMs
+    while (!this._stopped && now() < deadline) {
       const own = this._membership.own.status
       if (own === 'removed') break
       // Tell everyone, not just one member a round.
@@ -575,7 +575,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       this._unreachableSince.clear()
       return
     }
-    const t = Date.now()
+    const t = now()
     const members = this._membership.members()
     let changed = false
     for (const m of members) {
@@ -602,7 +602,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   private _forgetOldTombstones(): void {
-    const t = Date.now()
+    const t = now()
     for (const [key, at] of this._removedAt) {
       if (t - at < this._opts.tombstoneMs) continue
       const r = this._membership.records().find((x) => x.address.key === key)
@@ -632,7 +632,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._readiness.update()
     for (const m of next.values()) {
       if (m.status === 'removed' && !this._removedAt.has(m.address.key)) {
-        this._removedAt.set(m.address.key, Date.now())
+        this._removedAt.set(m.address.key, now())
         if (!m.address.equals(this.self)) this.transport.disconnect(m.address)
       }
     }
