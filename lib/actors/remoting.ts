@@ -40,6 +40,9 @@ export interface RemotingStats {
   // Replies and ask failures for an ask of this node that came from a node it did not ask;
   // ignored.
   forgedReplies: number
+  // Signals (unwatch, terminated, ask failed) not sent: their node is gone, or the transport
+  // refused them.
+  signalsDropped: number
 }
 
 // What remoting needs of its actor system.
@@ -81,7 +84,7 @@ export class Remoting {
     this._watching = new Map()
     this._watchedBy = new Map()
     this._remoteWatchers = 0
-    this._stats = { envelopesSent: 0, envelopesReceived: 0, badMessages: 0, remoteWatchers: 0, watchesRefused: 0, forgedReplies: 0 }
+    this._stats = { envelopesSent: 0, envelopesReceived: 0, badMessages: 0, remoteWatchers: 0, watchesRefused: 0, forgedReplies: 0, signalsDropped: 0 }
     this._channel = cluster.channel(ACTORS_CHANNEL, (from, body) => this._onsignal(from, body))
     cluster.onenvelope = (from, msg) => this._onenvelope(from, msg)
     const gone = (m: Member) => this._onnodegone(m.address)
@@ -156,19 +159,19 @@ export class Remoting {
     if (watchers === undefined || !watchers.delete(watcher)) return
     if (watchers.size === 0) byPath!.delete(ref.localPath)
     if (byPath!.size === 0) this._watching.delete(node.key)
-    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.UNWATCH, ref.localPath, watcher.path])
+    this._signalUnlessGone(node, [SIGNAL.UNWATCH, ref.localPath, watcher.path])
   }
 
   // A local actor that `watcher` (on another node) watched has stopped.
   sendTerminated(watcher: ActorRef, watcheePath: string, reason: TerminationReason): void {
     const node = watcher.node!
     this._forgetWatcher(node, watcheePath)
-    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.TERMINATED, watcheePath, watcher.localPath, REASONS.indexOf(reason)])
+    this._signalUnlessGone(node, [SIGNAL.TERMINATED, watcheePath, watcher.localPath, REASONS.indexOf(reason)])
   }
 
   sendAskFailure(replyTo: ActorRef, err: ClusterError): void {
     const node = replyTo.node!
-    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.ASK_FAILED, replyTo.localPath, err.code, err.message])
+    this._signalUnlessGone(node, [SIGNAL.ASK_FAILED, replyTo.localPath, err.code, err.message])
   }
 
   private _onenvelope(from: NodeAddress, msg: EnvelopeMessage): void {
@@ -329,10 +332,17 @@ export class Remoting {
     if (paths.size === 0) this._watchedBy.delete(node.key)
   }
 
+  // To a node that is gone a signal has no one to reach: counted, not sent.
+  private _signalUnlessGone(to: NodeAddress, signal: unknown[]): void {
+    if (this._gone.has(to.key)) this._stats.signalsDropped++
+    else this._signal(to, signal)
+  }
+
   private _signal(to: NodeAddress, signal: unknown[]): void {
     try {
       this._channel.send(to, encodeValue(signal, PLAIN_ENCODE))
     } catch (err) {
+      this._stats.signalsDropped++
       this._log.warn(`could not send a signal to ${to.toString()}`, err)
     }
   }
@@ -349,7 +359,7 @@ export class Remoting {
 
   private _badMessage(from: NodeAddress, err: unknown): void {
     this._stats.badMessages++
-    const e = err instanceof ClusterError ? err : ClusterError.BAD_MESSAGE(String(err), err)
+    const e = ClusterError.from(err, 'BAD_MESSAGE')
     this._log.warn(`closing the connection to ${from.toString()}: ${e.message}`)
     this._cluster.transport.disconnect(from)
   }

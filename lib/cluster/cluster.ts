@@ -94,6 +94,9 @@ export const CLUSTER_DEFAULTS = {
   fullGossipEvery: 10
 } as const
 
+// Messages a sleeping node (tests only) holds before it counts the rest as discarded.
+const SLEEP_INBOX = 10_000
+
 // The subsystem channel on which a member tells a node it was not let in, and why.
 export const REFUSED_CHANNEL = 'cluster/refused'
 
@@ -115,6 +118,17 @@ export interface ClusterEventMap {
   'peer-disconnected': [peer: NodeAddress]
 }
 
+/** Why the cluster let a message go that the transport had delivered to it, or could not send one. */
+export type ClusterDiscardReason =
+  // An envelope or channel message that arrived after this node's cluster stopped.
+  | 'stopped'
+  // An envelope with no envelope handler (no actor system) and no 'message' listener.
+  | 'no-handler'
+  // A channel message on a channel not open here, with no 'message' listener.
+  | 'no-channel'
+  // Gossip the transport refused to take.
+  | 'not-sent'
+
 export interface ClusterStats {
   gossipRounds: number
   gossipMessagesSent: number
@@ -123,6 +137,8 @@ export interface ClusterStats {
   // Envelopes with no handler and channel messages on channels not open here, when no 'message'
   // listener took them either.
   unhandledMessages: number
+  /** Messages discarded above the transport, by reason (the transport's own drops are in its stats). */
+  discarded: Partial<Record<ClusterDiscardReason, number>>
   // Member records and decisions refused, by error code (BAD_RECORD, MEMBERSHIP_FULL).
   refusedRecords: Record<string, number>
   // Connections closed because the peer sent a forged or out-of-range record.
@@ -165,7 +181,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _gossipPause: PauseDetector
   private _lastRefutation: number
   private _refusalsLogged: number
-  private _asleep: boolean
+  // While asleep (tests only), what arrives waits here, as the kernel would hold it.
+  private _asleep: [NodeAddress, WireMessage][] | null
+  private _beforeLeave: Set<() => Promise<void>>
+  private _prepared: Promise<void> | null
   private _diagnostics: Diagnostics
   private _readiness: Readiness
   private _metricsSources: MetricsSource[]
@@ -231,7 +250,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._leader = null
     this._ontransport = {
       heartbeat: (peer) => {
-        if (!this._asleep) this._detectors.get(peer.key)?.heartbeat(now())
+        if (this._asleep === null) this._detectors.get(peer.key)?.heartbeat(now())
       },
       drop: (e) => this.emit('drop', e),
       disconnected: (peer) => this.emit('peer-disconnected', peer)
@@ -246,17 +265,20 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       forgersDisconnected: 0,
       pausesDetected: 0,
       refutations: 0,
-      gossipErrors: 0
+      gossipErrors: 0,
+      discarded: {}
     }
     this._channels = new Map()
     this._leaving = false
+    this._beforeLeave = new Set()
+    this._prepared = null
     this._metricsSources = []
     const pause = this._phi.acceptableHeartbeatPauseMs ?? PHI_DEFAULTS.acceptableHeartbeatPauseMs
     this._heartbeatPause = new PauseDetector(this._opts.heartbeatIntervalMs, pause)
     this._gossipPause = new PauseDetector(this._opts.gossipIntervalMs, pause)
     this._lastRefutation = 0
     this._refusalsLogged = 0
-    this._asleep = false
+    this._asleep = null
     this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self)
     this._readiness = new Readiness(
       () => this.isReady(),
@@ -265,19 +287,21 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   /**
-   * @internal For tests: this node stops for `ms` as a stopped process would (no timers, deaf to
-   * every message), then its timers fire, late.
+   * @internal For tests: this node stops for `ms` as a stopped process would (no timers, nothing
+   * it receives handled), then its timers fire, late, and then what arrived meanwhile is handled.
    */
   async _sleepFor(ms: number): Promise<void> {
-    if (this._stopped || this._asleep) return
-    this._asleep = true
+    if (this._stopped || this._asleep !== null) return
+    this._asleep = []
     for (const t of [this._gossipTimer, this._heartbeatTimer]) if (t !== null) clearInterval(t)
     await sleep(ms)
-    this._asleep = false
+    const held = this._asleep
+    this._asleep = null
     if (this._stopped) return
     this._startTimers()
     this._onheartbeattick()
     this._ongossiptick()
+    for (const [from, msg] of held) this._onmessage(from, msg)
   }
 
   /** This node's public key (32 bytes, Ed25519), which signs its record. */
@@ -333,6 +357,11 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return this._leader
   }
 
+  /** True once the node has left or shut down. */
+  get stopped(): boolean {
+    return this._stopped
+  }
+
   // Every member this node knows, removed ones (still remembered) included, sorted by address.
   // A client-only node is not among them.
   members(): Member[] {
@@ -352,24 +381,57 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return channel
   }
 
+  private async _runBeforeLeave(): Promise<void> {
+    if (this._beforeLeave.size === 0 || this._stopped) return
+    let timer: TimerHandle | null = null
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this._log.warn(`tasks before leaving took more than ${this._opts.leaveTimeoutMs} ms; leaving anyway`)
+        resolve()
+      }, this._opts.leaveTimeoutMs)
+    })
+    const tasks = [...this._beforeLeave].map((task) =>
+      task().catch((err: unknown) => this._log.warn('a task before leaving failed', err))
+    )
+    await Promise.race([Promise.all(tasks), timeout])
+    if (timer !== null) clearTimeout(timer)
+  }
+
   _closeChannel(channel: Channel): void {
     if (this._channels.get(channel.name) === channel) this._channels.delete(channel.name)
   }
 
   stats(): ClusterStats {
-    return { ...this._stats, refusedRecords: { ...this._stats.refusedRecords } }
+    return { ...this._stats, refusedRecords: { ...this._stats.refusedRecords }, discarded: { ...this._stats.discarded } }
+  }
+
+  /**
+   * Runs `task` when this node leaves gracefully, before the others see it leaving (a layer above
+   * hands its work over there). Tasks run together, bounded by leaveTimeoutMs. Returns a remover.
+   */
+  beforeLeave(task: () => Promise<void>): () => void {
+    this._beforeLeave.add(task)
+    return () => this._beforeLeave.delete(task)
+  }
+
+  /** Runs the beforeLeave tasks, once; leave() waits for them too. */
+  prepareLeave(): Promise<void> {
+    if (this._prepared === null) this._prepared = this._runBeforeLeave()
+    return this._prepared
   }
 
   // Leaves gracefully: the others see this node leaving, then removed. Resolves once removed (or
   // after leaveTimeoutMs), with the transport shut down.
   async leave(): Promise<void> {
     if (this._stopped) return
+    await this.prepareLeave()
+    if (this._stopped) return
     if (this.clientOnly) return this.shutdown()
     this._leaving = true
     this._membership.updateOwn({ status: 'leaving' })
     this._publish()
-    const deadline = Date.now() + this._opts.leaveTimeoutMs
-    while (!this._stopped && Date.now() < deadline) {
+    const deadline = now() + this._opts.leaveTimeoutMs
+    while (!this._stopped && now() < deadline) {
       const own = this._membership.own.status
       if (own === 'removed') break
       // Tell everyone, not just one member a round.
@@ -430,7 +492,16 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   private _onmessage(from: NodeAddress, msg: WireMessage): void {
-    if (this._stopped || this._asleep) return
+    if (this._asleep !== null && !this._stopped) {
+      if (this._asleep.length < SLEEP_INBOX) this._asleep.push([from, msg])
+      else if (msg.kind === 'envelope' || msg.kind === 'subsystem') this._discard('stopped')
+      return
+    }
+    if (this._stopped) {
+      // The transport delivers until its shutdown ends; what was meant for the layers above is lost.
+      if (msg.kind === 'envelope' || msg.kind === 'subsystem') this._discard('stopped')
+      return
+    }
     switch (msg.kind) {
       case 'gossip':
         this._ongossip(from, msg)
@@ -478,7 +549,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       return
     }
     this._stats.unhandledMessages++
+    this._discard(msg.kind === 'envelope' ? 'no-handler' : 'no-channel')
     this._log.debug(`nothing here takes a ${msg.kind} ${msg.kind === 'subsystem' ? `on channel ${msg.channel}` : `to ${msg.to}`} from ${from.toString()}`)
+  }
+
+  private _discard(reason: ClusterDiscardReason): void {
+    this._stats.discarded[reason] = (this._stats.discarded[reason] ?? 0) + 1
   }
 
   // Nothing a peer sends can throw out of here: a failure is counted and logged.
@@ -605,6 +681,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       this._stats.gossipBytesSent += size
       this.transport.send(to, msg)
     } catch (err) {
+      this._discard('not-sent')
       this._log.warn(`could not gossip to ${to.toString()}: ${(err as ClusterError).message}`)
     }
   }
@@ -670,7 +747,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       this._unreachableSince.clear()
       return
     }
-    const t = Date.now()
+    const t = now()
     const members = this._membership.members()
     let changed = false
     for (const m of members) {
@@ -708,7 +785,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   private _forgetOldTombstones(): void {
-    const t = Date.now()
+    const t = now()
     for (const [key, at] of this._removedAt) {
       if (t - at < this._opts.tombstoneMs) continue
       const r = this._membership.records().find((x) => x.address.key === key)
@@ -738,7 +815,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._readiness.update()
     for (const m of next.values()) {
       if (m.status === 'removed' && !this._removedAt.has(m.address.key)) {
-        this._removedAt.set(m.address.key, Date.now())
+        this._removedAt.set(m.address.key, now())
         if (!m.address.equals(this.self)) this.transport.disconnect(m.address)
       }
     }
