@@ -16,13 +16,16 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-// A rogue whose address sorts after the leader's, so it never leads by the rules.
+// A rogue whose address sorts after every member's, so it never leads by the rules. On TCP its
+// port is picked from 65000 up: addresses compare as strings, and ephemeral ports are below.
 async function rogueAfterLeader(k) {
+  const lowest = k.addresses.map((a) => a.key).sort()[0]
   for (let i = 0; i < 20; i++) {
-    const rogue = await k.rogue()
-    if (rogue.self.key > k.addresses[0].key) return rogue
+    const port = k.bus !== null ? 0 : 65000 + Math.floor(Math.random() * 500)
+    const rogue = await k.rogue({ port }).catch(() => null)
+    if (rogue !== null && rogue.self.key > lowest && k.addresses.every((a) => rogue.self.key > a.key)) return rogue
   }
-  throw new Error('no rogue address sorts after the leader')
+  throw new Error('no rogue address sorts after the members')
 }
 
 function refused(node, code) {

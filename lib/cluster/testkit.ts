@@ -62,8 +62,9 @@ export class ClusterTestKit {
 
   // A malicious node at the next address, on the same bus or loopback: not a member until it
   // sends a member its own record, and then one that sends whatever it likes.
-  async rogue(): Promise<RogueMember> {
-    const self = this.bus !== null ? new NodeAddress(this.system, `10.0.0.${this._nextHost++}`, 2552) : new NodeAddress(this.system, '127.0.0.1', 0)
+  // On TCP, `port` picks its port (default: any free one).
+  async rogue(opts: { port?: number } = {}): Promise<RogueMember> {
+    const self = this.bus !== null ? new NodeAddress(this.system, `10.0.0.${this._nextHost++}`, 2552) : new NodeAddress(this.system, '127.0.0.1', opts.port ?? 0)
     const rogue = await RogueMember.start({ transport: this._transport(self) })
     this._rogues.push(rogue)
     return rogue
