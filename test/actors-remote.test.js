@@ -205,6 +205,16 @@ test('channels: send, broadcast to the other members, and messages on unopened c
   t.pass('unhandled counted')
 })
 
+test('a 1 MiB message through a channel arrives whole', async (t) => {
+  const [a, b] = await pair(t)
+  const got = []
+  b.cluster.channel('bulk', (from, body) => got.push(body))
+  const body = new Uint8Array(1024 * 1024).map((_, i) => (i * 31) & 0xff)
+  a.cluster.channel('bulk').send(b.cluster.self, body)
+  await until(() => got.length === 1, 10_000, 'the message')
+  t.ok(got[0].byteLength === body.byteLength && got[0].every((x, i) => x === ((i * 31) & 0xff)), 'intact')
+})
+
 test('a peer sending an undecodable body is disconnected and counted; other peers carry on', async (t) => {
   const [a, b] = await pair(t)
   const got = []
@@ -253,4 +263,22 @@ test('a failing ask names the actor, the timeout and the line that asked, also f
   t.is(timeout.code, 'ASK_TIMEOUT')
   t.ok(timeout.message.includes('/user/slow') && timeout.message.includes('200 ms'), timeout.message)
   t.ok(/actors-remote\.test\.js/.test(timeout.stack), 'the timeout names the caller too')
+})
+
+test('envelopes from peers to /system/ paths are refused and counted; the connection carries on', async (t) => {
+  const [a, b] = await pair(t)
+  const got = []
+  b.system.spawn('sink', (msg) => got.push(msg))
+  const drops = []
+  b.cluster.transport.on('drop', (d) => drops.push(d))
+  const body = b4a.alloc(0)
+  for (const to of ['/system/guardian', '/system/receptionist']) {
+    a.cluster.send(b.cluster.self, { kind: 'envelope', to, from: null, manifest: 'x', body, correlationId: null })
+  }
+  a.system.ref(`${b.cluster.self.toString()}/user/sink`).tell('after')
+  await until(() => got.length === 1, 5000, 'the next message')
+  t.is(got[0], 'after', 'delivered after the refused ones, on the same connection')
+  t.alike(drops.map((d) => d.reason), ['forbidden-recipient', 'forbidden-recipient'])
+  t.is(b.cluster.transport.stats(a.cluster.self).drops['forbidden-recipient'], 2, 'counted by the transport')
+  t.is(b.system.stats().remote.badMessages, 0, 'not taken for bad messages')
 })
