@@ -15,8 +15,8 @@ export type { LocalIdentity } from './handshake.ts'
 export { DUPLICATE_REASON } from './handshake.ts'
 
 export interface ConnectionOwner {
-  // An inbound hello passed validation: null accepts it, a string refuses it for that reason.
-  _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | null
+  // An inbound hello passed validation: null accepts it, a string or an error refuses it.
+  _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null
   _onopen(conn: Connection): void
   _onmessage(conn: Connection, msg: WireMessage): void
   _ondrain(conn: Connection): void
