@@ -21,6 +21,7 @@ import { clusterStatus, type ClusterStatus } from './status.ts'
 import { clusterFamilies, formatMetrics, type MetricsSource } from './metrics.ts'
 import type { PeerStats, TransportStats } from '../transport/transport.ts'
 import { DEFAULT_MAX_MEMBERS, Membership, STATUS_RANK, type Member, type MemberRecord, type Refusal } from './membership.ts'
+import { Convergence } from './convergence.ts'
 import { PauseDetector } from './pause-detector.ts'
 import { PHI_DEFAULTS, PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.ts'
 import { newKeyPair, type SigningKeyPair } from './record-signing.ts'
@@ -178,6 +179,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _channels: Map<string, Channel>
   private _leaving: boolean
   private _heartbeatPause: PauseDetector
+  private _convergence: Convergence
   private _gossipPause: PauseDetector
   private _lastRefutation: number
   private _refusalsLogged: number
@@ -276,6 +278,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     const pause = this._phi.acceptableHeartbeatPauseMs ?? PHI_DEFAULTS.acceptableHeartbeatPauseMs
     this._heartbeatPause = new PauseDetector(this._opts.heartbeatIntervalMs, pause)
     this._gossipPause = new PauseDetector(this._opts.gossipIntervalMs, pause)
+    this._convergence = new Convergence()
     this._lastRefutation = 0
     this._refusalsLogged = 0
     this._asleep = null
@@ -581,8 +584,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
     this._readiness.update()
     if (msg.summary !== null) {
-      // A round opened with a summary: silence if the views agree, else our whole digest.
+      // A summary: silence if the views agree, else our whole digest. A round the leader opened
+      // is answered with a summary of ours when they agree, so the leader knows this node has
+      // seen its view.
+      this._convergence.report(from, msg.summary)
       if (!this._membership.sameSummary(msg.summary)) this._sendGossip(from)
+      else if (msg.reply && !this.clientOnly && sameAddress(this._membership.leader(), from)) this._sendSummary(from, false)
     } else if (msg.reply) {
       // A digest: answer with what they lack, and ask for what we lack.
       const { newer, wanted } = this._membership.compare(msg.digest)
@@ -670,8 +677,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   // Opens a round cheaply: a summary of our view, answered only if the views differ.
-  private _sendSummary(to: NodeAddress): void {
-    this._sendGossipMessage(to, { kind: 'gossip', digest: [], deltas: [], reply: true, summary: this._membership.summary(randomBytes(8)) })
+  private _sendSummary(to: NodeAddress, reply = true): void {
+    this._sendGossipMessage(to, { kind: 'gossip', digest: [], deltas: [], reply, summary: this._membership.summary(randomBytes(8)) })
   }
 
   private _sendGossipMessage(to: NodeAddress, msg: GossipMessage): void {
@@ -749,6 +756,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
     const t = now()
     const members = this._membership.members()
+    // Downing waits for nobody; moving members up or out waits until everyone has seen this view.
+    const laggards = this._convergence.laggards(this._membership)
+    const converged = laggards !== null && laggards.length === 0
+    if (laggards !== null) for (const a of laggards) this._sendSummary(a)
     let changed = false
     for (const m of members) {
       if (m.address.equals(this.self) && m.status !== 'joining') continue
@@ -762,6 +773,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         continue
       }
       this._unreachableSince.delete(m.address.key)
+      if (!converged) continue
       if (m.status === 'joining' && m.reachable) {
         changed = this._membership.decide(m.address, 'up') !== null || changed
       } else if (m.status === 'leaving' || m.status === 'down') {
