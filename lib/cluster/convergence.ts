@@ -25,15 +25,16 @@ export class Convergence {
     this._reported.delete(address.key)
   }
 
-  // Members whose last summary does not match this node's view now (or who sent none). Null when
-  // some member that is neither down nor removed is unreachable: then there is no convergence
-  // until it is reachable again or down.
+  // Up and leaving members whose last summary does not match this node's view now (or who sent
+  // none); joining ones need not have seen it. Null when some member that is neither down nor
+  // removed is unreachable: then there is no convergence until it is reachable again or down.
   laggards(membership: Membership): NodeAddress[] | null {
     const unreachable = membership.unreachableSet()
     const out: NodeAddress[] = []
     for (const r of membership.records()) {
       if (r.address.equals(membership.self) || r.status === 'down' || r.status === 'removed') continue
       if (unreachable.has(r.address.key)) return null
+      if (r.status === 'joining') continue
       const seen = this._reported.get(r.address.key)
       if (seen === undefined || !membership.sameSummary(seen)) out.push(r.address)
     }
