@@ -95,6 +95,9 @@ export const CLUSTER_DEFAULTS = {
   fullGossipEvery: 10
 } as const
 
+// Leader rounds the leader waits for reachable members to agree before it acts on its own view.
+const CONVERGENCE_WAIT_ROUNDS = 10
+
 // Messages a sleeping node (tests only) holds before it counts the rest as discarded.
 const SLEEP_INBOX = 10_000
 
@@ -180,6 +183,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _leaving: boolean
   private _heartbeatPause: PauseDetector
   private _convergence: Convergence
+  // Leader rounds spent waiting for members that are reachable but have not agreed.
+  private _waitedRounds: number
   private _gossipPause: PauseDetector
   private _lastRefutation: number
   private _refusalsLogged: number
@@ -279,6 +284,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._heartbeatPause = new PauseDetector(this._opts.heartbeatIntervalMs, pause)
     this._gossipPause = new PauseDetector(this._opts.gossipIntervalMs, pause)
     this._convergence = new Convergence()
+    this._waitedRounds = 0
     this._lastRefutation = 0
     this._refusalsLogged = 0
     this._asleep = null
@@ -757,9 +763,13 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     const t = now()
     const members = this._membership.members()
     // Downing waits for nobody; moving members up or out waits until everyone has seen this view.
+    // With everyone reachable but some never agreeing (a view that cannot take a decision yet, or
+    // a member that will not say), the leader acts on its own view after convergenceWaitRounds.
     const laggards = this._convergence.laggards(this._membership)
-    const converged = laggards !== null && laggards.length === 0
     if (laggards !== null) for (const a of laggards) this._sendSummary(a)
+    if (laggards === null || laggards.length === 0) this._waitedRounds = 0
+    else this._waitedRounds++
+    const converged = laggards !== null && (laggards.length === 0 || this._waitedRounds > CONVERGENCE_WAIT_ROUNDS)
     let changed = false
     for (const m of members) {
       if (m.address.equals(this.self) && m.status !== 'joining') continue
@@ -780,10 +790,11 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         changed = this._membership.decide(m.address, 'removed') !== null || changed
       }
     }
-    // What a leader that has since gone decided is signed again, so nodes that never knew it
-    // (joined after it left) can check it.
+    // What another leader decided is signed again by this one, so that every node can check it
+    // against the leader of its own view (one that joined after the other left included).
+    const self = this.self.toString()
     for (const r of this._membership.records()) {
-      if (r.decision !== null && !this._signerActive(r.decision.by)) {
+      if (r.decision !== null && r.decision.by !== self && STATUS_RANK[r.status] >= STATUS_RANK.up) {
         const status = r.decision.status as 'up' | 'down' | 'removed'
         changed = this._membership.decide(r.address, status, true) !== null || changed
       }
@@ -791,10 +802,6 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     if (changed) this._publish()
   }
 
-  private _signerActive(by: string): boolean {
-    const r = this._membership.records().find((x) => x.address.toString() === by)
-    return r !== undefined && STATUS_RANK[r.status] < STATUS_RANK.down
-  }
 
   private _forgetOldTombstones(): void {
     const t = now()
