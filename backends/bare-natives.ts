@@ -3,5 +3,6 @@ import tcp from 'bare-tcp'
 import tls from 'bare-tls'
 import crypto from 'bare-crypto'
 import hrtime from 'bare-hrtime'
+import Signal from 'bare-signals'
 
-export default { tcp, tls, crypto, hrtime }
+export default { tcp, tls, crypto, hrtime, Signal }

@@ -3,7 +3,7 @@
 //
 //   node example/hello-actors.js 4001          the first node, on port 4001
 //   bare example/hello-actors.js 4002 4001     the second, on Bare, joining through port 4001
-import { ActorSystem, Cluster, detectRuntime } from 'actor-cluster-bare'
+import { ActorSystem, Cluster, detectRuntime, leaveOnSignals } from 'actor-cluster-bare'
 
 const [port = '0', seedPort = null] = argv()
 const runtime = detectRuntime()
@@ -18,6 +18,8 @@ system.spawn('greeter', (name, ctx) => {
 // Without a seed this node starts the cluster; with one it joins through it.
 const seeds = seedPort === null ? [] : [`127.0.0.1:${seedPort}`]
 const cluster = await Cluster.join(system, { host: '127.0.0.1', port: Number(port), seeds })
+// Ctrl-C leaves the cluster (the other node sees this one leaving, not crashing), then exits.
+leaveOnSignals(system)
 
 cluster.on('member-up', async (member) => {
   if (member.address.equals(cluster.self)) return

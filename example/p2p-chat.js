@@ -11,7 +11,7 @@
 //                                            posting a line every few seconds until stopped
 //
 // Runs the same on Node, Bun and Deno (`node example/p2p-chat.js`).
-import { ActorSystem, Cluster, detectRuntime } from 'actor-cluster-bare'
+import { ActorSystem, Cluster, detectRuntime, leaveOnSignals } from 'actor-cluster-bare'
 
 const ROOM = 'p2p-chat'
 const TIMINGS = { gossipIntervalMs: 200, heartbeatIntervalMs: 200, downAfterMs: 1500, failureDetector: { acceptableHeartbeatPauseMs: 600 } }
@@ -123,9 +123,10 @@ async function demo() {
   show('', 'everyone has left')
 }
 
-// One peer in this process, posting every few seconds until the process is stopped.
+// One peer in this process, posting every few seconds until Ctrl-C, which leaves the room.
 async function single(opts) {
   const peer = await startPeer(opts.name, opts)
+  leaveOnSignals(peer.system)
   show(peer.name, `listening on ${peer.cluster.self.toString()}`)
   for (let i = 0; ; i++) {
     await sleep(3000)

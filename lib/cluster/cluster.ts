@@ -91,6 +91,8 @@ export interface ClusterEventMap {
   'member-down': [member: Member]
   'member-removed': [member: Member]
   'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
+  // The node has stopped (left, shut down, or put out by the others); its transport is closed.
+  stopped: []
   // Envelopes nobody took (no envelope handler) and subsystem messages on no open channel.
   message: [from: NodeAddress, msg: WireMessage]
 }
@@ -309,6 +311,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     for (const t of [this._gossipTimer, this._heartbeatTimer, this._seedTimer]) if (t !== null) clearTimeout(t)
     this._gossipTimer = this._heartbeatTimer = this._seedTimer = null
     await this.transport.shutdown()
+    this.emit('stopped')
   }
 
   // Sends an envelope or subsystem message to a member over the cluster's transport.
