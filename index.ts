@@ -41,3 +41,5 @@ export { formatMetrics, METRICS_CONTENT_TYPE, METRICS_PREFIX } from './lib/clust
 export type { MetricFamily, MetricSample, MetricsSource } from './lib/cluster/metrics.ts'
 export { leaveOnSignals, LEAVE_ON_SIGNALS_DEFAULTS } from './lib/cluster/leave-on-signals.ts'
 export type { LeaveOnSignalsOptions, Leaver } from './lib/cluster/leave-on-signals.ts'
+export { renderStatus, STATUS_VIEW_DEFAULTS } from './lib/cluster/status-view.ts'
+export type { StatusViewOptions } from './lib/cluster/status-view.ts'
