@@ -69,6 +69,8 @@ export class Remoting {
   private _remoteWatchers: number
   private _stats: RemotingStats
   private _listeners: [string, (...args: never[]) => void][]
+  private _ondropped: (e: DropEvent) => void
+  private _ondisconnected: (peer: NodeAddress) => void
 
   constructor(host: RemotingHost, cluster: Cluster, serialization: Serialization, log: Logger) {
     this._host = host
@@ -92,12 +94,10 @@ export class Remoting {
       ['member-unreachable', unreachable]
     ]
     for (const [event, fn] of this._listeners) cluster.on(event as 'member-down', fn as (m: Member) => void)
-    const transport = cluster.transport as { on?: (event: string, fn: (...args: never[]) => void) => void }
-    const ondrop = (e: DropEvent) => this._ondrop(e)
-    const ondisconnect = (peer: NodeAddress) => this._onpeerdisconnected(peer)
-    transport.on?.('drop', ondrop)
-    transport.on?.('peer-disconnected', ondisconnect)
-    this._listeners.push(['drop', ondrop], ['peer-disconnected', ondisconnect])
+    this._ondropped = (e: DropEvent) => this._ondrop(e)
+    this._ondisconnected = (peer: NodeAddress) => this._onpeerdisconnected(peer)
+    cluster.on('drop', this._ondropped)
+    cluster.on('peer-disconnected', this._ondisconnected)
   }
 
   isGone(node: NodeAddress): boolean {
@@ -111,11 +111,9 @@ export class Remoting {
   close(): void {
     this._channel.close()
     this._cluster.onenvelope = null
-    const transport = this._cluster.transport as { off?: (event: string, fn: (...args: never[]) => void) => void }
-    for (const [event, fn] of this._listeners) {
-      if (event === 'drop' || event === 'peer-disconnected') transport.off?.(event, fn)
-      else this._cluster.off(event as 'member-down', fn as (m: Member) => void)
-    }
+    for (const [event, fn] of this._listeners) this._cluster.off(event as 'member-down', fn as (m: Member) => void)
+    this._cluster.off('drop', this._ondropped)
+    this._cluster.off('peer-disconnected', this._ondisconnected)
   }
 
   send(ref: ActorRef, msg: unknown, sender: ActorRef | null): void {
