@@ -21,7 +21,15 @@ const cluster = await Cluster.join(system, { host: '127.0.0.1', port: Number(por
 // Ctrl-C leaves the cluster (the other node sees this one leaving, not crashing), then exits.
 leaveOnSignals(system)
 
-cluster.on('member-up', async (member) => {
+// Resolves once this node is up in the cluster (READY_TIMEOUT names the seeds if it cannot be).
+await cluster.ready({ timeoutMs: 30000 })
+console.log(`${runtime} node up at ${cluster.self}`)
+
+// Greet every other member: those up already, and each one that comes up from now on.
+cluster.on('member-up', greet)
+for (const member of cluster.members()) if (member.status === 'up') greet(member)
+
+async function greet(member) {
   if (member.address.equals(cluster.self)) return
   const greeter = system.ref(`${member.address}/user/greeter`)
   try {
@@ -32,11 +40,7 @@ cluster.on('member-up', async (member) => {
   }
   while (!greeted) await new Promise((resolve) => setTimeout(resolve, 50))
   await system.terminate()
-})
-
-// Resolves once this node is up in the cluster (READY_TIMEOUT names the seeds if it cannot be).
-await cluster.ready({ timeoutMs: 30000 })
-console.log(`${runtime} node up at ${cluster.self}`)
+}
 
 function argv() {
   const g = globalThis

@@ -55,3 +55,28 @@ test('example/hello-actors.js: two nodes on two runtimes greet each other', { ti
     t.ok(eb.code === 0 && outB.includes(`hello ${second}, from ${first}`), `${second} was greeted by ${first}`)
   }
 })
+
+test('example/hello-actors.js survives a peer without a greeter: the failed ask is caught and names its line', { timeout: 120000 }, async (t) => {
+  const { ActorSystem, Cluster } = await import('actor-cluster-bare')
+  for (const runtime of ['node', 'bare']) {
+    // A member with no greeter actor: the example's ask to it fails with NO_RECIPIENT.
+    const system = ActorSystem.create('hello', { logLevel: 'silent' })
+    const seed = await Cluster.join(system, { port: 0 })
+    t.teardown(() => system.terminate({ leave: false }))
+    await seed.ready({ timeoutMs: 10000 })
+    const proc = start(t, runtime, path.join(ROOT, 'example', 'hello-actors.js'), ['0', String(seed.self.port)])
+    let out = ''
+    proc.child.stdout.on('data', (d) => {
+      out += d
+    })
+    const deadline = Date.now() + 20000
+    while (!/NO_RECIPIENT/.test(proc.stderr) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    t.ok(/no greeting from .*: NO_RECIPIENT/.test(proc.stderr), `${runtime}: the failure is reported`)
+    t.ok(/hello-actors\.js:\d+/.test(proc.stderr), `${runtime}: its stack names the example's line`)
+    // Still running: greet it, and it leaves and ends by itself.
+    const at = /up at (\S+)/.exec(out)[1]
+    t.is(await system.ref(`${at}/user/greeter`).ask('test', { timeoutMs: 5000 }), `hello test, from ${runtime}`, `${runtime}: still alive after the failed ask`)
+    t.is((await proc.exited).code, 0, `${runtime}: ended cleanly`)
+    await system.terminate({ leave: false })
+  }
+})
