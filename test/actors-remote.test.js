@@ -152,6 +152,25 @@ test('remote death watch: Terminated when the actor stops, and node-down when it
   await t.exception(a.system.ref(onC.path).ask('x'), /UNREACHABLE/)
 })
 
+test('signals for a node that is gone are counted, not sent', async (t) => {
+  const [a, b] = await pair(t)
+  let fail = null
+  const gate = new Promise((resolve) => (fail = resolve))
+  // Fails on b's ask only after b is gone: the ask failure has nobody to go to.
+  a.system.spawn('late', async () => {
+    await gate
+    throw new Error('too late')
+  })
+  b.system.ref(`${a.cluster.self}/user/late`).ask('?', { timeoutMs: 30_000 }).catch(() => {})
+  await until(() => a.system.stats().remote.envelopesReceived === 1, 5000, 'the ask arrived')
+  await b.cluster.shutdown() // gone without a goodbye
+  await until(() => ['down', 'removed'].includes(a.cluster.member(b.cluster.self)?.status), 10_000, 'b down')
+  t.is(a.system.stats().remote.signalsDropped, 0)
+  fail()
+  await until(() => a.system.stats().remote.signalsDropped === 1, 5000, 'the ask failure counted')
+  t.ok(a.cluster.metrics().includes('actor_cluster_remote_signals_dropped_total 1'), 'in metrics()')
+})
+
 test('a client-only node sees the members, asks and tells, and is never a member itself', async (t) => {
   const [a, b] = await pair(t)
   b.system.spawn('svc', (msg, ctx) => ctx.reply(`served ${msg}`))
@@ -184,6 +203,16 @@ test('channels: send, broadcast to the other members, and messages on unopened c
   a.cluster.channel('nobody-listens').send(b.cluster.self, b4a.from('?'))
   await until(() => b.cluster.stats().unhandledMessages === 1, 5000, 'counted as unhandled')
   t.pass('unhandled counted')
+})
+
+test('a 1 MiB message through a channel arrives whole', async (t) => {
+  const [a, b] = await pair(t)
+  const got = []
+  b.cluster.channel('bulk', (from, body) => got.push(body))
+  const body = new Uint8Array(1024 * 1024).map((_, i) => (i * 31) & 0xff)
+  a.cluster.channel('bulk').send(b.cluster.self, body)
+  await until(() => got.length === 1, 10_000, 'the message')
+  t.ok(got[0].byteLength === body.byteLength && got[0].every((x, i) => x === ((i * 31) & 0xff)), 'intact')
 })
 
 test('a peer sending an undecodable body is disconnected and counted; other peers carry on', async (t) => {
@@ -234,4 +263,22 @@ test('a failing ask names the actor, the timeout and the line that asked, also f
   t.is(timeout.code, 'ASK_TIMEOUT')
   t.ok(timeout.message.includes('/user/slow') && timeout.message.includes('200 ms'), timeout.message)
   t.ok(/actors-remote\.test\.js/.test(timeout.stack), 'the timeout names the caller too')
+})
+
+test('envelopes from peers to /system/ paths are refused and counted; the connection carries on', async (t) => {
+  const [a, b] = await pair(t)
+  const got = []
+  b.system.spawn('sink', (msg) => got.push(msg))
+  const drops = []
+  b.cluster.transport.on('drop', (d) => drops.push(d))
+  const body = b4a.alloc(0)
+  for (const to of ['/system/guardian', '/system/receptionist']) {
+    a.cluster.send(b.cluster.self, { kind: 'envelope', to, from: null, manifest: 'x', body, correlationId: null })
+  }
+  a.system.ref(`${b.cluster.self.toString()}/user/sink`).tell('after')
+  await until(() => got.length === 1, 5000, 'the next message')
+  t.is(got[0], 'after', 'delivered after the refused ones, on the same connection')
+  t.alike(drops.map((d) => d.reason), ['forbidden-recipient', 'forbidden-recipient'])
+  t.is(b.cluster.transport.stats(a.cluster.self).drops['forbidden-recipient'], 2, 'counted by the transport')
+  t.is(b.system.stats().remote.badMessages, 0, 'not taken for bad messages')
 })

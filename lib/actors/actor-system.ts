@@ -15,6 +15,7 @@ import { ActorRef, checkActorName, isLocalPath, refKey, type AskOptions, type Re
 import type { Behavior, SpawnOptions } from './behavior.ts'
 import { Dispatcher } from './dispatcher.ts'
 import type { MailboxOptions } from './mailbox.ts'
+import { systemRecipientRule, type RecipientRule } from './recipients.ts'
 import { Remoting, type RemotingStats } from './remoting.ts'
 import { Serialization, type RefCodec, type Serializer } from './serialization.ts'
 
@@ -28,6 +29,11 @@ export interface ActorSystemOptions {
   serializers?: Serializer<unknown>[]
   // Pass local messages through the serializer too (also settable on Cluster.join).
   serializeLocalMessages?: boolean
+  /**
+   * Paths under /system/ that peers may address (default none); envelopes from peers to any
+   * other /system/ path are refused and counted as the transport's `drops['forbidden-recipient']`.
+   */
+  systemPaths?: string[]
 }
 
 export const ACTOR_SYSTEM_DEFAULTS = {
@@ -79,6 +85,8 @@ interface PendingAsk {
   reject(err: ClusterError): void
   timer: TimerHandle
   node: NodeAddress | null
+  // Routed by sharding: the reply may come from whichever node the entity lives on.
+  anyNode: boolean
 }
 
 const REF_CACHE_MAX = 10_000
@@ -103,6 +111,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   private _askTimeoutMs: number
   private _mailbox: MailboxOptions
   private _serializeLocal: boolean
+  private _recipients: RecipientRule
   private _cluster: Cluster | null
   private _remoting: Remoting | null
   private _refs: Map<string, ActorRef>
@@ -133,6 +142,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this._askTimeoutMs = opts.askTimeoutMs ?? ACTOR_SYSTEM_DEFAULTS.askTimeoutMs
     this._mailbox = opts.mailbox ?? {}
     this._serializeLocal = opts.serializeLocalMessages === true
+    this._recipients = systemRecipientRule(opts.systemPaths ?? [])
     this._cluster = null
     this._remoting = null
     this._refs = new Map()
@@ -194,6 +204,9 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   // unless `leave` is false, which just shuts the node down).
   async terminate(opts: { leave?: boolean } = {}): Promise<void> {
     if (this._terminated) return
+    // What runs before a graceful leave (sharding hands its entities over) needs live actors.
+    if (this._cluster !== null && opts.leave !== false) await this._cluster.prepareLeave()
+    if (this._terminated) return
     this._terminated = true
     for (const [path, ask] of this._asks) {
       clearTimeout(ask.timer)
@@ -215,7 +228,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this._cluster = cluster
     if (opts.serializeLocalMessages === true) this._serializeLocal = true
     this._refs.clear()
-    this._remoting = new Remoting(this, cluster, this.serialization, scopedLogger(this._nodeLog, 'remoting'))
+    this._remoting = new Remoting(this, cluster, this.serialization, scopedLogger(this._nodeLog, 'remoting'), this._recipients)
     cluster.addMetrics(() => actorFamilies(this.stats()))
   }
 
@@ -237,7 +250,9 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     }
   }
 
-  _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site: CallSite | null = null): Promise<unknown> {
+  // `anyNode`: the ref routes the message itself (a sharded entity), so the answer may come from
+  // any node.
+  _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site: CallSite | null = null, anyNode = false): Promise<unknown> {
     const timeoutMs = opts.timeoutMs ?? this._askTimeoutMs
     // Every failure names the actor, the timeout and the caller's line.
     const fail = (err: ClusterError) => askFailure(err, ref.path, timeoutMs, site)
@@ -252,11 +267,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
       const timer = setTimeout(() => {
         if (this._asks.delete(path)) reject(ClusterError.ASK_TIMEOUT(`no answer from ${ref.path} within ${timeoutMs} ms`))
       }, timeoutMs)
-      this._asks.set(path, { resolve, reject, timer, node: ref.node })
+      this._asks.set(path, { resolve, reject, timer, node: ref.node, anyNode })
       try {
-        this._tell(ref, msg, replyTo)
+        // Through the ref, so that a ref owned by another router (a sharded entity) routes it.
+        ref.tell(msg, replyTo)
       } catch (err) {
-        this._settleAsk(path, err instanceof ClusterError ? err : ClusterError.NOT_SERIALIZABLE(String(err), err), undefined)
+        this._settleAsk(path, ClusterError.from(err, 'NOT_SERIALIZABLE'), undefined)
       }
     })
   }
@@ -305,9 +321,10 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   }
 
   // The node an ask waiting at `path` went to: null for an actor on this node, undefined when no
-  // ask waits there.
+  // ask waits there or the ask takes an answer from any node.
   askTarget(path: string): NodeAddress | null | undefined {
-    return this._asks.get(path)?.node
+    const ask = this._asks.get(path)
+    return ask === undefined || ask.anyNode ? undefined : ask.node
   }
 
   // Fails every ask waiting on an actor of `node`.

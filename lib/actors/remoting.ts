@@ -13,6 +13,7 @@ import type { Member } from '../cluster/membership.ts'
 import type { DropEvent } from '../transport/transport.ts'
 import type { EnvelopeMessage } from '../wire/index.ts'
 import type { ActorCell } from './actor-cell.ts'
+import { refused, type RecipientRule } from './recipients.ts'
 import { ActorRef, isLocalPath, refKey } from './actor-ref.ts'
 import type { TerminationReason } from './behavior.ts'
 import type { DeadLetterReason } from './actor-system.ts'
@@ -40,6 +41,9 @@ export interface RemotingStats {
   // Replies and ask failures for an ask of this node that came from a node it did not ask;
   // ignored.
   forgedReplies: number
+  // Signals (unwatch, terminated, ask failed) not sent: their node is gone, or the transport
+  // refused them.
+  signalsDropped: number
 }
 
 // What remoting needs of its actor system.
@@ -57,6 +61,7 @@ export interface RemotingHost {
 
 export class Remoting {
   private _host: RemotingHost
+  private _rule: RecipientRule
   private _cluster: Cluster
   private _serialization: Serialization
   private _log: Logger
@@ -72,8 +77,9 @@ export class Remoting {
   private _ondropped: (e: DropEvent) => void
   private _ondisconnected: (peer: NodeAddress) => void
 
-  constructor(host: RemotingHost, cluster: Cluster, serialization: Serialization, log: Logger) {
+  constructor(host: RemotingHost, cluster: Cluster, serialization: Serialization, log: Logger, rule: RecipientRule) {
     this._host = host
+    this._rule = rule
     this._cluster = cluster
     this._serialization = serialization
     this._log = log
@@ -81,7 +87,7 @@ export class Remoting {
     this._watching = new Map()
     this._watchedBy = new Map()
     this._remoteWatchers = 0
-    this._stats = { envelopesSent: 0, envelopesReceived: 0, badMessages: 0, remoteWatchers: 0, watchesRefused: 0, forgedReplies: 0 }
+    this._stats = { envelopesSent: 0, envelopesReceived: 0, badMessages: 0, remoteWatchers: 0, watchesRefused: 0, forgedReplies: 0, signalsDropped: 0 }
     this._channel = cluster.channel(ACTORS_CHANNEL, (from, body) => this._onsignal(from, body))
     cluster.onenvelope = (from, msg) => this._onenvelope(from, msg)
     const gone = (m: Member) => this._onnodegone(m.address)
@@ -156,22 +162,24 @@ export class Remoting {
     if (watchers === undefined || !watchers.delete(watcher)) return
     if (watchers.size === 0) byPath!.delete(ref.localPath)
     if (byPath!.size === 0) this._watching.delete(node.key)
-    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.UNWATCH, ref.localPath, watcher.path])
+    this._signalUnlessGone(node, [SIGNAL.UNWATCH, ref.localPath, watcher.path])
   }
 
   // A local actor that `watcher` (on another node) watched has stopped.
   sendTerminated(watcher: ActorRef, watcheePath: string, reason: TerminationReason): void {
     const node = watcher.node!
     this._forgetWatcher(node, watcheePath)
-    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.TERMINATED, watcheePath, watcher.localPath, REASONS.indexOf(reason)])
+    this._signalUnlessGone(node, [SIGNAL.TERMINATED, watcheePath, watcher.localPath, REASONS.indexOf(reason)])
   }
 
   sendAskFailure(replyTo: ActorRef, err: ClusterError): void {
     const node = replyTo.node!
-    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.ASK_FAILED, replyTo.localPath, err.code, err.message])
+    this._signalUnlessGone(node, [SIGNAL.ASK_FAILED, replyTo.localPath, err.code, err.message])
   }
 
   private _onenvelope(from: NodeAddress, msg: EnvelopeMessage): void {
+    // A recipient peers may not address is refused (and counted) before anything is decoded.
+    if (refused(this._cluster.transport, this._rule, from, msg)) return
     this._stats.envelopesReceived++
     // A path with an actor there is valid; only others need the check.
     const cell = this._host.cell(msg.to)
@@ -329,10 +337,17 @@ export class Remoting {
     if (paths.size === 0) this._watchedBy.delete(node.key)
   }
 
+  // To a node that is gone a signal has no one to reach: counted, not sent.
+  private _signalUnlessGone(to: NodeAddress, signal: unknown[]): void {
+    if (this._gone.has(to.key)) this._stats.signalsDropped++
+    else this._signal(to, signal)
+  }
+
   private _signal(to: NodeAddress, signal: unknown[]): void {
     try {
       this._channel.send(to, encodeValue(signal, PLAIN_ENCODE))
     } catch (err) {
+      this._stats.signalsDropped++
       this._log.warn(`could not send a signal to ${to.toString()}`, err)
     }
   }
@@ -349,7 +364,7 @@ export class Remoting {
 
   private _badMessage(from: NodeAddress, err: unknown): void {
     this._stats.badMessages++
-    const e = err instanceof ClusterError ? err : ClusterError.BAD_MESSAGE(String(err), err)
+    const e = ClusterError.from(err, 'BAD_MESSAGE')
     this._log.warn(`closing the connection to ${from.toString()}: ${e.message}`)
     this._cluster.transport.disconnect(from)
   }

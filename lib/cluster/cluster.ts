@@ -100,6 +100,17 @@ export interface ClusterEventMap {
   'peer-disconnected': [peer: NodeAddress]
 }
 
+/** Why the cluster let a message go that the transport had delivered to it, or could not send one. */
+export type ClusterDiscardReason =
+  // An envelope or channel message that arrived after this node's cluster stopped.
+  | 'stopped'
+  // An envelope with no envelope handler (no actor system) and no 'message' listener.
+  | 'no-handler'
+  // A channel message on a channel not open here, with no 'message' listener.
+  | 'no-channel'
+  // Gossip the transport refused to take.
+  | 'not-sent'
+
 export interface ClusterStats {
   gossipRounds: number
   gossipMessagesSent: number
@@ -108,6 +119,8 @@ export interface ClusterStats {
   // Envelopes with no handler and channel messages on channels not open here, when no 'message'
   // listener took them either.
   unhandledMessages: number
+  /** Messages discarded above the transport, by reason (the transport's own drops are in its stats). */
+  discarded: Partial<Record<ClusterDiscardReason, number>>
 }
 
 export class Cluster extends EventEmitter<ClusterEventMap> {
@@ -136,6 +149,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _stats: ClusterStats
   private _channels: Map<string, Channel>
   private _leaving: boolean
+  private _beforeLeave: Set<() => Promise<void>>
+  private _prepared: Promise<void> | null
   private _diagnostics: Diagnostics
   private _readiness: Readiness
   private _metricsSources: MetricsSource[]
@@ -198,9 +213,11 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       drop: (e) => this.emit('drop', e),
       disconnected: (peer) => this.emit('peer-disconnected', peer)
     }
-    this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0, unhandledMessages: 0 }
+    this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0, unhandledMessages: 0, discarded: {} }
     this._channels = new Map()
     this._leaving = false
+    this._beforeLeave = new Set()
+    this._prepared = null
     this._metricsSources = []
     this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self)
     this._readiness = new Readiness(
@@ -257,6 +274,11 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return this._leader
   }
 
+  /** True once the node has left or shut down. */
+  get stopped(): boolean {
+    return this._stopped
+  }
+
   // Every member this node knows, removed ones (still remembered) included, sorted by address.
   // A client-only node is not among them.
   members(): Member[] {
@@ -276,24 +298,57 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return channel
   }
 
+  private async _runBeforeLeave(): Promise<void> {
+    if (this._beforeLeave.size === 0 || this._stopped) return
+    let timer: TimerHandle | null = null
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this._log.warn(`tasks before leaving took more than ${this._opts.leaveTimeoutMs} ms; leaving anyway`)
+        resolve()
+      }, this._opts.leaveTimeoutMs)
+    })
+    const tasks = [...this._beforeLeave].map((task) =>
+      task().catch((err: unknown) => this._log.warn('a task before leaving failed', err))
+    )
+    await Promise.race([Promise.all(tasks), timeout])
+    if (timer !== null) clearTimeout(timer)
+  }
+
   _closeChannel(channel: Channel): void {
     if (this._channels.get(channel.name) === channel) this._channels.delete(channel.name)
   }
 
   stats(): ClusterStats {
-    return { ...this._stats }
+    return { ...this._stats, discarded: { ...this._stats.discarded } }
+  }
+
+  /**
+   * Runs `task` when this node leaves gracefully, before the others see it leaving (a layer above
+   * hands its work over there). Tasks run together, bounded by leaveTimeoutMs. Returns a remover.
+   */
+  beforeLeave(task: () => Promise<void>): () => void {
+    this._beforeLeave.add(task)
+    return () => this._beforeLeave.delete(task)
+  }
+
+  /** Runs the beforeLeave tasks, once; leave() waits for them too. */
+  prepareLeave(): Promise<void> {
+    if (this._prepared === null) this._prepared = this._runBeforeLeave()
+    return this._prepared
   }
 
   // Leaves gracefully: the others see this node leaving, then removed. Resolves once removed (or
   // after leaveTimeoutMs), with the transport shut down.
   async leave(): Promise<void> {
     if (this._stopped) return
+    await this.prepareLeave()
+    if (this._stopped) return
     if (this.clientOnly) return this.shutdown()
     this._leaving = true
     this._membership.updateOwn({ status: 'leaving' })
     this._publish()
-    const deadline = Date.now() + this._opts.leaveTimeoutMs
-    while (!this._stopped && Date.now() < deadline) {
+    const deadline = now() + this._opts.leaveTimeoutMs
+    while (!this._stopped && now() < deadline) {
       const own = this._membership.own.status
       if (own === 'removed') break
       // Tell everyone, not just one member a round.
@@ -351,7 +406,11 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   private _onmessage(from: NodeAddress, msg: WireMessage): void {
-    if (this._stopped) return
+    if (this._stopped) {
+      // The transport delivers until its shutdown ends; what was meant for the layers above is lost.
+      if (msg.kind === 'envelope' || msg.kind === 'subsystem') this._discard('stopped')
+      return
+    }
     switch (msg.kind) {
       case 'gossip':
         this._ongossip(from, msg)
@@ -393,7 +452,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       return
     }
     this._stats.unhandledMessages++
+    this._discard(msg.kind === 'envelope' ? 'no-handler' : 'no-channel')
     this._log.debug(`nothing here takes a ${msg.kind} ${msg.kind === 'subsystem' ? `on channel ${msg.channel}` : `to ${msg.to}`} from ${from.toString()}`)
+  }
+
+  private _discard(reason: ClusterDiscardReason): void {
+    this._stats.discarded[reason] = (this._stats.discarded[reason] ?? 0) + 1
   }
 
   private _ongossip(from: NodeAddress, msg: GossipMessage): void {
@@ -456,6 +520,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     try {
       this.transport.send(to, msg)
     } catch (err) {
+      this._discard('not-sent')
       this._log.warn(`could not gossip to ${to.toString()}: ${(err as ClusterError).message}`)
     }
   }
@@ -513,7 +578,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       this._unreachableSince.clear()
       return
     }
-    const t = Date.now()
+    const t = now()
     const members = this._membership.members()
     let changed = false
     for (const m of members) {
@@ -540,7 +605,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   private _forgetOldTombstones(): void {
-    const t = Date.now()
+    const t = now()
     for (const [key, at] of this._removedAt) {
       if (t - at < this._opts.tombstoneMs) continue
       const r = this._membership.records().find((x) => x.address.key === key)
@@ -570,7 +635,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._readiness.update()
     for (const m of next.values()) {
       if (m.status === 'removed' && !this._removedAt.has(m.address.key)) {
-        this._removedAt.set(m.address.key, Date.now())
+        this._removedAt.set(m.address.key, now())
         if (!m.address.equals(this.self)) this.transport.disconnect(m.address)
       }
     }

@@ -211,6 +211,10 @@ export class InMemoryTransport
     dispatch(this._receiver, from, s, msg)
   }
 
+  refuse(from: NodeAddress, msg: WireMessage, reason: DropReason): void {
+    this._drop(from, msg, 0, reason)
+  }
+
   // Called by the bus.
   _undelivered(to: NodeAddress, msg: WireMessage, size: number, reason: DropReason): void {
     this._drop(to, msg, size, reason)

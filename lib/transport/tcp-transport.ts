@@ -16,10 +16,11 @@ import { normalizeSecret } from './auth.ts'
 import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity } from './connection.ts'
 import { Dialer } from './dialer.ts'
 import { Peer, closed, within, type PeerOptions } from './peer.ts'
-import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
+import { checkFits, dispatch, retire, sendSize, sumStats, type Receiver } from './traffic.ts'
 import {
   DropReason,
   countDrop,
+  emptyPeerStats,
   newIncarnation,
   type MessageHandler,
   type PeerStats,
@@ -38,8 +39,6 @@ export interface TcpTransportOptions {
   cluster?: string
   // A shared secret (at least 16 bytes) both sides of every connection must prove they know.
   secret?: string | Uint8Array | null
-  // Paths under /system/ that peers may address; envelopes to any other system path are refused.
-  systemPaths?: string[]
   // Address to bind. Default: self.host.
   listenHost?: string
   handshakeTimeoutMs?: number
@@ -80,7 +79,7 @@ export const TCP_DEFAULTS = {
 const DUPLICATE_RETRY_MS = 200
 
 type Settings = Required<
-  Omit<TcpTransportOptions, 'self' | 'log' | 'tls' | 'backend' | 'cluster' | 'listenHost' | 'maxFrameBytes' | 'secret' | 'systemPaths'>
+  Omit<TcpTransportOptions, 'self' | 'log' | 'tls' | 'backend' | 'cluster' | 'listenHost' | 'maxFrameBytes' | 'secret'>
 >
 
 export class TcpTransport extends EventEmitter<TransportEventMap> implements ObservableTransport, ConnectionOwner {
@@ -92,7 +91,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _opts: Settings
   private _peerOpts: PeerOptions
   private _secret: Uint8Array | null
-  private _systemPaths: Set<string>
   private _dialer: Dialer
   private _tls: TlsSettings | null
   private _listenHost: string
@@ -111,6 +109,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _unboundHandshakeFailures: number
   // Drops of messages for which no peer state exists (sent before start or after shutdown).
   private _orphanDrops: Partial<Record<DropReason, number>>
+  // The counts of peers no longer in the table (disconnected), kept in the totals.
+  private _retired: PeerStats
   private _ondial: (peer: Peer) => void
   private _ondrop: (peer: Peer, msg: WireMessage, bytes: number, reason: DropReason) => void
 
@@ -156,7 +156,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     // Validate now: half-configured TLS must fail at construction, not at the first dial.
     resolveTls(o.tls)
     this._secret = normalizeSecret(o.secret)
-    this._systemPaths = new Set(o.systemPaths ?? [])
     this._tls = o.tls ?? null
     this._listenHost = o.listenHost ?? this.self.host
     this._log = scopedLogger(o.log ?? silentLogger, 'tcp-transport')
@@ -174,10 +173,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       log: this._log,
       reply: (to, msg) => this.send(to, msg),
       onheartbeat: (from, rttMs) => this.emit('heartbeat', from, rttMs),
-      drop: (from, msg, reason) => {
-        const peer = this._peers.get(from.key)
-        if (peer !== undefined) peer.drop(msg, 0, reason)
-      }
+      drop: (from, msg, reason) => this.refuse(from, msg, reason)
     }
     this._server = null
     this._peers = new Map()
@@ -190,6 +186,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._rejected = {}
     this._unboundHandshakeFailures = 0
     this._orphanDrops = {}
+    this._retired = emptyPeerStats('')
     this._ondial = (peer) => {
       if (this._dialer.wanted(peer)) this._dialer.ensure(peer)
     }
@@ -255,6 +252,16 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     else this._peer(peer).heartbeat(withinMs)
   }
 
+  refuse(from: NodeAddress, msg: WireMessage, reason: DropReason): void {
+    const peer = this._peers.get(from.key)
+    if (peer !== undefined) {
+      peer.drop(msg, 0, reason)
+    } else {
+      countDrop(this._orphanDrops, reason)
+      this._emitDrop(from, msg, 0, reason)
+    }
+  }
+
   disconnect(peer: NodeAddress): void {
     const p = this._peers.get(peer.key)
     if (p === undefined) return
@@ -262,9 +269,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     p.cancelRedial()
     p.clear(DropReason.DISCONNECTED)
     p.dialing?.destroy(null)
-    if (p.conn !== null) {
-      const conn = p.conn
-      p.conn = null
+    const conn = p.conn
+    if (conn !== null) p.detach(conn)
+    retire(this._retired, p.snapshot())
+    if (conn !== null) {
       this._log.debug(`disconnecting ${peer.toString()}`)
       conn.end()
       this.emit('peer-disconnected', p.address, null)
@@ -284,7 +292,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       inboundConnections: this._inbound.size,
       dialsQueued: this._dialer.queued
     }
-    return sumStats(base, [...this._peers.values()].map((p) => p.snapshot()), this._orphanDrops)
+    const peers = [...this._peers.values()].map((p) => p.snapshot())
+    peers.push(this._retired)
+    return sumStats(base, peers, this._orphanDrops)
   }
 
   async shutdown(): Promise<void> {
@@ -375,18 +385,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (peer === undefined) return
     peer.received()
-    if (msg.kind === 'envelope' && !this._mayReceive(msg.to)) {
-      peer.drop(msg, 0, DropReason.FORBIDDEN_RECIPIENT)
-      return
-    }
     dispatch(this._receiver, peer.address, peer.stats, msg)
-  }
-
-  // Peers may address user actors, and of the system's only the paths this node serves.
-  private _mayReceive(to: string): boolean {
-    const at = to.indexOf('/system/')
-    if (at === -1) return true
-    return this._systemPaths.has(to.slice(at))
   }
 
   _ondrain(conn: Connection): void {
