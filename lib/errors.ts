@@ -35,7 +35,8 @@ export const ErrorCode = {
   SYSTEM_STOPPED: 'SYSTEM_STOPPED',
   CHANNEL_TAKEN: 'CHANNEL_TAKEN',
   READY_TIMEOUT: 'READY_TIMEOUT',
-  SHARD_COUNT_MISMATCH: 'SHARD_COUNT_MISMATCH'
+  SHARD_COUNT_MISMATCH: 'SHARD_COUNT_MISMATCH',
+  TLS_MISMATCH: 'TLS_MISMATCH'
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -193,6 +194,11 @@ export class ClusterError extends Error {
 
   static CHANNEL_TAKEN(msg = 'a channel with this name is open'): ClusterError {
     return new ClusterError(ErrorCode.CHANNEL_TAKEN, msg)
+  }
+
+  // One side of a connection speaks TLS and the other does not.
+  static TLS_MISMATCH(msg = 'TLS on one side of the connection only'): ClusterError {
+    return new ClusterError(ErrorCode.TLS_MISMATCH, msg)
   }
 
   // `cluster.ready()` ran out of time; the message names the seeds tried and what each answered.

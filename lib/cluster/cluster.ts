@@ -219,7 +219,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._beforeLeave = new Set()
     this._prepared = null
     this._metricsSources = []
-    this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self)
+    this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self, opts.tls != null)
     this._readiness = new Readiness(
       () => this.isReady(),
       (ms) => `${this.self.toString()} is not ${this.clientOnly ? 'connected' : 'up'} after ${ms} ms; seeds tried: ${this._diagnostics.seedAnswers().join(', ') || 'none'}`
