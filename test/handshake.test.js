@@ -1,7 +1,7 @@
 // The handshake state machine alone: no socket, no timer. Frames go in, steps come out.
 import test from 'brittle'
 import b4a from 'b4a'
-import { NodeAddress, WIRE_VERSION } from 'actor-cluster-bare'
+import { NodeAddress, WIRE_VERSION, MIN_WIRE_VERSION } from 'actor-cluster-bare'
 import { Handshake, HandshakeState, DUPLICATE_REASON, AUTH_REASON } from 'actor-cluster-bare/testkit'
 
 const SECRET = b4a.from('correct horse battery staple, at length')
@@ -74,7 +74,7 @@ test('handshake: with a secret, each side proves it and the listener opens on th
 
 test('handshake: the listener refuses with a goodbye and a code', (t) => {
   const cases = [
-    ['no common wire version', {}, (h) => ({ ...h, minVersion: WIRE_VERSION + 1, maxVersion: WIRE_VERSION + 2 }), 'BAD_VERSION', `incompatible wire version: 1-${WIRE_VERSION}`],
+    ['no common wire version', {}, (h) => ({ ...h, minVersion: WIRE_VERSION + 1, maxVersion: WIRE_VERSION + 2 }), 'BAD_VERSION', `incompatible wire version: ${MIN_WIRE_VERSION}-${WIRE_VERSION}`],
     ['another cluster', {}, (h) => ({ ...h, cluster: 'other' }), 'CLUSTER_MISMATCH', 'cluster mismatch: "hs"'],
     ['a secret here, none there', { b: { secret: SECRET } }, (h) => h, 'AUTH_FAILED', `${AUTH_REASON}: a cluster secret is required`],
     ['a secret there, none here', { a: { secret: SECRET } }, (h) => h, 'AUTH_FAILED', `${AUTH_REASON}: this node has no cluster secret`],
@@ -225,8 +225,8 @@ test('handshake: refusals name what differs on both sides, and bare reasons from
   // Versions: both ranges, on both sides.
   const versions = pair()
   const v = versions.listener.receive({ ...versions.dialler.start(), minVersion: 7, maxVersion: 9 })
-  t.is(error(v), `BAD_VERSION: peer 127.0.0.1:4001 speaks wire versions 7-9, this node 1-${WIRE_VERSION}`)
-  t.is(error(versions.dialler.receive(v.send)), `BAD_VERSION: peer 127.0.0.1:4002 speaks wire versions 1-${WIRE_VERSION}, this node 1-${WIRE_VERSION}`)
+  t.is(error(v), `BAD_VERSION: peer 127.0.0.1:4001 speaks wire versions 7-9, this node ${MIN_WIRE_VERSION}-${WIRE_VERSION}`)
+  t.is(error(versions.dialler.receive(v.send)), `BAD_VERSION: peer 127.0.0.1:4002 speaks wire versions ${MIN_WIRE_VERSION}-${WIRE_VERSION}, this node ${MIN_WIRE_VERSION}-${WIRE_VERSION}`)
   // Older nodes send the bare reasons; a stranger may send anything, and none of it is repeated.
   for (const [reason, code, text] of [
     ['cluster mismatch', 'CLUSTER_MISMATCH', 'is in another cluster, this node in "hs"'],

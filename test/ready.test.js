@@ -124,7 +124,7 @@ test('TLS on one side only is a warning on both sides, whichever side dials', as
 })
 
 test('no common wire version is a warning on both sides with both ranges', async (t) => {
-  const { encodeFrame, FrameDecoder, WIRE_VERSION } = await import('actor-cluster-bare')
+  const { encodeFrame, FrameDecoder, WIRE_VERSION, MIN_WIRE_VERSION } = await import('actor-cluster-bare')
   const backend = getTcpBackend()
   // This node's listener, and a peer that offers versions 7-9 only.
   const a = await node(t, 'versions')
@@ -137,8 +137,8 @@ test('no common wire version is a warning on both sides with both ranges', async
   const nonce = new Uint8Array(32)
   socket.write(encodeFrame({ kind: 'hello', minVersion: 7, maxVersion: 9, cluster: 'versions', from: 'actor-cluster://versions@127.0.0.1:4999', incarnation: 1, maxFrameBytes: 65536, features: 0, nonce, proof: null }))
   await until(() => warns(a, /wire version/).length > 0 && got.length > 0, 5000, 'warned and answered')
-  t.ok(warns(a, /wire version/)[0].includes(`peer 127.0.0.1:4999 speaks wire versions 7-9, this node 1-${WIRE_VERSION}`), warns(a, /wire version/)[0])
-  t.alike(got[0], { kind: 'goodbye', reason: `incompatible wire version: 1-${WIRE_VERSION}` }, 'the goodbye carries this node\'s range')
+  t.ok(warns(a, /wire version/)[0].includes(`peer 127.0.0.1:4999 speaks wire versions 7-9, this node ${MIN_WIRE_VERSION}-${WIRE_VERSION}`), warns(a, /wire version/)[0])
+  t.alike(got[0], { kind: 'goodbye', reason: `incompatible wire version: ${MIN_WIRE_VERSION}-${WIRE_VERSION}` }, 'the goodbye carries this node\'s range')
   // A listener that refuses this node's versions the same way.
   const server = await backend.listen({
     host: '127.0.0.1',
@@ -154,7 +154,7 @@ test('no common wire version is a warning on both sides with both ranges', async
   t.teardown(() => server.close())
   const b = await node(t, 'versions', { seeds: [`127.0.0.1:${server.port}`] })
   await until(() => warns(b, /wire version/).length > 0, 5000, 'the dialler warned')
-  t.ok(warns(b, /wire version/)[0].includes(`peer 127.0.0.1:${server.port} speaks wire versions 7-9, this node 1-${WIRE_VERSION}`), warns(b, /wire version/)[0])
+  t.ok(warns(b, /wire version/)[0].includes(`peer 127.0.0.1:${server.port} speaks wire versions 7-9, this node ${MIN_WIRE_VERSION}-${WIRE_VERSION}`), warns(b, /wire version/)[0])
 })
 
 test('members becoming unreachable and reachable again are info lines', async (t) => {
