@@ -3,6 +3,5 @@ import tcp from 'bare-tcp'
 import tls from 'bare-tls'
 import crypto from 'bare-crypto'
 import hrtime from 'bare-hrtime'
-import Signal from 'bare-signals'
 
-export default { tcp, tls, crypto, hrtime, Signal }
+export default { tcp, tls, crypto, hrtime }

@@ -1,8 +1,7 @@
 // Termination signals and process exit on each runtime: Node and Bun through `process`, Deno
-// through `Deno.addSignalListener`, Bare through bare-signals. Handlers never keep a process
-// alive that would otherwise end.
+// through `Deno.addSignalListener`, Bare through bare-signals (loaded when first needed, so the
+// package loads without it). Handlers never keep a process alive that would otherwise end.
 
-import natives from '#bare-natives'
 import { detectRuntime } from './runtime.ts'
 
 export type SignalName = 'SIGINT' | 'SIGTERM' | 'SIGHUP'
@@ -26,22 +25,28 @@ interface BareSignal {
   close(): unknown
 }
 
-interface BareNatives {
-  Signal: new (name: string) => BareSignal
-}
+type BareSignalClass = new (name: string) => BareSignal
+
+let bareSignal: Promise<BareSignalClass> | null = null
 
 // Calls `fn` with the signal's name on each of `signals`; returns what removes the handlers.
-export function onSignals(signals: SignalName[], fn: (signal: SignalName) => void): () => void {
+// `onerror` hears why handlers could not be set (Bare without bare-signals installed).
+export function onSignals(signals: SignalName[], fn: (signal: SignalName) => void, onerror: (err: unknown) => void = noop): () => void {
   const g = globalThis as { process?: NodeProcess; Deno?: DenoSignals }
   const undo: (() => void)[] = []
   const runtime = detectRuntime()
+  let removed = false
   for (const name of signals) {
     const handler = () => fn(name)
     if (runtime === 'bare') {
-      const signal = new (natives as BareNatives).Signal(name)
-      signal.on('signal', handler)
-      signal.start().unref()
-      undo.push(() => signal.close())
+      bareSignal ??= import('bare-signals').then((m) => m.default as unknown as BareSignalClass)
+      bareSignal.then((Signal) => {
+        if (removed) return
+        const signal = new Signal(name)
+        signal.on('signal', handler)
+        signal.start().unref()
+        undo.push(() => signal.close())
+      }, onerror)
     } else if (runtime === 'deno') {
       g.Deno!.addSignalListener(name, handler)
       undo.push(() => g.Deno!.removeSignalListener(name, handler))
@@ -51,9 +56,12 @@ export function onSignals(signals: SignalName[], fn: (signal: SignalName) => voi
     }
   }
   return () => {
+    removed = true
     for (const u of undo.splice(0)) u()
   }
 }
+
+function noop(): void {}
 
 export function exitProcess(code: number): void {
   const g = globalThis as { Bare?: { exit(code?: number): never }; process?: NodeProcess; Deno?: DenoSignals }

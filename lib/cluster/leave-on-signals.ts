@@ -53,7 +53,7 @@ export function leaveOnSignals(target: Leaver, opts: LeaveOnSignalsOptions = {})
         if (exit) exitProcess(1)
       }
     )
-  })
+  }, (err) => log.error('cannot listen for signals here (on Bare, install bare-signals)', err))
   // Stopped some other way: the handlers go with it, so they hold nothing up.
   cluster?.once('stopped', () => {
     if (leaving === null) remove()
