@@ -13,7 +13,7 @@ import { NodeAddress } from '../node-address.ts'
 import { DEFAULT_MAX_FRAME_BYTES } from '../wire/index.ts'
 import type { HelloMessage, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
-import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity } from './connection.ts'
+import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
 import { Dialer } from './dialer.ts'
 import { Peer, closed, within, type PeerOptions } from './peer.ts'
 import { checkFits, dispatch, retire, sendSize, sumStats, type Receiver } from './traffic.ts'
@@ -56,8 +56,12 @@ export interface TcpTransportOptions {
   maxInboundConnections?: number
   // Dials under way at once; more wait their turn.
   maxConcurrentDials?: number
-  // A connection holding part of a frame without progress for this long is closed (STALLED).
+  // A connection holding part of a frame, or part of a chunked message, without progress for this
+  // long is closed (STALLED).
   stallTimeoutMs?: number
+  // Bytes held in unfinished chunked messages on all connections together; a chunk past it
+  // closes its connection (REASSEMBLY_FULL). Each connection may hold at most maxFrameBytes.
+  maxReassemblyBytes?: number
   shutdownTimeoutMs?: number
 }
 
@@ -73,6 +77,7 @@ export const TCP_DEFAULTS = {
   maxInboundConnections: 1024,
   maxConcurrentDials: 64,
   stallTimeoutMs: 30_000,
+  maxReassemblyBytes: 64 * 1024 * 1024,
   shutdownTimeoutMs: 5_000
 } as const
 
@@ -111,6 +116,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _orphanDrops: Partial<Record<DropReason, number>>
   // The counts of peers no longer in the table (disconnected), kept in the totals.
   private _retired: PeerStats
+  private _reassembly: ReassemblyBudget
   private _ondial: (peer: Peer) => void
   private _ondrop: (peer: Peer, msg: WireMessage, bytes: number, reason: DropReason) => void
 
@@ -145,6 +151,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       maxInboundConnections: o.maxInboundConnections ?? TCP_DEFAULTS.maxInboundConnections,
       maxConcurrentDials: o.maxConcurrentDials ?? TCP_DEFAULTS.maxConcurrentDials,
       stallTimeoutMs: o.stallTimeoutMs ?? TCP_DEFAULTS.stallTimeoutMs,
+      maxReassemblyBytes: o.maxReassemblyBytes ?? TCP_DEFAULTS.maxReassemblyBytes,
       shutdownTimeoutMs: o.shutdownTimeoutMs ?? TCP_DEFAULTS.shutdownTimeoutMs
     }
     this._peerOpts = {
@@ -187,6 +194,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._unboundHandshakeFailures = 0
     this._orphanDrops = {}
     this._retired = emptyPeerStats('')
+    this._reassembly = { held: 0, max: this._opts.maxReassemblyBytes }
     this._ondial = (peer) => {
       if (this._dialer.wanted(peer)) this._dialer.ensure(peer)
     }
@@ -290,6 +298,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       handshakeFailures: this._unboundHandshakeFailures,
       rejected: { ...this._rejected },
       inboundConnections: this._inbound.size,
+      reassemblyBytes: this._reassembly.held,
       dialsQueued: this._dialer.queued
     }
     const peers = [...this._peers.values()].map((p) => p.snapshot())
@@ -331,17 +340,22 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   // ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
-  _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | null {
+  _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null {
     if (this._closing) return 'shutting down'
     const peer = this._peers.get(from.key)
     if (peer === undefined) return null
     const open = peer.conn
     if (open !== null && open !== conn) {
-      // A new incarnation, or the peer redialling a connection it dialled before (it lost it;
-      // this side has not noticed yet): the new one replaces the old.
-      if (hello.incarnation !== open.incarnation || !open.outbound) return null
+      // A restart is a strictly larger incarnation: the new connection replaces the old.
+      if (hello.incarnation > open.incarnation) return null
       // This side dialled and is already open: the peer's dial crossed it.
-      return DUPLICATE_REASON
+      if (hello.incarnation === open.incarnation && open.outbound) return DUPLICATE_REASON
+      // With a secret the hello is proven before the connection opens, so this is the peer
+      // itself redialling a connection it lost (this side has not noticed yet): it replaces
+      // the old one. Without one, it would hand a live peer's traffic to whoever says hello in
+      // its name: refused, and the peer, if it is the peer, dials again once the old one closed.
+      if (this._secret !== null) return null
+      return this._stale(from, hello.incarnation, open.incarnation)
     }
     // Both dialling at once: the dial from the lower address wins, on both sides. (Our own dial
     // is given up only once this one has finished its handshake: see _onopen.)
@@ -388,6 +402,11 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     dispatch(this._receiver, peer.address, peer.stats, msg)
   }
 
+  private _stale(from: NodeAddress, incarnation: number, live: number): ClusterError {
+    this._log.warn(`refused a hello in the name of ${from.toString()}: incarnation ${incarnation}, and it is connected with ${live}`)
+    return ClusterError.STALE_INCARNATION(`${from.toString()} is connected with incarnation ${live}; a hello with ${incarnation} is not a restart`)
+  }
+
   _ondrain(conn: Connection): void {
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (peer !== undefined && peer.conn === conn) peer.flush()
@@ -422,7 +441,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
     const conn = new Connection(this, socket, this._local, {
       outbound: false,
-      handshakeTimeoutMs: this._opts.handshakeTimeoutMs
+      handshakeTimeoutMs: this._opts.handshakeTimeoutMs,
+      reassembly: this._reassembly
     })
     this._inbound.add(conn)
     this._connections.add(conn)
@@ -463,7 +483,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       conn = new Connection(this, socket, local, {
         outbound: true,
         expected: target,
-        handshakeTimeoutMs: this._opts.handshakeTimeoutMs
+        handshakeTimeoutMs: this._opts.handshakeTimeoutMs,
+        reassembly: this._reassembly
       })
     } catch (err) {
       peer.dialInFlight = false
@@ -489,6 +510,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     for (const conn of this._connections) {
       if (conn.pendingFrameBytes > 0 && t - conn.lastDataAt > this._opts.stallTimeoutMs) {
         conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a frame and stopped`))
+      } else if (conn.reassemblyBytes > 0 && t - conn.reassemblyProgressAt > this._opts.stallTimeoutMs) {
+        // Other frames may still flow: what counts is that the chunked message stopped moving.
+        conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a chunked message and stopped`))
       }
     }
     const interval = this._opts.heartbeatIntervalMs

@@ -7,7 +7,8 @@ import { ROOT, RUNTIMES, start } from './helpers.js'
 const EXAMPLES = [
   ['p2p-chat.js', /sees ada up[\s\S]*--- all four up; \w+ leads[\s\S]*PEER +WROTE[\s\S]*everyone has left/, ['--pace', '0.2']],
   ['cluster.js', /ada is alone: 1 up/, []],
-  ['two-nodes.js', /both nodes shut down/, []]
+  ['two-nodes.js', /both nodes shut down/, []],
+  ['sharded-chat.js', /every room answered; \d+ posts sent, 0 dropped/, []]
 ]
 
 for (const [file, ending, args] of EXAMPLES) {
