@@ -57,9 +57,9 @@ async function main(list) {
     return lines.join('\n')
   }
   if (opts.once) {
-    // A heartbeat round first, so that every member has a round-trip time (at most 3 s).
-    const until = Date.now() + 3000
-    const measured = () => cluster.status().members.every((m) => m.self || m.status !== 'up' || m.peer?.rttMs != null)
+    // A settled view first (nobody still joining) with every member's round-trip time: at most 5 s.
+    const until = Date.now() + 5000
+    const measured = () => cluster.status().members.every((m) => m.self || (m.status !== 'joining' && (m.status !== 'up' || m.peer?.rttMs != null)))
     while (!measured() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50))
     console.log(draw())
     await system.terminate()

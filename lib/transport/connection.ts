@@ -68,6 +68,8 @@ export class Connection {
   // When a chunk last added to a reassembly, on the monotonic clock.
   reassemblyProgressAt: number
   private _cause: ClusterError | null
+  // The other side ended the connection (as opposed to this side giving it up).
+  private _endedThere: boolean
   private _settleHandshake: ((cause: ClusterError | null) => void) | null
   private _settleClosed: (() => void) | null
   // Settles when the handshake ends: null once open, the cause if it closed first.
@@ -100,6 +102,7 @@ export class Connection {
     this._budget = opts.reassembly ?? { held: 0, max: Infinity }
     this.reassemblyProgressAt = 0
     this._cause = null
+    this._endedThere = false
     this._closeTimer = null
     this._settleHandshake = null
     this._settleClosed = null
@@ -119,7 +122,10 @@ export class Connection {
       this.writable = true
       if (this.state === ConnectionState.OPEN) this._owner._ondrain(this)
     }
-    socket.onend = () => this.end()
+    socket.onend = () => {
+      this._endedThere = true
+      this.end()
+    }
     socket.onclose = (cause) => this._onsocketclose(cause)
 
     const hello = this.handshaker.start()
@@ -327,7 +333,7 @@ export class Connection {
     this._budget.held -= this._reassemblyBytes
     this._reassemblyBytes = 0
     let final = this._cause ?? cause
-    if (final === null && this.outbound && this._settleHandshake !== null && this.bytesIn === 0 && !this.socket.encrypted) {
+    if (final === null && this._endedThere && this.outbound && this._settleHandshake !== null && this.bytesIn === 0 && !this.socket.encrypted) {
       // A listener of ours answers a hello, if only to refuse it; a TLS listener hangs up on it.
       final = ClusterError.CONNECTION_CLOSED(`peer ${this.describe()} closed the connection without answering the hello: is TLS set there and not here?`)
     }
