@@ -79,6 +79,45 @@ test('remote ask: ASK_TIMEOUT when nobody answers, NO_RECIPIENT when nobody is t
   t.is(a.system.stats().asksPending, 0)
 })
 
+test('asks are answered only by the node asked: a third node forging the reply, the sender or a failure is ignored', async (t) => {
+  const [a, b] = await pair(t)
+  const c = await node(t, a)
+  await upEverywhere([a, b, c], 3)
+  const replyPaths = []
+  let forgerDone = 0
+  // c learns where a's ask waits (b leaks it) and tries every way to settle it first.
+  c.system.spawn('forger', (msg, ctx) => {
+    if (msg === 'boom') throw new Error('a failure sent to an ask that is not ours')
+    const { replyTo } = msg
+    c.system.ref(`${a.cluster.self}/user/nobody`).tell('x', replyTo)
+    ctx.self.tell('boom', replyTo)
+    replyTo.tell('forged')
+    forgerDone++
+  })
+  // Resolved on b, so the leak crosses the wire and c holds its own ref to a's reply path.
+  const forger = b.system.ref(`${c.cluster.self}/user/forger`)
+  b.system.spawn('slow', (msg, ctx) => {
+    replyPaths.push(ctx.sender.localPath)
+    forger.tell({ replyTo: ctx.sender })
+    const sender = ctx.sender
+    setTimeout(() => sender.tell('real:' + msg), 300)
+  })
+  const slow = a.system.ref(`${b.cluster.self}/user/slow`)
+  const answers = await Promise.all([slow.ask(1, { timeoutMs: 5000 }), slow.ask(2, { timeoutMs: 5000 }), slow.ask(3, { timeoutMs: 5000 })])
+  t.alike(answers, ['real:1', 'real:2', 'real:3'], 'the real replies win')
+  t.is(forgerDone, 3)
+  await until(() => a.system.stats().remote.forgedReplies === 9, 5000, 'three forgeries per ask counted')
+  t.ok(replyPaths.every((p) => /^\/temp\/[0-9a-f]{24}$/.test(p)), 'reply paths are random ids')
+  t.is(new Set(replyPaths).size, 3, 'all different')
+
+  // Guessing: the paths of a counter find nothing.
+  const before = a.system.stats().deadLettersByReason['no-recipient'] ?? 0
+  const pending = slow.ask('guess', { timeoutMs: 5000 })
+  for (let i = 1; i <= 20; i++) c.system.ref(`${a.cluster.self}/temp/${i}`).tell('guessed')
+  await until(() => (a.system.stats().deadLettersByReason['no-recipient'] ?? 0) === before + 20, 5000, 'the guesses dead-lettered')
+  t.is(await pending, 'real:guess', 'and the ask still gets its own reply')
+})
+
 test('remote death watch: Terminated when the actor stops, and node-down when its node is killed', async (t) => {
   const [a, b] = await pair(t)
   const c = await node(t, a)

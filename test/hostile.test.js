@@ -141,3 +141,23 @@ test(`${runtime}: hostile connections are closed with a code while a peer's traf
   t.ok(peer.received.every((r, i) => r.msg.manifest === 'n:' + i), 'node to peer: all, in order')
   t.is(node.stats(peer.self).reconnects, 0, 'the legitimate connection never dropped')
 })
+
+test(`${runtime}: a lone length prefix after the handshake is stalled out`, async (t) => {
+  const node = await tcpNode(t, 'node', { stallTimeoutMs: 300 })
+  const codes = []
+  node.on('connection-error', (err) => codes.push(err.code))
+  const socket = await backend.connect({ host: HOST, port: node.self.port })
+  t.teardown(() => socket.destroy(null))
+  socket.ondata = () => {}
+  socket.onend = () => socket.end()
+  let closed = false
+  socket.onclose = () => (closed = true)
+  socket.write(encodeFrame(hello('actor-cluster://test@127.0.0.1:11')))
+  await until(() => node.peers().length === 1, 3000, 'the handshake')
+  // Four bytes announcing a frame, and not one byte of it.
+  socket.write(new Uint8Array([100, 0, 0, 0]))
+  await until(() => codes.length > 0, 5000, 'the connection to be stalled out')
+  t.is(codes[0], 'STALLED')
+  await until(() => closed, 3000, 'the socket closed')
+  t.is(node.stats().rejected.STALLED, 1, 'counted')
+})

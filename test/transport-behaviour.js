@@ -166,6 +166,17 @@ export function behaviour(name, factory) {
     t.ok(b.received[0].from.equals(a.self))
   })
 
+  test(`${name}: an envelope in the documented shape, without correlationId, is sent and arrives`, async (t) => {
+    const [a, b] = (await setup(t)).nodes
+    a.send(b.self, { kind: 'envelope', to: '/user/x', from: '/user/y', manifest: 'm', body: new Uint8Array([4, 2]) })
+    a.send(b.self, { kind: 'envelope', to: '/user/x', from: null, manifest: 'm', body: new Uint8Array([1]) })
+    await until(() => b.received.length === 2)
+    const [first, second] = b.received.map((r) => r.msg)
+    t.alike([first.to, first.from, first.manifest, Array.from(first.body)], ['/user/x', '/user/y', 'm', [4, 2]])
+    t.ok(first.correlationId == null, 'no correlation id')
+    t.alike(Array.from(second.body), [1], 'and the next one')
+  })
+
   test(`${name}: the transport's own kinds and unencodable messages are refused`, async (t) => {
     const [a, b] = (await setup(t)).nodes
     const own = [

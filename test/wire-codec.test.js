@@ -10,7 +10,8 @@ import {
   FrameDecoder,
   chooseVersion,
   WIRE_VERSION,
-  LIMITS
+  LIMITS,
+  DEFAULT_MAX_FRAME_BYTES
 } from 'actor-cluster-bare'
 import vectors from './vectors/frames.json' with { type: 'json' }
 import { samples, fromJSON, hex, unhex, plain } from './helpers/wire-samples.js'
@@ -70,6 +71,21 @@ test('envelopes that share some fields with the one before encode and decode to 
   // A head that matches the last one decoded, then a body cut short.
   t.exception(() => decodeMessage(bytes[1].subarray(0, bytes[1].byteLength - 1)), /BAD_FRAME/, 'truncated after a known head')
   t.exception(() => encodeMessage({ ...base, to: 42 }), /BAD_FRAME/, 'a bad field is refused even right after a good one')
+})
+
+test('an envelope without correlationId encodes as one with null and decodes with null', (t) => {
+  const withNull = { kind: 'envelope', to: '/user/a', from: '/user/b', manifest: 'm', body: new Uint8Array([1, 2]), correlationId: null }
+  const { correlationId, ...absent } = withNull
+  t.is(messageSize(absent), messageSize(withNull), 'same size')
+  // Twice each, so the second goes through the kept head.
+  for (let i = 0; i < 2; i++) {
+    const bytes = encodeMessage(absent)
+    t.ok(equalBytes(bytes, encodeMessage(withNull)), 'same bytes')
+    t.alike(plain(decodeMessage(bytes)), plain(withNull), 'decodes with correlationId: null')
+    t.is(encodeFrame(absent).byteLength, 4 + bytes.byteLength, 'frames too')
+  }
+  t.is(decodeMessage(encodeMessage({ ...absent, correlationId: undefined })).correlationId, null, 'undefined is absent')
+  t.exception(() => encodeMessage({ ...absent, correlationId: 'x' }), /BAD_FRAME/, 'a present id must be a uint')
 })
 
 test('a split encoding is the whole encoding: head then body, for every kind and body length', (t) => {
@@ -160,6 +176,45 @@ test('maxFrameBytes is exact: equal accepted, one more refused', (t) => {
   t.is(new FrameDecoder({ maxFrameBytes: size }).push(encodeFrame(msg)).length, 1, 'exactly the limit')
   const bigger = { ...msg, body: new Uint8Array(msg.body.byteLength + 1) }
   t.exception(() => new FrameDecoder({ maxFrameBytes: size }).push(encodeFrame(bigger).subarray(0, 4)), /FRAME_TOO_LARGE/)
+})
+
+test('FrameDecoder takes its limit as a number or an option, and refuses limits that are not one', (t) => {
+  const frame = encodeFrame({ kind: 'subsystem', channel: 'c', body: new Uint8Array(2000) })
+  const prefix = frame.subarray(0, 4)
+  t.is(new FrameDecoder(1024).maxFrameBytes, 1024, 'a number is the limit')
+  t.exception(() => new FrameDecoder(1024).push(prefix), /FRAME_TOO_LARGE/, 'and is enforced')
+  t.is(new FrameDecoder(4096).push(frame).length, 1, 'a frame within it passes')
+  t.is(new FrameDecoder({ maxFrameBytes: 1024 }).maxFrameBytes, 1024, 'the option form')
+  t.is(new FrameDecoder().maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'the default')
+  t.is(new FrameDecoder({}).maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'the default from an empty options object')
+  for (const bad of [NaN, Infinity, -Infinity, 0, -1, 1.5, '1024', 2 ** 53]) {
+    t.exception(() => new FrameDecoder(bad), /BAD_OPTIONS/, `${String(bad)} refused`)
+    t.exception(() => new FrameDecoder({ maxFrameBytes: bad }), /BAD_OPTIONS/, `{ maxFrameBytes: ${String(bad)} } refused`)
+  }
+  const d = new FrameDecoder(4096)
+  t.exception(() => {
+    d.maxFrameBytes = NaN
+  }, /BAD_OPTIONS/, 'a NaN limit set later is refused')
+  t.is(d.maxFrameBytes, 4096, 'and the limit stays')
+  d.maxFrameBytes = 1024
+  t.exception(() => d.push(prefix), /FRAME_TOO_LARGE/, 'a limit lowered between pushes holds')
+})
+
+test('pendingFrameBytes counts a frame begun: part of a prefix, a lone prefix, prefix and payload', (t) => {
+  const frame = encodeFrame({ kind: 'subsystem', channel: 'c', body: new Uint8Array(10) })
+  const d = new FrameDecoder()
+  t.is(d.pendingFrameBytes, 0, 'nothing yet')
+  d.push(frame.subarray(0, 2))
+  t.is(d.pendingFrameBytes, 2, 'half a prefix')
+  d.push(frame.subarray(2, 4))
+  t.is(d.pendingFrameBytes, 4, 'a whole prefix and no payload')
+  d.push(frame.subarray(4, 6))
+  t.is(d.pendingFrameBytes, 6, 'prefix and two payload bytes')
+  t.is(d.push(frame.subarray(6)).length, 1, 'the frame completes')
+  t.is(d.pendingFrameBytes, 0, 'nothing pending after it')
+  const e = new FrameDecoder()
+  e.push(frame.subarray(0, 4))
+  t.is(e.pendingFrameBytes, 4, 'a prefix alone in one chunk')
 })
 
 test('memory follows bytes received: a large split frame is released after use', (t) => {

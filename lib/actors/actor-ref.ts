@@ -19,7 +19,7 @@ export interface RefOwner {
 export class ActorRef<M = unknown> {
   // The node the actor lives on, or null for this node.
   readonly node: NodeAddress | null
-  // The path on its node: `/user/<name>[/<child>...]` or `/temp/<n>` for an ask's reply.
+  // The path on its node: `/user/<name>[/<child>...]` or `/temp/<id>` for an ask's reply.
   readonly localPath: string
   private _owner: RefOwner
   private _path: string | null
@@ -81,9 +81,9 @@ export function checkActorName(name: unknown): string {
   return name
 }
 
-// A local path from a peer or a user: `/user/<name>[/<name>...]` or `/temp/<n>`.
+// A local path from a peer or a user: `/user/<name>[/<name>...]` or `/temp/<hex id>`.
 export function isLocalPath(path: string): boolean {
-  if (path.startsWith('/temp/')) return /^\/temp\/[0-9]{1,16}$/.test(path)
+  if (path.startsWith('/temp/')) return /^\/temp\/[0-9a-f]{1,32}$/.test(path)
   if (!path.startsWith('/user/') || path.length > 2048) return false
   const parts = path.slice(6).split('/')
   return parts.every((p) => NAME.test(p) || /^\$[0-9a-z]{1,16}$/.test(p))

@@ -2,6 +2,8 @@
 // and, once `Cluster.join(system, ...)` has run, reaches actors on other nodes through remoting.
 
 import EventEmitter from 'bare-events'
+import b4a from 'b4a'
+import { randomBytes } from '../../backends/crypto.ts'
 import { ClusterError } from '../errors.ts'
 import { createLogger, scopedLogger, type Logger, type LogLevelName } from '../logger.ts'
 import { NodeAddress, isSystemName } from '../node-address.ts'
@@ -78,6 +80,11 @@ interface PendingAsk {
 }
 
 const REF_CACHE_MAX = 10_000
+// An ask's reply path is /temp/ and this many random bytes in hex: a node that was not asked
+// cannot guess where to send a reply.
+const ASK_ID_BYTES = 12
+// Random bytes drawn at a time for ask ids.
+const ASK_ID_POOL = ASK_ID_BYTES * 64
 
 export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements ClusterSystem, RefOwner, CellHost, RefCodec {
   readonly name: string
@@ -87,7 +94,8 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   readonly actorLog: Logger
   private _cells: Map<string, ActorCell>
   private _asks: Map<string, PendingAsk>
-  private _askSeq: number
+  private _askIds: Uint8Array
+  private _askIdsAt: number
   private _nameSeq: number
   private _askTimeoutMs: number
   private _mailbox: MailboxOptions
@@ -114,7 +122,8 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this.actorLog = scopedLogger(this.log, 'actors')
     this._cells = new Map()
     this._asks = new Map()
-    this._askSeq = 0
+    this._askIds = new Uint8Array(0)
+    this._askIdsAt = 0
     this._nameSeq = 0
     this._askTimeoutMs = opts.askTimeoutMs ?? ACTOR_SYSTEM_DEFAULTS.askTimeoutMs
     this._mailbox = opts.mailbox ?? {}
@@ -228,7 +237,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
       return Promise.reject(ClusterError.UNREACHABLE(`${ref.node.toString()} is not in the cluster`))
     }
     const timeoutMs = opts.timeoutMs ?? this._askTimeoutMs
-    const path = '/temp/' + ++this._askSeq
+    const path = this._askPath()
     const replyTo = new ActorRef(this, null, path)
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -284,6 +293,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     if (sender.node === null) return this._settleAsk(sender.localPath, err, undefined)
     this._remoting?.sendAskFailure(sender, err)
     return true
+  }
+
+  // The node an ask waiting at `path` went to: null for an actor on this node, undefined when no
+  // ask waits there.
+  askTarget(path: string): NodeAddress | null | undefined {
+    return this._asks.get(path)?.node
   }
 
   // Fails every ask waiting on an actor of `node`.
@@ -371,6 +386,16 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     const node = NodeAddress.parse(address)
     if (this._cluster !== null && node.equals(this._cluster.self)) return new ActorRef(this, null, local)
     return new ActorRef(this, node, local)
+  }
+
+  private _askPath(): string {
+    if (this._askIdsAt + ASK_ID_BYTES > this._askIds.byteLength) {
+      this._askIds = randomBytes(ASK_ID_POOL)
+      this._askIdsAt = 0
+    }
+    const id = b4a.toString(this._askIds, 'hex', this._askIdsAt, this._askIdsAt + ASK_ID_BYTES)
+    this._askIdsAt += ASK_ID_BYTES
+    return '/temp/' + id
   }
 
   // Resolves (err null) or rejects the ask waiting at `path`; false if none is.

@@ -37,6 +37,9 @@ export interface RemotingStats {
   badMessages: number
   remoteWatchers: number
   watchesRefused: number
+  // Replies and ask failures for an ask of this node that came from a node it did not ask;
+  // ignored.
+  forgedReplies: number
 }
 
 // What remoting needs of its actor system.
@@ -48,6 +51,8 @@ export interface RemotingHost {
   deadLetter(recipient: string, message: unknown, sender: ActorRef | null, reason: DeadLetterReason): void
   failAsksTo(node: NodeAddress, err: ClusterError): void
   failAsk(sender: ActorRef, err: ClusterError): boolean
+  // The node the ask waiting at a /temp/ path went to (null: this node), undefined if none waits.
+  askTarget(path: string): NodeAddress | null | undefined
 }
 
 export class Remoting {
@@ -74,7 +79,7 @@ export class Remoting {
     this._watching = new Map()
     this._watchedBy = new Map()
     this._remoteWatchers = 0
-    this._stats = { envelopesSent: 0, envelopesReceived: 0, badMessages: 0, remoteWatchers: 0, watchesRefused: 0 }
+    this._stats = { envelopesSent: 0, envelopesReceived: 0, badMessages: 0, remoteWatchers: 0, watchesRefused: 0, forgedReplies: 0 }
     this._channel = cluster.channel(ACTORS_CHANNEL, (from, body) => this._onsignal(from, body))
     cluster.onenvelope = (from, msg) => this._onenvelope(from, msg)
     const gone = (m: Member) => this._onnodegone(m.address)
@@ -176,7 +181,10 @@ export class Remoting {
     let value: unknown
     try {
       if (cell === null && !isLocalPath(msg.to)) throw ClusterError.BAD_PATH(`an envelope to ${JSON.stringify(msg.to.slice(0, 200))}`)
+      if (cell === null && this._forged(from, msg.to, 'a reply')) return
       if (msg.from !== null) sender = msg.from.startsWith('/') ? this._host.ref(from.toString() + msg.from) : this._host.ref(msg.from)
+      // A sender naming one of this node's asks could fail that ask: only the asked node may.
+      if (sender !== null && sender.node === null && this._forged(from, sender.localPath, 'a sender')) return
       value = this._serialization.deserialize(msg.manifest, msg.body)
     } catch (err) {
       if (err instanceof ClusterError && err.code === 'UNKNOWN_MANIFEST') {
@@ -223,6 +231,7 @@ export class Remoting {
         if (typeof b !== 'string' || typeof c !== 'string') throw ClusterError.BAD_MESSAGE('an ask failure has a code and a message')
         const code = (KNOWN_CODES.has(b) ? b : 'ACTOR_FAILED') as ClusterError['code']
         const text = c.startsWith(code + ': ') ? c.slice(code.length + 2) : c
+        if (this._forged(from, a, 'an ask failure')) return
         this._host.failAsk(this._host.ref(a), new ClusterError(code, text.slice(0, 1000)))
         return
       }
@@ -328,6 +337,16 @@ export class Remoting {
     } catch (err) {
       this._log.warn(`could not send a signal to ${to.toString()}`, err)
     }
+  }
+
+  // Whether `from` speaks for an ask of this node at `path` that it was not asked; counted.
+  private _forged(from: NodeAddress, path: string, what: string): boolean {
+    if (!path.startsWith('/temp/')) return false
+    const target = this._host.askTarget(path)
+    if (target === undefined || (target !== null && target.equals(from))) return false
+    this._stats.forgedReplies++
+    this._log.warn(`ignoring ${what} for an ask from ${from.toString()}, which was not asked`)
+    return true
   }
 
   private _badMessage(from: NodeAddress, err: unknown): void {

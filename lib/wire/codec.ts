@@ -320,7 +320,7 @@ function missHead(head: Head, buffer: Uint8Array, start: number, end: number, to
 // The length of the kept encoded head if `m` starts with it, else 0.
 function knownHead(m: Of<'envelope'>): number {
   const h = encodedHead
-  return m.to === h.to && m.from === h.from && m.manifest === h.manifest && m.correlationId === null ? h.length : 0
+  return m.to === h.to && m.from === h.from && m.manifest === h.manifest && m.correlationId == null ? h.length : 0
 }
 
 // Whether the bytes at state.start begin with the kept decoded head.
@@ -339,16 +339,16 @@ function preHead(state: State, m: Of<'envelope'>): void {
   preString(state, m.to, LIMITS.path, 'to')
   if (m.from !== null) preString(state, m.from, LIMITS.path, 'from')
   preString(state, m.manifest, LIMITS.manifest, 'manifest')
-  if (m.correlationId !== null) preUint(state, m.correlationId)
+  if (m.correlationId != null) preUint(state, m.correlationId)
 }
 
 function encHead(state: State, m: Of<'envelope'>): void {
   const start = state.start
-  state.buffer[state.start++] = (m.from === null ? 0 : HAS_FROM) | (m.correlationId === null ? 0 : HAS_CORRELATION)
+  state.buffer[state.start++] = (m.from === null ? 0 : HAS_FROM) | (m.correlationId == null ? 0 : HAS_CORRELATION)
   encString(state, m.to)
   if (m.from !== null) encString(state, m.from)
   encString(state, m.manifest)
-  if (m.correlationId !== null) encUint(state, m.correlationId)
+  if (m.correlationId != null) encUint(state, m.correlationId)
   else missHead(encodedHead, state.buffer, start, state.start, m.to, m.from, m.manifest, null)
 }
 

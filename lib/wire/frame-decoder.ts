@@ -11,14 +11,14 @@ import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, type WireMessage } from '.
 const MIN_SPLIT_BUFFER = 4096
 
 export interface FrameDecoderOptions {
+  /** Longest frame accepted, in bytes (a positive integer). Default 16 MiB. */
   maxFrameBytes?: number
 }
 
 export class FrameDecoder {
-  // May be raised or lowered between pushes (a connection raises it after its handshake).
-  maxFrameBytes: number
   // Frames of extension kinds this version does not know, skipped.
   skippedFrames: number
+  private _maxFrameBytes: number
   private _header: Uint8Array
   private _headerBytes: number
   // Length of the frame being gathered, or -1 while reading a header.
@@ -27,8 +27,13 @@ export class FrameDecoder {
   private _have: number
   private _error: ClusterError | null
 
-  constructor(opts: FrameDecoderOptions = {}) {
-    this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+  /**
+   * `new FrameDecoder()`, `new FrameDecoder(maxFrameBytes)` or `new FrameDecoder({ maxFrameBytes })`.
+   * A limit that is not a positive integer throws BAD_OPTIONS.
+   */
+  constructor(opts: FrameDecoderOptions | number = {}) {
+    const max = typeof opts === 'number' ? opts : opts === null || typeof opts !== 'object' ? opts : opts.maxFrameBytes
+    this._maxFrameBytes = checkLimit(max ?? DEFAULT_MAX_FRAME_BYTES)
     this.skippedFrames = 0
     this._header = new Uint8Array(FRAME_HEADER_BYTES)
     this._headerBytes = 0
@@ -38,9 +43,19 @@ export class FrameDecoder {
     this._error = null
   }
 
-  // Bytes held for a frame not yet complete (header bytes included).
+  /** Longest frame accepted; may be raised or lowered between pushes (a positive integer). */
+  get maxFrameBytes(): number {
+    return this._maxFrameBytes
+  }
+
+  set maxFrameBytes(value: number) {
+    this._maxFrameBytes = checkLimit(value)
+  }
+
+  // Bytes held for a frame not yet complete, header bytes included: a whole length prefix with
+  // no payload yet is 4, so a stall check sees a frame begun.
   get pendingFrameBytes(): number {
-    return this._headerBytes + this._have
+    return this._need === -1 ? this._headerBytes : FRAME_HEADER_BYTES + this._have
   }
 
   // Memory held: the split-frame buffer's capacity plus the header.
@@ -77,8 +92,8 @@ export class FrameDecoder {
           len = readUint32(this._header, 0)
           this._headerBytes = 0
         }
-        if (len > this.maxFrameBytes) {
-          throw ClusterError.FRAME_TOO_LARGE(`frame of ${len} bytes announced, limit ${this.maxFrameBytes}`)
+        if (len > this._maxFrameBytes) {
+          throw ClusterError.FRAME_TOO_LARGE(`frame of ${len} bytes announced, limit ${this._maxFrameBytes}`)
         }
         if (len === 0) throw ClusterError.BAD_FRAME('empty frame')
         if (end - offset >= len) {
@@ -123,6 +138,14 @@ export class FrameDecoder {
     if (msg === null) this.skippedFrames++
     else out.push(msg)
   }
+}
+
+// A limit of NaN or Infinity would turn the check off: only a positive integer is a limit.
+function checkLimit(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw ClusterError.BAD_OPTIONS(`maxFrameBytes must be a positive integer, not ${String(value)}`)
+  }
+  return value
 }
 
 function readUint32(b: Uint8Array, at: number): number {

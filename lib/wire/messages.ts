@@ -84,7 +84,8 @@ export interface EnvelopeMessage {
   from: string | null
   manifest: string
   body: Uint8Array
-  correlationId: number | null
+  // Absent means null: no correlation id is sent.
+  correlationId?: number | null
 }
 
 export interface SubsystemMessage {
