@@ -21,14 +21,14 @@ export function randomBytes(n: number): Uint8Array {
   return cryptoModule().randomBytes(n)
 }
 
-// HMAC-SHA256 of the parts, in order.
+/** HMAC-SHA256 of the parts, in order. */
 export function hmacSha256(key: Uint8Array, parts: Uint8Array[]): Uint8Array {
   const mac = cryptoModule().createHmac('sha256', key)
   for (const p of parts) mac.update(p)
   return new Uint8Array(mac.digest())
 }
 
-// Compares in time that depends only on the length.
+/** Compares in time that depends only on the length. */
 export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false
   return cryptoModule().timingSafeEqual(a, b)

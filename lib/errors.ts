@@ -146,12 +146,12 @@ export class ClusterError extends Error {
     return new ClusterError(ErrorCode.TRANSPORT_CLOSED, msg)
   }
 
-  // A message body from a peer that does not decode.
+  /** A message body from a peer that does not decode. */
   static BAD_MESSAGE(msg = 'malformed message body', cause?: unknown): ClusterError {
     return new ClusterError(ErrorCode.BAD_MESSAGE, msg, { cause })
   }
 
-  // A value that cannot cross the wire (a function, a class with no serializer, a cycle).
+  /** A value that cannot cross the wire (a function, a class with no serializer, a cycle). */
   static NOT_SERIALIZABLE(msg = 'value cannot be serialized', cause?: unknown): ClusterError {
     return new ClusterError(ErrorCode.NOT_SERIALIZABLE, msg, { cause })
   }

@@ -24,7 +24,7 @@ export interface LogRecord {
   rest: unknown[]
 }
 
-// Writes records at `level` and above to `sink` (console by default).
+/** Writes records at `level` and above to `sink` (console by default). */
 export function createLogger(level: LogLevelName = 'info', sink?: (record: LogRecord) => void): Logger {
   const min = LogLevel[level]
   const write = sink ?? toConsole
@@ -35,7 +35,7 @@ export function createLogger(level: LogLevelName = 'info', sink?: (record: LogRe
 
 export const silentLogger: Logger = createLogger('silent')
 
-// Prefixes every line, e.g. `[tcp-transport]`.
+/** Prefixes every line, e.g. `[tcp-transport]`. */
 export function scopedLogger(log: Logger, scope: string): Logger {
   const prefix = `[${scope}] `
   return {

@@ -6,13 +6,15 @@ const MAX_ADDRESS_LENGTH = 512
 
 export type AddressScheme = (typeof SCHEMES)[number]
 
-// `<scheme>://<system>@<host>:<port>`; IPv6 hosts are bracketed: `actor-cluster://app@[::1]:2552`.
+/**
+ * `<scheme>://<system>@<host>:<port>`; IPv6 hosts are bracketed: `actor-cluster://app@[::1]:2552`.
+ */
 export class NodeAddress {
   readonly scheme: AddressScheme
   readonly system: string
   readonly host: string
   readonly port: number
-  // A scheme-independent key for maps: `system@host:port`.
+  /** A scheme-independent key for maps: `system@host:port`. */
   readonly key: string
   private _string: string
 
@@ -45,7 +47,7 @@ export class NodeAddress {
     return new NodeAddress(rest.slice(0, at), host, port, scheme)
   }
 
-  // Accepts a full address or `host:port` (then `system` names the system).
+  /** Accepts a full address or `host:port` (then `system` names the system). */
   static from(input: string | NodeAddress, system: string): NodeAddress {
     if (input instanceof NodeAddress) return input
     if (input.includes('://')) return NodeAddress.parse(input)
@@ -57,8 +59,10 @@ export class NodeAddress {
     return new NodeAddress(this.system, this.host, port, this.scheme)
   }
 
-  // Addresses are equal when they name the same system on the same host and port;
-  // the scheme is only spelling.
+  /**
+   * Addresses are equal when they name the same system on the same host and port;
+   * the scheme is only spelling.
+   */
   equals(other: NodeAddress | null | undefined): boolean {
     if (!other) return false
     return this.port === other.port && this.host === other.host && this.system === other.system

@@ -18,16 +18,16 @@ import {
 import type { Dispatcher, Runnable } from './dispatcher.ts'
 import { Mailbox } from './mailbox.ts'
 
-// What a cell needs from its system.
+/** What a cell needs from its system. */
 export interface CellHost {
   readonly dispatcher: Dispatcher
   readonly log: Logger
-  // The `[actors]` log, for failures.
+  /** The `[actors]` log, for failures. */
   readonly actorLog: Logger
   spawnChild<C>(parent: ActorCell, name: string | null, behavior: Behavior<C>, opts: SpawnOptions): ActorRef<C>
   stopRef(ref: ActorRef): void
   deadLetter(recipient: string, message: unknown, sender: ActorRef | null, reason: 'mailbox-full' | 'stopped' | 'no-sender'): void
-  // The actor failed on a message an ask is waiting for: fail that ask.
+  /** The actor failed on a message an ask is waiting for: fail that ask. */
   failAsk(sender: ActorRef, err: ClusterError): boolean
   watch(watcher: ActorCell, ref: ActorRef): void
   unwatch(watcher: ActorCell, ref: ActorRef): void
@@ -47,9 +47,9 @@ export class ActorCell implements Runnable {
   readonly ref: ActorRef
   readonly parent: ActorCell | null
   readonly children: Map<string, ActorCell>
-  // Who watches this actor, by path: local cells' refs and remote refs.
+  /** Who watches this actor, by path: local cells' refs and remote refs. */
   readonly watchers: Map<string, ActorRef>
-  // Whom this actor watches, by path.
+  /** Whom this actor watches, by path. */
   readonly watching: Map<string, ActorRef>
   inReady: boolean
   private _host: CellHost
@@ -115,7 +115,7 @@ export class ActorCell implements Runnable {
     this._call('started')
   }
 
-  // Queues a message. `system` messages (Terminated) are let in over capacity.
+  /** Queues a message. `system` messages (Terminated) are let in over capacity. */
   enqueue(message: unknown, sender: ActorRef | null, system = false): void {
     if (this._state === 'stopped') {
       this._host.deadLetter(this.ref.path, message, sender, 'stopped')
@@ -170,8 +170,10 @@ export class ActorCell implements Runnable {
     this._behavior = asObject(behavior)
   }
 
-  // Stops after the message being handled, if any; children first, then `stopped`, then the
-  // watchers hear of it.
+  /**
+   * Stops after the message being handled, if any; children first, then `stopped`, then the
+   * watchers hear of it.
+   */
   stop(): void {
     if (this._state === 'stopped') return
     this._stopRequested = true
@@ -185,7 +187,7 @@ export class ActorCell implements Runnable {
     else if (this.runnable) this._host.dispatcher.schedule(this)
   }
 
-  // Runs `started` or `stopped`, waiting for it if it returns a promise.
+  /** Runs `started` or `stopped`, waiting for it if it returns a promise. */
   private _call(hook: 'started' | 'stopped'): void {
     const fn = this._behavior[hook]
     if (typeof fn !== 'function') {
@@ -274,7 +276,7 @@ export class ActorCell implements Runnable {
     this._host.cellStopped(this)
   }
 
-  // Delivers a Terminated signal to this actor (over its mailbox bound: it must arrive).
+  /** Delivers a Terminated signal to this actor (over its mailbox bound: it must arrive). */
   terminated(ref: ActorRef, reason: TerminationReason): void {
     if (!this.watching.delete(refKey(ref))) return
     this.enqueue(new Terminated(ref, reason), null, true)
@@ -300,7 +302,7 @@ class Context implements ActorContext<unknown> {
     return this._cell.sender
   }
 
-  // The system's log, each line prefixed with this actor's path.
+  /** The system's log, each line prefixed with this actor's path. */
   get log(): Logger {
     if (this._log === null) this._log = scopedLogger(this._host.log, this._cell.path)
     return this._log

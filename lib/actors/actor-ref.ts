@@ -8,18 +8,18 @@ export interface AskOptions {
   timeoutMs?: number
 }
 
-// What a ref needs from the system that made it.
+/** What a ref needs from the system that made it. */
 export interface RefOwner {
   _tell(ref: ActorRef, msg: unknown, sender: ActorRef | null): void
   _ask(ref: ActorRef, msg: unknown, opts: AskOptions): Promise<unknown>
-  // This node's address as written in paths (`actor-cluster://name` before joining a cluster).
+  /** This node's address as written in paths (`actor-cluster://name` before joining a cluster). */
   _addressString(): string
 }
 
 export class ActorRef<M = unknown> {
-  // The node the actor lives on, or null for this node.
+  /** The node the actor lives on, or null for this node. */
   readonly node: NodeAddress | null
-  // The path on its node: `/user/<name>[/<child>...]` or `/temp/<id>` for an ask's reply.
+  /** The path on its node: `/user/<name>[/<child>...]` or `/temp/<id>` for an ask's reply. */
   readonly localPath: string
   private _owner: RefOwner
   private _path: string | null
@@ -51,7 +51,7 @@ export class ActorRef<M = unknown> {
     return this._owner._ask(this, msg, opts) as Promise<R>
   }
 
-  // Same actor: same node (by host, port and system; the scheme is spelling) and same path.
+  /** Same actor: same node (by host, port and system; the scheme is spelling) and same path. */
   equals(other: ActorRef | null | undefined): boolean {
     return other instanceof ActorRef && refKey(other) === refKey(this)
   }
@@ -65,15 +65,17 @@ export class ActorRef<M = unknown> {
   }
 }
 
-// A key for maps of refs that does not change when the system joins a cluster: the local path for
-// this node's actors, node key and path for others'.
+/**
+ * A key for maps of refs that does not change when the system joins a cluster: the local path for
+ * this node's actors, node key and path for others'.
+ */
 export function refKey(ref: ActorRef): string {
   return ref.node === null ? ref.localPath : ref.node.key + ref.localPath
 }
 
 const NAME = /^[A-Za-z0-9_\-.~:+=@]{1,128}$/
 
-// Names users give actors: letters, digits and `_-.~:+=@`, at most 128 characters.
+/** Names users give actors: letters, digits and `_-.~:+=@`, at most 128 characters. */
 export function checkActorName(name: unknown): string {
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw ClusterError.BAD_PATH(`actor names are 1-128 of A-Z a-z 0-9 _ - . ~ : + = @, not ${JSON.stringify(name)}`)
@@ -81,7 +83,7 @@ export function checkActorName(name: unknown): string {
   return name
 }
 
-// A local path from a peer or a user: `/user/<name>[/<name>...]` or `/temp/<hex id>`.
+/** A local path from a peer or a user: `/user/<name>[/<name>...]` or `/temp/<hex id>`. */
 export function isLocalPath(path: string): boolean {
   if (path.startsWith('/temp/')) return /^\/temp\/[0-9a-f]{1,32}$/.test(path)
   if (!path.startsWith('/user/') || path.length > 2048) return false

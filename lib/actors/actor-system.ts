@@ -18,13 +18,13 @@ import { Serialization, type RefCodec, type Serializer } from './serialization.t
 
 export interface ActorSystemOptions {
   logLevel?: LogLevelName
-  // Takes precedence over logLevel.
+  /** Takes precedence over logLevel. */
   log?: Logger
-  // Defaults for every actor's mailbox (each spawn may say otherwise).
+  /** Defaults for every actor's mailbox (each spawn may say otherwise). */
   mailbox?: MailboxOptions
   askTimeoutMs?: number
   serializers?: Serializer<unknown>[]
-  // Pass local messages through the serializer too (also settable on Cluster.join).
+  /** Pass local messages through the serializer too (also settable on Cluster.join). */
   serializeLocalMessages?: boolean
 }
 
@@ -139,7 +139,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     return this._cluster
   }
 
-  // This node's address once it has joined a cluster.
+  /** This node's address once it has joined a cluster. */
   get address(): NodeAddress | null {
     return this._cluster?.self ?? null
   }
@@ -148,13 +148,15 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     return this._terminated
   }
 
-  // Starts a top-level actor at `/user/<name>` (a generated name when null).
+  /** Starts a top-level actor at `/user/<name>` (a generated name when null). */
   spawn<M>(name: string | null, behavior: Behavior<M>, opts: SpawnOptions = {}): ActorRef<M> {
     return this._spawn(null, name, behavior, opts)
   }
 
-  // A ref from a path: a full one (`actor-cluster://app@host:port/user/a`) or a local one
-  // (`/user/a`). No message is sent; a ref to nothing sends to dead letters.
+  /**
+   * A ref from a path: a full one (`actor-cluster://app@host:port/user/a`) or a local one
+   * (`/user/a`). No message is sent; a ref to nothing sends to dead letters.
+   */
   ref<M = unknown>(path: string): ActorRef<M> {
     let ref = this._refs.get(path)
     if (ref === undefined) {
@@ -185,8 +187,10 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     }
   }
 
-  // Stops every actor, fails pending asks with SYSTEM_STOPPED, and leaves the cluster (gracefully
-  // unless `leave` is false, which just shuts the node down).
+  /**
+   * Stops every actor, fails pending asks with SYSTEM_STOPPED, and leaves the cluster (gracefully
+   * unless `leave` is false, which just shuts the node down).
+   */
   async terminate(opts: { leave?: boolean } = {}): Promise<void> {
     if (this._terminated) return
     this._terminated = true
@@ -264,8 +268,10 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
 
   // --- CellHost and Remoting -----------------------------------------------------------------
 
-  // Hands a message to the local actor at `path`, an ask's reply to its ask, or the rest to
-  // dead letters.
+  /**
+   * Hands a message to the local actor at `path`, an ask's reply to its ask, or the rest to
+   * dead letters.
+   */
   deliver(path: string, msg: unknown, sender: ActorRef | null): void {
     const cell = this._cells.get(path)
     if (cell !== undefined) {
@@ -295,13 +301,15 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     return true
   }
 
-  // The node an ask waiting at `path` went to: null for an actor on this node, undefined when no
-  // ask waits there.
+  /**
+   * The node an ask waiting at `path` went to: null for an actor on this node, undefined when no
+   * ask waits there.
+   */
   askTarget(path: string): NodeAddress | null | undefined {
     return this._asks.get(path)?.node
   }
 
-  // Fails every ask waiting on an actor of `node`.
+  /** Fails every ask waiting on an actor of `node`. */
   failAsksTo(node: NodeAddress, err: ClusterError): void {
     for (const [path, ask] of this._asks) if (ask.node !== null && ask.node.key === node.key) this._settleAsk(path, err, undefined)
   }
@@ -398,7 +406,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     return '/temp/' + id
   }
 
-  // Resolves (err null) or rejects the ask waiting at `path`; false if none is.
+  /** Resolves (err null) or rejects the ask waiting at `path`; false if none is. */
   private _settleAsk(path: string, err: ClusterError | null, value: unknown): boolean {
     const ask = this._asks.get(path)
     if (ask === undefined) return false

@@ -6,24 +6,26 @@ import type { MailboxOptions } from './mailbox.ts'
 
 export interface ActorContext<M = unknown> {
   readonly self: ActorRef<M>
-  // Who sent the message being handled (null when nobody said).
+  /** Who sent the message being handled (null when nobody said). */
   readonly sender: ActorRef | null
   readonly log: Logger
-  // Answers the sender: resolves their ask, or tells their actor.
+  /** Answers the sender: resolves their ask, or tells their actor. */
   reply(value: unknown): void
   spawn<C>(name: string | null, behavior: Behavior<C>, opts?: SpawnOptions): ActorRef<C>
-  // Stops this actor (after the current message) or a local one.
+  /** Stops this actor (after the current message) or a local one. */
   stop(ref?: ActorRef): void
-  // Delivers a Terminated message when `ref` stops or its node is marked down.
+  /** Delivers a Terminated message when `ref` stops or its node is marked down. */
   watch(ref: ActorRef): void
   unwatch(ref: ActorRef): void
-  // Handles the next messages with another behavior.
+  /** Handles the next messages with another behavior. */
   become(behavior: Behavior<M>): void
 }
 
-// A function, or an object whose `receive` is called with `this` bound (so classes work).
-// `started` runs before the first message and again after each restart (reset state there);
-// `stopped` runs once when the actor stops. Returning a promise makes the actor wait for it.
+/**
+ * A function, or an object whose `receive` is called with `this` bound (so classes work).
+ * `started` runs before the first message and again after each restart (reset state there);
+ * `stopped` runs once when the actor stops. Returning a promise makes the actor wait for it.
+ */
 export type Receive<M> = (msg: M, ctx: ActorContext<M>) => unknown
 
 export interface BehaviorObject<M> {
@@ -34,9 +36,11 @@ export interface BehaviorObject<M> {
 
 export type Behavior<M> = Receive<M> | BehaviorObject<M>
 
-// What happens when handling a message throws: restart (call `started` again and go on with the
-// next message), resume (just go on), or stop. Restarts beyond maxRestarts within withinMs stop
-// the actor.
+/**
+ * What happens when handling a message throws: restart (call `started` again and go on with the
+ * next message), resume (just go on), or stop. Restarts beyond maxRestarts within withinMs stop
+ * the actor.
+ */
 export type SupervisionStrategy = 'restart' | 'resume' | 'stop'
 
 export interface Supervision {
@@ -58,7 +62,7 @@ export interface SpawnOptions {
 
 export type TerminationReason = 'stopped' | 'node-down' | 'no-such-actor'
 
-// The message a watcher gets when an actor it watches is gone.
+/** The message a watcher gets when an actor it watches is gone. */
 export class Terminated {
   readonly ref: ActorRef
   readonly reason: TerminationReason

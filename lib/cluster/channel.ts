@@ -8,7 +8,7 @@ import type { Member } from './membership.ts'
 
 export type ChannelHandler = (from: NodeAddress, body: Uint8Array) => void
 
-// What a channel needs of its cluster.
+/** What a channel needs of its cluster. */
 export interface ChannelHost {
   readonly self: NodeAddress
   send(to: NodeAddress, msg: WireMessage): void
@@ -18,7 +18,7 @@ export interface ChannelHost {
 
 export class Channel {
   readonly name: string
-  // Called for every message on this channel; while null, arrivals are counted as unhandled.
+  /** Called for every message on this channel; while null, arrivals are counted as unhandled. */
   onmessage: ChannelHandler | null
   private _host: ChannelHost
   private _closed: boolean
@@ -38,7 +38,7 @@ export class Channel {
     this._host.send(to, { kind: 'subsystem', channel: this.name, body })
   }
 
-  // Sends to every other member that is up (or leaving) and reachable; returns how many.
+  /** Sends to every other member that is up (or leaving) and reachable; returns how many. */
   broadcast(body: Uint8Array): number {
     let sent = 0
     for (const m of this._host.members()) {

@@ -16,8 +16,10 @@ import { Channel, type ChannelHandler } from './channel.ts'
 import { Membership, STATUS_RANK, type Member, type MemberRecord } from './membership.ts'
 import { PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.ts'
 
-// What Cluster.join needs of an actor system: its name (the cluster's) and a logger. A system
-// that hosts actors also takes the cluster when it has joined, to route its messages.
+/**
+ * What Cluster.join needs of an actor system: its name (the cluster's) and a logger. A system
+ * that hosts actors also takes the cluster when it has joined, to route its messages.
+ */
 export interface ClusterSystem {
   readonly name: string
   readonly log?: Logger
@@ -26,13 +28,13 @@ export interface ClusterSystem {
 
 export type EnvelopeHandler = (from: NodeAddress, msg: EnvelopeMessage) => void
 
-// Decides whether the leader marks an unreachable member down.
+/** Decides whether the leader marks an unreachable member down. */
 export type DowningRule = (member: Member, unreachableForMs: number, members: Member[]) => boolean
 
 export interface ClusterOptions {
   host?: string
   port?: number
-  // `host:port` or full node addresses. A node that is its own first seed starts a new cluster.
+  /** `host:port` or full node addresses. A node that is its own first seed starts a new cluster. */
   seeds?: (string | NodeAddress)[]
   transport?: Transport
   tls?: TlsSettings | null
@@ -41,25 +43,29 @@ export interface ClusterOptions {
   log?: Logger
   gossipIntervalMs?: number
   heartbeatIntervalMs?: number
-  // How many neighbours on the ring each node watches.
+  /** How many neighbours on the ring each node watches. */
   monitoredMembers?: number
   failureDetector?: PhiAccrualOptions
-  // Unreachable this long, the leader marks a member down (unless downingRule says otherwise).
+  /** Unreachable this long, the leader marks a member down (unless downingRule says otherwise). */
   downAfterMs?: number
   downingRule?: DowningRule
-  // Every this many gossip rounds, gossip goes to an unreachable member (so partitions heal).
+  /** Every this many gossip rounds, gossip goes to an unreachable member (so partitions heal). */
   unreachableGossipEvery?: number
   seedRetryBaseMs?: number
   seedRetryMaxMs?: number
-  // How long removed members are remembered, so old gossip cannot bring them back.
+  /** How long removed members are remembered, so old gossip cannot bring them back. */
   tombstoneMs?: number
   leaveTimeoutMs?: number
-  // Connects to the cluster through the seeds and follows its membership, but is not a member:
-  // nobody watches it, routes to it or waits for it. Listens on an ephemeral port unless `port`
-  // says otherwise (replies come over the connections it opens).
+  /**
+   * Connects to the cluster through the seeds and follows its membership, but is not a member:
+   * nobody watches it, routes to it or waits for it. Listens on an ephemeral port unless `port`
+   * says otherwise (replies come over the connections it opens).
+   */
   clientOnly?: boolean
-  // Actor systems: pass every local message through the serializer too, so a message that could
-  // not cross the wire fails in tests on one node.
+  /**
+   * Actor systems: pass every local message through the serializer too, so a message that could
+   * not cross the wire fails in tests on one node.
+   */
   serializeLocalMessages?: boolean
 }
 
@@ -86,7 +92,7 @@ export interface ClusterEventMap {
   'member-down': [member: Member]
   'member-removed': [member: Member]
   'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
-  // Envelopes nobody took (no envelope handler) and subsystem messages on no open channel.
+  /** Envelopes nobody took (no envelope handler) and subsystem messages on no open channel. */
   message: [from: NodeAddress, msg: WireMessage]
 }
 
@@ -95,8 +101,10 @@ export interface ClusterStats {
   gossipMessagesSent: number
   gossipBytesSent: number
   heartbeatsSent: number
-  // Envelopes with no handler and channel messages on channels not open here, when no 'message'
-  // listener took them either.
+  /**
+   * Envelopes with no handler and channel messages on channels not open here, when no 'message'
+   * listener took them either.
+   */
   unhandledMessages: number
 }
 
@@ -104,7 +112,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   readonly transport: Transport
   readonly incarnation: number
   readonly clientOnly: boolean
-  // Set by the layer that routes envelopes (the actor system).
+  /** Set by the layer that routes envelopes (the actor system). */
   onenvelope: EnvelopeHandler | null
   private _membership: Membership
   private _log: Logger
@@ -195,8 +203,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return this._leader
   }
 
-  // Every member this node knows, removed ones (still remembered) included, sorted by address.
-  // A client-only node is not among them.
+  /**
+   * Every member this node knows, removed ones (still remembered) included, sorted by address.
+   * A client-only node is not among them.
+   */
   members(): Member[] {
     return this._membership.members()
   }
@@ -205,7 +215,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return this.members().find((m) => m.address.equals(address)) ?? null
   }
 
-  // Opens a named channel (see Channel); one per name per node.
+  /** Opens a named channel (see Channel); one per name per node. */
   channel(name: string, onmessage: ChannelHandler | null = null): Channel {
     if (typeof name !== 'string' || name.length === 0 || name.length > 128) throw ClusterError.BAD_OPTIONS('a channel name is 1 to 128 characters')
     if (this._channels.has(name)) throw ClusterError.CHANNEL_TAKEN(`channel ${JSON.stringify(name)} is open`)
@@ -222,8 +232,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return { ...this._stats }
   }
 
-  // Leaves gracefully: the others see this node leaving, then removed. Resolves once removed (or
-  // after leaveTimeoutMs), with the transport shut down.
+  /**
+   * Leaves gracefully: the others see this node leaving, then removed. Resolves once removed (or
+   * after leaveTimeoutMs), with the transport shut down.
+   */
   async leave(): Promise<void> {
     if (this._stopped) return
     if (this.clientOnly) return this.shutdown()
@@ -250,7 +262,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     await this.transport.shutdown()
   }
 
-  // Sends an envelope or subsystem message to a member over the cluster's transport.
+  /** Sends an envelope or subsystem message to a member over the cluster's transport. */
   send(to: NodeAddress, msg: WireMessage): void {
     this.transport.send(to, msg)
   }
@@ -316,7 +328,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
   }
 
-  // Passed to 'message' listeners; with none, counted and logged, never silently lost.
+  /** Passed to 'message' listeners; with none, counted and logged, never silently lost. */
   private _unhandled(from: NodeAddress, msg: EnvelopeMessage | SubsystemMessage): void {
     if (this.listenerCount('message') > 0) {
       this.emit('message', from, msg)
@@ -369,12 +381,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return this._membership.members().filter((m) => !m.address.equals(this.self) && m.status !== 'removed')
   }
 
-  // Opens a full exchange: our whole digest, to be answered with what we lack.
+  /** Opens a full exchange: our whole digest, to be answered with what we lack. */
   private _sendGossip(to: NodeAddress): void {
     this._sendGossipMessage(to, { kind: 'gossip', digest: this._membership.digest(), deltas: [], reply: true, summary: null })
   }
 
-  // Opens a round cheaply: a summary of our view, answered only if the views differ.
+  /** Opens a round cheaply: a summary of our view, answered only if the views differ. */
   private _sendSummary(to: NodeAddress): void {
     this._sendGossipMessage(to, { kind: 'gossip', digest: [], deltas: [], reply: true, summary: this._membership.summary() })
   }
@@ -389,7 +401,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
   }
 
-  // Heartbeats to the next few members on the ring, and what their silence says.
+  /** Heartbeats to the next few members on the ring, and what their silence says. */
   private _onheartbeattick(): void {
     if (this._stopped || this.clientOnly) return
     const t = now()
@@ -415,7 +427,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
   }
 
-  // The members after this one on a ring of everyone not down or removed, sorted by address.
+  /** The members after this one on a ring of everyone not down or removed, sorted by address. */
   private _watched(): NodeAddress[] {
     const ring = this._membership
       .records()
@@ -471,7 +483,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
   }
 
-  // Compares the view with the last one published and emits what changed.
+  /** Compares the view with the last one published and emits what changed. */
   private _publish(): void {
     const next = new Map<string, Member>()
     for (const m of this._membership.members()) next.set(m.address.key, m)

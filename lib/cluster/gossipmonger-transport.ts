@@ -17,11 +17,11 @@ export interface GossipmongerPeer {
 }
 
 export interface GossipmongerTransportOptions {
-  // Where other peers reach this one. Defaults as gossipmonger's: localhost:9742.
+  /** Where other peers reach this one. Defaults as gossipmonger's: localhost:9742. */
   host?: string
   port?: number
   log?: Logger
-  // Passed to the TcpTransport underneath (tls, secret, limits...).
+  /** Passed to the TcpTransport underneath (tls, secret, limits...). */
   transport?: Partial<Omit<TcpTransportOptions, 'self'>>
 }
 
@@ -41,7 +41,7 @@ export class GossipmongerTcpTransport extends EventEmitter<GossipmongerEventMap>
   private _opts: GossipmongerTransportOptions
   private _tcp: TcpTransport | null
 
-  // Creates a transport and starts listening.
+  /** Creates a transport and starts listening. */
   static listen(options?: GossipmongerTransportOptions | (() => void), callback?: () => void): GossipmongerTcpTransport {
     const opts = typeof options === 'function' ? {} : (options ?? {})
     const cb = typeof options === 'function' ? options : callback
@@ -58,8 +58,10 @@ export class GossipmongerTcpTransport extends EventEmitter<GossipmongerEventMap>
     this._tcp = null
   }
 
-  // Listens (on options.host / options.port when given: an inside address behind the advertised
-  // one); port 0 picks a free port, then `port` holds it.
+  /**
+   * Listens (on options.host / options.port when given: an inside address behind the advertised
+   * one); port 0 picks a free port, then `port` holds it.
+   */
   listen(options?: { host?: string; port?: number } | (() => void), callback?: () => void): void {
     const opts = typeof options === 'function' ? {} : (options ?? {})
     const cb = typeof options === 'function' ? options : callback
@@ -91,7 +93,7 @@ export class GossipmongerTcpTransport extends EventEmitter<GossipmongerEventMap>
     done.then(() => callback?.(), (err: unknown) => this._error(err as Error))
   }
 
-  // The connection-level figures of the TcpTransport underneath (null before listen).
+  /** The connection-level figures of the TcpTransport underneath (null before listen). */
   stats(): TransportStats | null {
     return this._tcp === null ? null : this._tcp.stats()
   }
@@ -104,7 +106,7 @@ export class GossipmongerTcpTransport extends EventEmitter<GossipmongerEventMap>
     this.rpc(remotePeer, { kind: 'deltas', localPeer, payload: deltas })
   }
 
-  // Reserved for the two above: sends one payload to a peer.
+  /** Reserved for the two above: sends one payload to a peer. */
   rpc(remotePeer: GossipmongerPeer, payload: { kind: 'digest' | 'deltas'; localPeer: GossipmongerPeer; payload: unknown }): void {
     const tcp = this._tcp
     if (tcp === null) {

@@ -18,11 +18,11 @@ export interface MemberRecord {
   version: number
   status: MemberStatus
   roles: string[]
-  // Members this member currently cannot reach (its own observations).
+  /** Members this member currently cannot reach (its own observations). */
   unreachable: string[]
 }
 
-// A member as users see it.
+/** A member as users see it. */
 export interface Member {
   address: NodeAddress
   incarnation: number
@@ -38,7 +38,7 @@ export type Change =
 
 export class Membership {
   readonly self: NodeAddress
-  // An observer (a client-only node) follows the members' records but has none of its own.
+  /** An observer (a client-only node) follows the members' records but has none of its own. */
   readonly observer: boolean
   private _records: Map<string, MemberRecord>
   private _observerRecord: MemberRecord
@@ -71,8 +71,10 @@ export class Membership {
     return out
   }
 
-  // FNV-1a (32 bits) of the digest in address order: equal summaries mean equal views, so a
-  // gossip round between two converged nodes carries this number and nothing else.
+  /**
+   * FNV-1a (32 bits) of the digest in address order: equal summaries mean equal views, so a
+   * gossip round between two converged nodes carries this number and nothing else.
+   */
   summary(): number {
     const lines = [...this._records.values()]
       .map((r) => `${r.address.key}|${r.incarnation}|${r.version}|${r.status}\n`)
@@ -87,8 +89,10 @@ export class Membership {
     return h >>> 0
   }
 
-  // Records this node holds newer than the other side's digest says it has, and the digest entries
-  // of records the other side has newer (so they can be asked for).
+  /**
+   * Records this node holds newer than the other side's digest says it has, and the digest entries
+   * of records the other side has newer (so they can be asked for).
+   */
   compare(theirs: GossipDigestEntry[]): { newer: GossipDelta[]; wanted: GossipDigestEntry[] } {
     const seen = new Set<string>()
     const newer: GossipDelta[] = []
@@ -121,8 +125,10 @@ export class Membership {
     return out
   }
 
-  // Merges records from gossip; returns what changed. Records about this node are not taken
-  // as they are: the node re-asserts its own observations over them (see updateOwn).
+  /**
+   * Merges records from gossip; returns what changed. Records about this node are not taken
+   * as they are: the node re-asserts its own observations over them (see updateOwn).
+   */
   merge(deltas: GossipDelta[]): Change[] {
     const changes: Change[] = []
     for (const d of deltas) {
@@ -152,7 +158,7 @@ export class Membership {
     return changes
   }
 
-  // This node changes its own record: a new version everyone will take.
+  /** This node changes its own record: a new version everyone will take. */
   updateOwn(change: Partial<Pick<MemberRecord, 'status' | 'roles' | 'unreachable'>>): MemberRecord {
     const own = this.own
     const next: MemberRecord = {
@@ -166,7 +172,7 @@ export class Membership {
     return next
   }
 
-  // The leader changes another member's status (never lowers it).
+  /** The leader changes another member's status (never lowers it). */
   setStatus(address: NodeAddress, status: MemberStatus): MemberRecord | null {
     const r = this._records.get(address.key)
     if (r === undefined || STATUS_RANK[status] <= STATUS_RANK[r.status]) return null
@@ -179,9 +185,11 @@ export class Membership {
     if (!address.equals(this.self)) this._records.delete(address.key)
   }
 
-  // Members that some member this node still hears from cannot reach. Observations made by members
-  // this node itself cannot reach are not counted: on the far side of a partition they would
-  // otherwise mark everyone unreachable.
+  /**
+   * Members that some member this node still hears from cannot reach. Observations made by members
+   * this node itself cannot reach are not counted: on the far side of a partition they would
+   * otherwise mark everyone unreachable.
+   */
   unreachableSet(): Set<string> {
     const own = new Set(this.own.unreachable.map(keyOf))
     const out = new Set<string>(own)
@@ -196,8 +204,10 @@ export class Membership {
     return out
   }
 
-  // The lowest address among reachable up members; failing that leaving ones, and joining ones
-  // while nobody is up yet (so a new cluster can start).
+  /**
+   * The lowest address among reachable up members; failing that leaving ones, and joining ones
+   * while nobody is up yet (so a new cluster can start).
+   */
   leader(): NodeAddress | null {
     const unreachable = this.unreachableSet()
     const pick = (statuses: MemberStatus[]) => {
@@ -240,7 +250,7 @@ export class Membership {
   }
 }
 
-// >0 when a is newer than b.
+/** >0 when a is newer than b. */
 export function compareRecords(
   a: { incarnation: number; version: number; status: MemberStatus },
   b: { incarnation: number; version: number; status: MemberStatus }

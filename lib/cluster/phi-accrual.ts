@@ -3,15 +3,15 @@
 // means about a 10% chance the member is still alive and merely late, phi = 8 about 1e-8.
 
 export interface PhiAccrualOptions {
-  // phi at or above which the member counts as unreachable.
+  /** phi at or above which the member counts as unreachable. */
   threshold?: number
-  // How many recent intervals to keep.
+  /** How many recent intervals to keep. */
   maxSampleSize?: number
-  // Floor for the standard deviation, so perfectly regular heartbeats do not make phi jumpy.
+  /** Floor for the standard deviation, so perfectly regular heartbeats do not make phi jumpy. */
   minStdDeviationMs?: number
-  // Pause tolerated on top of the mean interval (garbage collection, a busy event loop).
+  /** Pause tolerated on top of the mean interval (garbage collection, a busy event loop). */
   acceptableHeartbeatPauseMs?: number
-  // Assumed interval before any sample exists.
+  /** Assumed interval before any sample exists. */
   firstHeartbeatEstimateMs?: number
 }
 

@@ -13,13 +13,13 @@ import type { Member } from './membership.ts'
 
 export interface TestKitOptions {
   nodes: number
-  // 'memory' (default): one bus in this process; 'tcp': loopback sockets.
+  /** 'memory' (default): one bus in this process; 'tcp': loopback sockets. */
   transport?: 'memory' | 'tcp'
   system?: string
   seed?: number
   faults?: LinkFaults
   log?: Logger
-  // Cluster timings for every node; defaults here are fast, for tests.
+  /** Cluster timings for every node; defaults here are fast, for tests. */
   cluster?: ClusterOptions
 }
 
@@ -56,7 +56,7 @@ export class ClusterTestKit {
     this._nextHost = 1
   }
 
-  // Starts one more node; the first node is every node's seed.
+  /** Starts one more node; the first node is every node's seed. */
   async add(): Promise<Cluster> {
     const i = this.nodes.length
     const self = this.bus !== null ? new NodeAddress(this.system, `10.0.0.${this._nextHost++}`, 2552) : new NodeAddress(this.system, '127.0.0.1', 0)
@@ -72,14 +72,14 @@ export class ClusterTestKit {
     return n
   }
 
-  // Stops a node with no goodbye to the cluster, as a killed process would.
+  /** Stops a node with no goodbye to the cluster, as a killed process would. */
   async crash(i: number): Promise<void> {
     const n = this.node(i)
     this.nodes[i] = null
     await n.shutdown()
   }
 
-  // Starts a node again at the address it had: a new incarnation.
+  /** Starts a node again at the address it had: a new incarnation. */
   async restart(i: number): Promise<Cluster> {
     if (this.nodes[i] !== null) await this.crash(i)
     const node = await this._startAt(this.addresses[i]!)
@@ -103,8 +103,10 @@ export class ClusterTestKit {
     return this.nodes.filter((n): n is Cluster => n !== null)
   }
 
-  // Waits until `condition` holds (checked every 10 ms), at most `timeoutMs`; says what it
-  // waited for when it gives up.
+  /**
+   * Waits until `condition` holds (checked every 10 ms), at most `timeoutMs`; says what it
+   * waited for when it gives up.
+   */
   async awaitCondition(condition: () => boolean, timeoutMs = 10_000, what = 'a cluster condition'): Promise<number> {
     const started = Date.now()
     while (!condition()) {
@@ -114,7 +116,7 @@ export class ClusterTestKit {
     return Date.now() - started
   }
 
-  // Every running node sees exactly `count` members up (and reachable), and the same leader.
+  /** Every running node sees exactly `count` members up (and reachable), and the same leader. */
   async awaitUp(count: number, timeoutMs = 10_000): Promise<number> {
     return this.awaitCondition(() => this.converged(count), timeoutMs, `${count} members up on every node`)
   }

@@ -33,7 +33,7 @@ export interface HelloAckMessage {
   proof: Uint8Array | null
 }
 
-// The dialler's proof of the cluster secret, answering the listener's nonce.
+/** The dialler's proof of the cluster secret, answering the listener's nonce. */
 export interface AuthMessage {
   kind: 'auth'
   proof: Uint8Array
@@ -51,8 +51,10 @@ export interface HeartbeatAckMessage {
   sentAt: number
 }
 
-// A member record is ordered by (incarnation, version, status): the status breaks the tie when two
-// nodes wrote the same version at once, so it travels in the digest too.
+/**
+ * A member record is ordered by (incarnation, version, status): the status breaks the tie when two
+ * nodes wrote the same version at once, so it travels in the digest too.
+ */
 export interface GossipDigestEntry {
   address: string
   incarnation: number
@@ -74,7 +76,7 @@ export interface GossipMessage {
   digest: GossipDigestEntry[]
   deltas: GossipDelta[]
   reply: boolean
-  // A hash of the sender's whole digest: when it matches the receiver's, nothing more is said.
+  /** A hash of the sender's whole digest: when it matches the receiver's, nothing more is said. */
   summary: number | null
 }
 
@@ -84,7 +86,7 @@ export interface EnvelopeMessage {
   from: string | null
   manifest: string
   body: Uint8Array
-  // Absent means null: no correlation id is sent.
+  /** Absent means null: no correlation id is sent. */
   correlationId?: number | null
 }
 
@@ -104,7 +106,9 @@ export interface GoodbyeMessage {
   reason: string
 }
 
-// A piece of a large envelope's encoded message; pieces with one id concatenate, in order, to it.
+/**
+ * A piece of a large envelope's encoded message; pieces with one id concatenate, in order, to it.
+ */
 export interface ChunkMessage {
   kind: 'chunk'
   id: number
@@ -128,8 +132,10 @@ export type WireMessage =
 
 export type WireKind = WireMessage['kind']
 
-// Kind bytes. 0-127 are core: a node that does not know one refuses the frame. 128-255 are
-// extensions: a node that does not know one skips the frame.
+/**
+ * Kind bytes. 0-127 are core: a node that does not know one refuses the frame. 128-255 are
+ * extensions: a node that does not know one skips the frame.
+ */
 export const KIND_CODES = {
   hello: 1,
   'hello-ack': 2,
@@ -148,8 +154,10 @@ export const FIRST_EXTENSION_KIND = 128
 
 export const MEMBER_STATUSES: readonly MemberStatus[] = ['joining', 'up', 'leaving', 'down', 'removed']
 
-// Caps on decoded sizes (bytes for strings and byte strings, entries for lists). Encoding
-// refuses what decoding would refuse.
+/**
+ * Caps on decoded sizes (bytes for strings and byte strings, entries for lists). Encoding
+ * refuses what decoding would refuse.
+ */
 export const LIMITS = {
   cluster: 256,
   address: 512,
