@@ -20,18 +20,33 @@ import { Mailbox } from './mailbox.ts'
 
 /** What a cell needs from its system. */
 export interface CellHost {
+  /** @internal */
   readonly dispatcher: Dispatcher
+  /** @internal */
   readonly log: Logger
-  /** The `[actors]` log, for failures. */
+  /**
+   * The `[actors]` log, for failures.
+   * @internal
+   */
   readonly actorLog: Logger
+  /** @internal */
   spawnChild<C>(parent: ActorCell, name: string | null, behavior: Behavior<C>, opts: SpawnOptions): ActorRef<C>
+  /** @internal */
   stopRef(ref: ActorRef): void
+  /** @internal */
   deadLetter(recipient: string, message: unknown, sender: ActorRef | null, reason: 'mailbox-full' | 'stopped' | 'no-sender'): void
-  /** The actor failed on a message an ask is waiting for: fail that ask. */
+  /**
+   * The actor failed on a message an ask is waiting for: fail that ask.
+   * @internal
+   */
   failAsk(sender: ActorRef, err: ClusterError): boolean
+  /** @internal */
   watch(watcher: ActorCell, ref: ActorRef): void
+  /** @internal */
   unwatch(watcher: ActorCell, ref: ActorRef): void
+  /** @internal */
   cellStopped(cell: ActorCell): void
+  /** @internal */
   countFailure(restarted: boolean): void
 }
 

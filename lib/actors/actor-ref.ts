@@ -10,13 +10,18 @@ export interface AskOptions {
 
 /** What a ref needs from the system that made it. */
 export interface RefOwner {
+  /** @internal */
   _tell(ref: ActorRef, msg: unknown, sender: ActorRef | null): void
+  /** @internal */
   _ask(ref: ActorRef, msg: unknown, opts: AskOptions): Promise<unknown>
-  /** This node's address as written in paths (`actor-cluster://name` before joining a cluster). */
+  /**
+   * This node's address as written in paths (`actor-cluster://name` before joining a cluster).
+   * @internal
+   */
   _addressString(): string
 }
 
-export class ActorRef<M = unknown> {
+export class ActorRef<M = unknown, R = unknown> {
   /** The node the actor lives on, or null for this node. */
   readonly node: NodeAddress | null
   /** The path on its node: `/user/<name>[/<child>...]` or `/temp/<id>` for an ask's reply. */
@@ -47,8 +52,8 @@ export class ActorRef<M = unknown> {
     this._owner._tell(this, msg, sender)
   }
 
-  ask<R = unknown>(msg: M, opts: AskOptions = {}): Promise<R> {
-    return this._owner._ask(this, msg, opts) as Promise<R>
+  ask<T = R>(msg: M, opts: AskOptions = {}): Promise<T> {
+    return this._owner._ask(this, msg, opts) as Promise<T>
   }
 
   /** Same actor: same node (by host, port and system; the scheme is spelling) and same path. */

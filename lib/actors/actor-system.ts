@@ -89,8 +89,10 @@ const ASK_ID_POOL = ASK_ID_BYTES * 64
 export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements ClusterSystem, RefOwner, CellHost, RefCodec {
   readonly name: string
   readonly log: Logger
+  /** @internal */
   readonly dispatcher: Dispatcher
   readonly serialization: Serialization
+  /** @internal */
   readonly actorLog: Logger
   private _cells: Map<string, ActorCell>
   private _asks: Map<string, PendingAsk>
@@ -149,7 +151,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   }
 
   /** Starts a top-level actor at `/user/<name>` (a generated name when null). */
-  spawn<M>(name: string | null, behavior: Behavior<M>, opts: SpawnOptions = {}): ActorRef<M> {
+  spawn<M, R = unknown>(name: string | null, behavior: Behavior<M>, opts: SpawnOptions = {}): ActorRef<M, R> {
     return this._spawn(null, name, behavior, opts)
   }
 
@@ -157,14 +159,14 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
    * A ref from a path: a full one (`actor-cluster://app@host:port/user/a`) or a local one
    * (`/user/a`). No message is sent; a ref to nothing sends to dead letters.
    */
-  ref<M = unknown>(path: string): ActorRef<M> {
+  ref<M = unknown, R = unknown>(path: string): ActorRef<M, R> {
     let ref = this._refs.get(path)
     if (ref === undefined) {
       ref = this._parseRef(path)
       if (this._refs.size >= REF_CACHE_MAX) this._refs.clear()
       this._refs.set(path, ref)
     }
-    return ref as ActorRef<M>
+    return ref as ActorRef<M, R>
   }
 
   stop(ref: ActorRef): void {
@@ -209,6 +211,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
 
   // --- called by Cluster.join ----------------------------------------------------------------
 
+  /** @internal */
   _attachCluster(cluster: Cluster, opts: ClusterOptions): void {
     if (this._cluster !== null) throw ClusterError.BAD_OPTIONS(`${this.name} has joined a cluster already`)
     this._cluster = cluster
@@ -219,10 +222,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
 
   // --- RefOwner ------------------------------------------------------------------------------
 
+  /** @internal */
   _addressString(): string {
     return this._cluster?.self.toString() ?? `actor-cluster://${this.name}`
   }
 
+  /** @internal */
   _tell(ref: ActorRef, msg: unknown, sender: ActorRef | null): void {
     if (this._terminated) {
       this.deadLetter(ref.path, msg, sender, 'system-stopped')
@@ -235,6 +240,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     }
   }
 
+  /** @internal */
   _ask(ref: ActorRef, msg: unknown, opts: AskOptions): Promise<unknown> {
     if (this._terminated) return Promise.reject(ClusterError.SYSTEM_STOPPED(`${this.name} is terminated`))
     if (ref.node !== null && this._remoting?.isGone(ref.node) === true) {
@@ -258,10 +264,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
 
   // --- RefCodec ------------------------------------------------------------------------------
 
+  /** @internal */
   pathOf(value: object): string | null {
     return value instanceof ActorRef ? value.path : null
   }
 
+  /** @internal */
   refOf(path: string): unknown {
     return this.ref(path)
   }
@@ -271,6 +279,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   /**
    * Hands a message to the local actor at `path`, an ask's reply to its ask, or the rest to
    * dead letters.
+   * @internal
    */
   deliver(path: string, msg: unknown, sender: ActorRef | null): void {
     const cell = this._cells.get(path)
@@ -282,10 +291,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this.deadLetter(this._addressString() + path, msg, sender, 'no-recipient')
   }
 
+  /** @internal */
   cell(path: string): ActorCell | null {
     return this._cells.get(path) ?? null
   }
 
+  /** @internal */
   deadLetter(recipient: string, message: unknown, sender: ActorRef | null, reason: DeadLetterReason): void {
     this._stats.deadLetters++
     this._stats.byReason[reason] = (this._stats.byReason[reason] ?? 0) + 1
@@ -295,6 +306,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     if (this.listenerCount('dead-letter') > 0) this.emit('dead-letter', { recipient, message, sender, reason })
   }
 
+  /** @internal */
   failAsk(sender: ActorRef, err: ClusterError): boolean {
     if (sender.node === null) return this._settleAsk(sender.localPath, err, undefined)
     this._remoting?.sendAskFailure(sender, err)
@@ -304,25 +316,32 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   /**
    * The node an ask waiting at `path` went to: null for an actor on this node, undefined when no
    * ask waits there.
+   * @internal
    */
   askTarget(path: string): NodeAddress | null | undefined {
     return this._asks.get(path)?.node
   }
 
-  /** Fails every ask waiting on an actor of `node`. */
+  /**
+   * Fails every ask waiting on an actor of `node`.
+   * @internal
+   */
   failAsksTo(node: NodeAddress, err: ClusterError): void {
     for (const [path, ask] of this._asks) if (ask.node !== null && ask.node.key === node.key) this._settleAsk(path, err, undefined)
   }
 
+  /** @internal */
   spawnChild<C>(parent: ActorCell, name: string | null, behavior: Behavior<C>, opts: SpawnOptions): ActorRef<C> {
     return this._spawn(parent, name, behavior, opts)
   }
 
+  /** @internal */
   stopRef(ref: ActorRef): void {
     if (ref.node !== null) throw ClusterError.BAD_OPTIONS(`only local actors can be stopped here, not ${ref.path}`)
     this._cells.get(ref.localPath)?.stop()
   }
 
+  /** @internal */
   watch(watcher: ActorCell, ref: ActorRef): void {
     const key = refKey(ref)
     if (watcher.watching.has(key)) return
@@ -337,12 +356,14 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     else target.watchers.set(refKey(watcher.ref), watcher.ref)
   }
 
+  /** @internal */
   unwatch(watcher: ActorCell, ref: ActorRef): void {
     if (!watcher.watching.delete(refKey(ref))) return
     if (ref.node !== null) this._remoting?.unwatch(ref, watcher)
     else this._cells.get(ref.localPath)?.watchers.delete(refKey(watcher.ref))
   }
 
+  /** @internal */
   cellStopped(cell: ActorCell): void {
     if (this._cells.get(cell.path) === cell) this._cells.delete(cell.path)
     cell.parent?.children.delete(cell.ref.name)
@@ -354,6 +375,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     for (const ref of [...cell.watching.values()]) this.unwatch(cell, ref)
   }
 
+  /** @internal */
   countFailure(restarted: boolean): void {
     this._stats.failures++
     if (restarted) this._stats.restarts++

@@ -28,7 +28,9 @@ export interface Serialized {
 
 /** How refs cross the wire: the actor system gives their full path, and makes a ref of a path. */
 export interface RefCodec {
+  /** @internal */
   pathOf(value: object): string | null
+  /** @internal */
   refOf(path: string): unknown
 }
 

@@ -13,6 +13,7 @@ export interface ChannelHost {
   readonly self: NodeAddress
   send(to: NodeAddress, msg: WireMessage): void
   members(): Member[]
+  /** @internal */
   _closeChannel(channel: Channel): void
 }
 

@@ -23,6 +23,7 @@ import { PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.ts'
 export interface ClusterSystem {
   readonly name: string
   readonly log?: Logger
+  /** @internal */
   _attachCluster?(cluster: Cluster, opts: ClusterOptions): void
 }
 
@@ -112,7 +113,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   readonly transport: Transport
   readonly incarnation: number
   readonly clientOnly: boolean
-  /** Set by the layer that routes envelopes (the actor system). */
+  /**
+   * Set by the layer that routes envelopes (the actor system).
+   * @internal
+   */
   onenvelope: EnvelopeHandler | null
   private _membership: Membership
   private _log: Logger
@@ -224,6 +228,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return channel
   }
 
+  /** @internal */
   _closeChannel(channel: Channel): void {
     if (this._channels.get(channel.name) === channel) this._channels.delete(channel.name)
   }
@@ -262,11 +267,15 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     await this.transport.shutdown()
   }
 
-  /** Sends an envelope or subsystem message to a member over the cluster's transport. */
+  /**
+   * Sends an envelope or subsystem message to a member over the cluster's transport.
+   * @internal
+   */
   send(to: NodeAddress, msg: WireMessage): void {
     this.transport.send(to, msg)
   }
 
+  /** @internal */
   _start(): void {
     this.transport.setHandler((from, msg) => this._onmessage(from, msg))
     if (!this.clientOnly && (this._seeds.length === 0 || this._seeds[0]!.equals(this.self))) {
