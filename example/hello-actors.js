@@ -18,15 +18,23 @@ system.spawn('greeter', (name, ctx) => {
 // Without a seed this node starts the cluster; with one it joins through it.
 const seeds = seedPort === null ? [] : [`127.0.0.1:${seedPort}`]
 const cluster = await Cluster.join(system, { host: '127.0.0.1', port: Number(port), seeds })
-console.log(`${runtime} node up at ${cluster.self}`)
 
 cluster.on('member-up', async (member) => {
   if (member.address.equals(cluster.self)) return
   const greeter = system.ref(`${member.address}/user/greeter`)
-  console.log(await greeter.ask(runtime, { timeoutMs: 5000 }))
+  try {
+    console.log(await greeter.ask(runtime, { timeoutMs: 5000 }))
+  } catch (err) {
+    // Nothing else sees this listener's promise: an uncaught rejection would end the process.
+    console.error(`no greeting from ${member.address}: ${err.code}`, err.stack)
+  }
   while (!greeted) await new Promise((resolve) => setTimeout(resolve, 50))
   await system.terminate()
 })
+
+// Resolves once this node is up in the cluster (READY_TIMEOUT names the seeds if it cannot be).
+await cluster.ready({ timeoutMs: 30000 })
+console.log(`${runtime} node up at ${cluster.self}`)
 
 function argv() {
   const g = globalThis

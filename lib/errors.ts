@@ -33,7 +33,8 @@ export const ErrorCode = {
   NO_RECIPIENT: 'NO_RECIPIENT',
   ACTOR_FAILED: 'ACTOR_FAILED',
   SYSTEM_STOPPED: 'SYSTEM_STOPPED',
-  CHANNEL_TAKEN: 'CHANNEL_TAKEN'
+  CHANNEL_TAKEN: 'CHANNEL_TAKEN',
+  READY_TIMEOUT: 'READY_TIMEOUT'
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -182,6 +183,13 @@ export class ClusterError extends Error {
 
   static CHANNEL_TAKEN(msg = 'a channel with this name is open'): ClusterError {
     return new ClusterError(ErrorCode.CHANNEL_TAKEN, msg)
+  }
+
+  /**
+   * `cluster.ready()` ran out of time; the message names the seeds tried and what each answered.
+   */
+  static READY_TIMEOUT(msg = 'the node did not join in time'): ClusterError {
+    return new ClusterError(ErrorCode.READY_TIMEOUT, msg)
   }
 }
 

@@ -22,6 +22,8 @@ export interface LogRecord {
   level: Exclude<LogLevelName, 'silent'>
   msg: string
   rest: unknown[]
+  /** When the line was written, in milliseconds since the epoch. */
+  time: number
 }
 
 /** Writes records at `level` and above to `sink` (console by default). */
@@ -29,7 +31,7 @@ export function createLogger(level: LogLevelName = 'info', sink?: (record: LogRe
   const min = LogLevel[level]
   const write = sink ?? toConsole
   const at = (name: Exclude<LogLevelName, 'silent'>) =>
-    LogLevel[name] >= min ? (msg: string, ...rest: unknown[]) => write({ level: name, msg, rest }) : noop
+    LogLevel[name] >= min ? (msg: string, ...rest: unknown[]) => write({ level: name, msg, rest, time: Date.now() }) : noop
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }
 
@@ -37,17 +39,34 @@ export const silentLogger: Logger = createLogger('silent')
 
 /** Prefixes every line, e.g. `[tcp-transport]`. */
 export function scopedLogger(log: Logger, scope: string): Logger {
-  const prefix = `[${scope}] `
+  return prefixedLogger(log, `[${scope}] `)
+}
+
+/**
+ * Prefixes every line with the node it comes from (`app@127.0.0.1:2552`), read when the line is
+ * written: a node listening on port 0 learns its port only once it has started.
+ */
+export function nodeLogger(log: Logger, node: () => string): Logger {
+  return prefixedLogger(log, () => node() + ' ')
+}
+
+function prefixedLogger(log: Logger, prefix: string | (() => string)): Logger {
+  const p = typeof prefix === 'string' ? () => prefix : prefix
   return {
-    debug: (msg, ...rest) => log.debug(prefix + msg, ...rest),
-    info: (msg, ...rest) => log.info(prefix + msg, ...rest),
-    warn: (msg, ...rest) => log.warn(prefix + msg, ...rest),
-    error: (msg, ...rest) => log.error(prefix + msg, ...rest)
+    debug: (msg, ...rest) => log.debug(p() + msg, ...rest),
+    info: (msg, ...rest) => log.info(p() + msg, ...rest),
+    warn: (msg, ...rest) => log.warn(p() + msg, ...rest),
+    error: (msg, ...rest) => log.error(p() + msg, ...rest)
   }
 }
 
+/** One line per record: time, level, then the message (`2026-01-02T10:00:00.000Z WARN  ...`). */
+export function formatRecord(record: LogRecord): string {
+  return `${new Date(record.time).toISOString()} ${record.level.toUpperCase().padEnd(5)} ${record.msg}`
+}
+
 function toConsole(record: LogRecord): void {
-  console[record.level](record.msg, ...record.rest)
+  console[record.level](formatRecord(record), ...record.rest)
 }
 
 function noop(): void {}

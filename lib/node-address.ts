@@ -3,6 +3,8 @@ import { ClusterError } from './errors.ts'
 const SCHEMES = ['actor-cluster', 'actor-ts'] as const
 const DEFAULT_SCHEME = 'actor-cluster'
 const MAX_ADDRESS_LENGTH = 512
+const INSPECT = Symbol.for('nodejs.util.inspect.custom')
+const DENO_INSPECT = Symbol.for('Deno.customInspect')
 
 export type AddressScheme = (typeof SCHEMES)[number]
 
@@ -81,6 +83,18 @@ export class NodeAddress {
 
   toJSON(): string {
     return this._string
+  }
+
+  /**
+   * What console.log and util.inspect show: the address, not the fields behind it (Node, Bun and
+   * Bare read the first symbol, Deno the second).
+   */
+  [INSPECT](): string {
+    return `NodeAddress(${this._string})`
+  }
+
+  [DENO_INSPECT](): string {
+    return `NodeAddress(${this._string})`
   }
 }
 

@@ -210,3 +210,28 @@ test('Cluster.join with serializeLocalMessages makes local tells fail as remote 
   ref.tell({ fine: [1n, new Date()] })
   t.pass('plain data passes')
 })
+
+test('a failing ask names the actor, the timeout and the line that asked, also from an async member-up listener', async (t) => {
+  const a = await node(t)
+  const b = await node(t, a)
+  const caught = new Promise((resolve) => {
+    // The README's pattern: an async listener asking the new member, with the catch it needs.
+    a.cluster.on('member-up', async (member) => {
+      if (!member.address.equals(b.cluster.self)) return
+      try {
+        await a.system.ref(`${member.address}/user/nobody`).ask('hi', { timeoutMs: 4000 })
+      } catch (err) {
+        resolve(err)
+      }
+    })
+  })
+  const err = await caught
+  t.is(err.code, 'NO_RECIPIENT')
+  t.ok(err.message.includes(`${b.cluster.self}/user/nobody`) && err.message.includes('4000 ms'), err.message)
+  t.ok(/actors-remote\.test\.js/.test(err.stack.split('\n')[1]), `the stack starts at the caller: ${err.stack.split('\n')[1]}`)
+  b.system.spawn('slow', () => {}) // never replies
+  const timeout = await a.system.ref(`${b.cluster.self}/user/slow`).ask('hi', { timeoutMs: 200 }).catch((e) => e)
+  t.is(timeout.code, 'ASK_TIMEOUT')
+  t.ok(timeout.message.includes('/user/slow') && timeout.message.includes('200 ms'), timeout.message)
+  t.ok(/actors-remote\.test\.js/.test(timeout.stack), 'the timeout names the caller too')
+})

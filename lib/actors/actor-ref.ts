@@ -3,6 +3,7 @@
 
 import { ClusterError } from '../errors.ts'
 import type { NodeAddress } from '../node-address.ts'
+import { captureCallSite, type CallSite } from './ask-error.ts'
 
 export interface AskOptions {
   timeoutMs?: number
@@ -12,8 +13,11 @@ export interface AskOptions {
 export interface RefOwner {
   /** @internal */
   _tell(ref: ActorRef, msg: unknown, sender: ActorRef | null): void
-  /** @internal */
-  _ask(ref: ActorRef, msg: unknown, opts: AskOptions): Promise<unknown>
+  /**
+   * `site` is the caller's stack, for the error should the ask fail.
+   * @internal
+   */
+  _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site?: CallSite | null): Promise<unknown>
   /**
    * This node's address as written in paths (`actor-cluster://name` before joining a cluster).
    * @internal
@@ -53,7 +57,7 @@ export class ActorRef<M = unknown, R = unknown> {
   }
 
   ask<T = R>(msg: M, opts: AskOptions = {}): Promise<T> {
-    return this._owner._ask(this, msg, opts) as Promise<T>
+    return this._owner._ask(this, msg, opts, captureCallSite(this.ask)) as Promise<T>
   }
 
   /** Same actor: same node (by host, port and system; the scheme is spelling) and same path. */

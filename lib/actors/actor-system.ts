@@ -5,10 +5,12 @@ import EventEmitter from 'bare-events'
 import b4a from 'b4a'
 import { randomBytes } from '../../backends/crypto.ts'
 import { ClusterError } from '../errors.ts'
-import { createLogger, scopedLogger, type Logger, type LogLevelName } from '../logger.ts'
+import { createLogger, nodeLogger, scopedLogger, type Logger, type LogLevelName } from '../logger.ts'
 import { NodeAddress, isSystemName } from '../node-address.ts'
 import type { Cluster, ClusterOptions, ClusterSystem } from '../cluster/cluster.ts'
 import { ActorCell, type CellHost } from './actor-cell.ts'
+import { askFailure, type CallSite } from './ask-error.ts'
+import { actorFamilies } from './actor-metrics.ts'
 import { ActorRef, checkActorName, isLocalPath, refKey, type AskOptions, type RefOwner } from './actor-ref.ts'
 import type { Behavior, SpawnOptions } from './behavior.ts'
 import { Dispatcher } from './dispatcher.ts'
@@ -94,6 +96,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   readonly serialization: Serialization
   /** @internal */
   readonly actorLog: Logger
+  private _nodeLog: Logger
   private _cells: Map<string, ActorCell>
   private _asks: Map<string, PendingAsk>
   private _askIds: Uint8Array
@@ -121,7 +124,9 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this.dispatcher = new Dispatcher()
     this.serialization = new Serialization(this)
     for (const s of opts.serializers ?? []) this.serialization.register(s)
-    this.actorLog = scopedLogger(this.log, 'actors')
+    // Once joined, every line names the node.
+    this._nodeLog = nodeLogger(this.log, () => this._cluster?.self.key ?? this.name)
+    this.actorLog = scopedLogger(this._nodeLog, 'actors')
     this._cells = new Map()
     this._asks = new Map()
     this._askIds = new Uint8Array(0)
@@ -217,7 +222,8 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this._cluster = cluster
     if (opts.serializeLocalMessages === true) this._serializeLocal = true
     this._refs.clear()
-    this._remoting = new Remoting(this, cluster, this.serialization, scopedLogger(this.log, 'remoting'))
+    this._remoting = new Remoting(this, cluster, this.serialization, scopedLogger(this._nodeLog, 'remoting'))
+    cluster.addMetrics(() => actorFamilies(this.stats()))
   }
 
   // --- RefOwner ------------------------------------------------------------------------------
@@ -241,15 +247,18 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   }
 
   /** @internal */
-  _ask(ref: ActorRef, msg: unknown, opts: AskOptions): Promise<unknown> {
-    if (this._terminated) return Promise.reject(ClusterError.SYSTEM_STOPPED(`${this.name} is terminated`))
-    if (ref.node !== null && this._remoting?.isGone(ref.node) === true) {
-      return Promise.reject(ClusterError.UNREACHABLE(`${ref.node.toString()} is not in the cluster`))
-    }
+  _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site: CallSite | null = null): Promise<unknown> {
     const timeoutMs = opts.timeoutMs ?? this._askTimeoutMs
+    // Every failure names the actor, the timeout and the caller's line.
+    const fail = (err: ClusterError) => askFailure(err, ref.path, timeoutMs, site)
+    if (this._terminated) return Promise.reject(fail(ClusterError.SYSTEM_STOPPED(`${this.name} is terminated`)))
+    if (ref.node !== null && this._remoting?.isGone(ref.node) === true) {
+      return Promise.reject(fail(ClusterError.UNREACHABLE(`${ref.node.toString()} is not in the cluster`)))
+    }
     const path = this._askPath()
     const replyTo = new ActorRef(this, null, path)
-    return new Promise((resolve, reject) => {
+    return new Promise((resolve, rejectRaw) => {
+      const reject = (err: ClusterError) => rejectRaw(fail(err))
       const timer = setTimeout(() => {
         if (this._asks.delete(path)) reject(ClusterError.ASK_TIMEOUT(`no answer from ${ref.path} within ${timeoutMs} ms`))
       }, timeoutMs)

@@ -1,0 +1,39 @@
+// An ask's failure as its caller sees it: the code of what went wrong, the actor asked and the
+// timeout in the message, and a stack that starts at the caller's `ask` (captured there), not in
+// the timer or socket callback that settled it.
+
+import { ClusterError } from '../errors.ts'
+
+export interface CallSite {
+  stack?: string
+}
+
+interface CaptureStackTrace {
+  captureStackTrace?(target: object, fn?: Function): void
+}
+
+// The stack above `fn`; V8 (Node, Bare, Deno) and Bun format it only when it is read.
+export function captureCallSite(fn: Function): CallSite {
+  const site: CallSite = {}
+  const E = Error as unknown as CaptureStackTrace
+  if (typeof E.captureStackTrace === 'function') E.captureStackTrace(site, fn)
+  else site.stack = new Error().stack
+  return site
+}
+
+export function askFailure(err: ClusterError, path: string, timeoutMs: number, site: CallSite | null): ClusterError {
+  const text = err.message.startsWith(err.code + ': ') ? err.message.slice(err.code.length + 2) : err.message
+  const detail = !text.includes(path) ? `${text} (ask to ${path}, timeout ${timeoutMs} ms)` : text.includes(`${timeoutMs} ms`) ? text : `${text} (ask, timeout ${timeoutMs} ms)`
+  const out = new ClusterError(err.code, detail, { cause: err })
+  const frames = site === null ? null : framesOf(site.stack)
+  if (frames !== null) out.stack = `${out.name}: ${out.message}\n${frames}`
+  return out
+}
+
+function framesOf(stack: string | undefined): string | null {
+  if (typeof stack !== 'string') return null
+  const lines = stack.split('\n')
+  const first = lines.findIndex((l) => /^\s*at /.test(l) || /@/.test(l))
+  if (first === -1) return null
+  return lines.slice(first).join('\n')
+}

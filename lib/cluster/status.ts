@@ -1,0 +1,109 @@
+// `cluster.status()`: one plain object with what a person (or a status page) wants to see of a
+// running node: every member with its status, reachability and roles, the leader, and for each
+// peer what this node's transport knows of it (round-trip time, traffic, queue depth, drops).
+
+import type { NodeAddress } from '../node-address.ts'
+import type { DropReason, PeerStats, Transport, TransportStats } from '../transport/transport.ts'
+import type { Member } from './membership.ts'
+
+export interface MemberStatusView {
+  /** The member's address, `actor-cluster://app@10.0.0.5:2552`. */
+  address: string
+  status: Member['status']
+  reachable: boolean
+  roles: string[]
+  incarnation: number
+  /** True for this node. */
+  self: boolean
+  leader: boolean
+  /** This node's connection to the member: null for itself or when never connected. */
+  peer: PeerStatus | null
+}
+
+export interface PeerStatus {
+  connected: boolean
+  /** Last heartbeat round trip in milliseconds; null before the first. */
+  rttMs: number | null
+  bytesIn: number
+  bytesOut: number
+  framesIn: number
+  framesOut: number
+  /** Queue depth: bytes and frames waiting to be written. */
+  queuedBytes: number
+  queuedFrames: number
+  drops: Partial<Record<DropReason, number>>
+  reconnects: number
+}
+
+export interface ClusterStatus {
+  self: string
+  clientOnly: boolean
+  /** This node is up (a client-only node: it has a view of the cluster). */
+  ready: boolean
+  leader: string | null
+  /** Members not removed, sorted by address. */
+  members: MemberStatusView[]
+  /** Totals of this node's transport, when it keeps stats. */
+  transport: TransportStats | null
+}
+
+// What status needs of a cluster.
+export interface StatusSource {
+  readonly self: NodeAddress
+  readonly clientOnly: boolean
+  readonly leader: NodeAddress | null
+  readonly transport: Transport
+  members(): Member[]
+  isReady(): boolean
+}
+
+interface StatsTransport {
+  stats?(): TransportStats
+  stats?(peer: NodeAddress): PeerStats | null
+}
+
+export function clusterStatus(cluster: StatusSource): ClusterStatus {
+  const transport = cluster.transport as StatsTransport
+  const hasStats = typeof transport.stats === 'function'
+  const leader = cluster.leader
+  const members = cluster
+    .members()
+    .filter((m) => m.status !== 'removed')
+    .map((m): MemberStatusView => {
+      const self = m.address.equals(cluster.self)
+      const stats = self || !hasStats ? null : (transport.stats!(m.address) ?? null)
+      return {
+        address: m.address.toString(),
+        status: m.status,
+        reachable: m.reachable,
+        roles: [...m.roles],
+        incarnation: m.incarnation,
+        self,
+        leader: leader !== null && leader.equals(m.address),
+        peer: stats === null ? null : peerStatus(stats)
+      }
+    })
+  return {
+    self: cluster.self.toString(),
+    clientOnly: cluster.clientOnly,
+    ready: cluster.isReady(),
+    leader: leader?.toString() ?? null,
+    members,
+    transport: hasStats ? transport.stats!() : null
+  }
+}
+
+function peerStatus(s: PeerStats): PeerStatus {
+  return {
+    connected: s.connected,
+    rttMs: s.rttMs,
+    bytesIn: s.bytesIn,
+    bytesOut: s.bytesOut,
+    framesIn: s.framesIn,
+    framesOut: s.framesOut,
+    queuedBytes: s.queuedBytes,
+    queuedFrames: s.queuedFrames,
+    drops: { ...s.drops },
+    reconnects: s.reconnects
+  }
+}

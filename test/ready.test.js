@@ -1,0 +1,128 @@
+// Joining you can await, and misconfiguration that speaks: cluster.ready() resolves once the node
+// is up and fails with READY_TIMEOUT naming the seeds and their answers; mismatched settings are
+// warned about on both sides, once per peer and cause; membership changes of reachability are info.
+import test from 'brittle'
+import { Cluster, createLogger, getTcpBackend } from 'actor-cluster-bare'
+import { FAST_CLUSTER } from 'actor-cluster-bare/testkit'
+import { until } from './helpers/transport.js'
+
+const SECRET = 'a cluster secret of some length'
+
+// A cluster node whose log lines (info and up) are kept in `lines`.
+async function node(t, name, opts = {}) {
+  const lines = []
+  const log = createLogger('info', (r) => lines.push(`${r.level} ${r.msg}`))
+  const cluster = await Cluster.join({ name, log }, { ...FAST_CLUSTER, port: 0, ...opts })
+  t.teardown(() => cluster.shutdown())
+  cluster.lines = lines
+  return cluster
+}
+
+// A port with nobody listening: taken from the system, then given back.
+async function freePort() {
+  const backend = getTcpBackend()
+  const server = await backend.listen({ host: '127.0.0.1', port: 0, onconnection: (s) => s.destroy(null) })
+  const port = server.port
+  await server.close()
+  return port
+}
+
+const seedOf = (c) => `127.0.0.1:${c.self.port}`
+const warns = (c, re) => c.lines.filter((l) => l.startsWith('warn ') && re.test(l))
+
+test('ready() resolves once the node is up, for the first node and for one joining through it', async (t) => {
+  const a = await node(t, 'ready')
+  await a.ready({ timeoutMs: 5000 })
+  t.is(a.member(a.self).status, 'up', 'the first node is up')
+  const b = await node(t, 'ready', { seeds: [seedOf(a)] })
+  t.absent(b.isReady(), 'not up right after join')
+  await b.ready({ timeoutMs: 5000 })
+  t.is(b.member(b.self).status, 'up', 'the joining node is up when ready resolves')
+  await b.ready() // already up: at once
+  t.ok(b.status().ready)
+})
+
+test('ready() on a client-only node resolves once it has a view of the cluster', async (t) => {
+  const a = await node(t, 'ready-client')
+  await a.ready({ timeoutMs: 5000 })
+  const c = await node(t, 'ready-client', { seeds: [seedOf(a)], clientOnly: true })
+  await c.ready({ timeoutMs: 5000 })
+  t.ok(c.members().some((m) => m.address.equals(a.self) && m.status === 'up'), 'it sees the member')
+})
+
+test('ready() with a seed nobody runs rejects with READY_TIMEOUT naming the seed, and the retry is said at info', async (t) => {
+  const port = await freePort()
+  const b = await node(t, 'ready-alone', { seeds: [`127.0.0.1:${port}`] })
+  const started = Date.now()
+  const err = await b.ready({ timeoutMs: 1500 }).catch((e) => e)
+  t.is(err.code, 'READY_TIMEOUT')
+  t.ok(Date.now() - started >= 1400, 'after the timeout')
+  t.ok(err.message.includes(`127.0.0.1:${port} (`), `names the seed and its answer: ${err.message}`)
+  t.ok(err.message.includes('1500 ms'), 'says how long it waited')
+  const info = b.lines.filter((l) => l.startsWith('info ') && l.includes('not in the cluster yet') && l.includes(`127.0.0.1:${port}`))
+  t.is(info.length, 1, 'the first retry is said once, at info, with the seed')
+})
+
+test('ready() rejects when the node stops before it is up', async (t) => {
+  const port = await freePort()
+  const b = await node(t, 'ready-stop', { seeds: [`127.0.0.1:${port}`] })
+  const waiting = b.ready({ timeoutMs: 10000 }).catch((e) => e)
+  await b.shutdown()
+  t.is((await waiting).code, 'TRANSPORT_CLOSED')
+  t.is((await b.ready().catch((e) => e)).code, 'TRANSPORT_CLOSED', 'and so does a later call')
+})
+
+test('a cluster-name mismatch is a warning on both sides, once, naming the names', async (t) => {
+  const a = await node(t, 'alpha')
+  const b = await node(t, 'beta', { seeds: [seedOf(a)] })
+  await until(() => warns(a, /cluster/).length > 0 && warns(b, /cluster/).length > 0, 5000, 'both warned')
+  await new Promise((resolve) => setTimeout(resolve, 500)) // more redials go by
+  t.is(warns(a, /cluster/).length, 1, `once on the seed: ${warns(a, /cluster/)[0]}`)
+  t.is(warns(b, /cluster/).length, 1, `once on the joining node: ${warns(b, /cluster/)[0]}`)
+  t.ok(/"beta"/.test(warns(a, /cluster/)[0]) && /"alpha"/.test(warns(a, /cluster/)[0]), 'the seed names both names')
+  t.ok(warns(b, /cluster/)[0].includes(seedOf(a)) && /cluster mismatch/.test(warns(b, /cluster/)[0]), 'the joining node names the seed and the cause')
+  const err = await b.ready({ timeoutMs: 300 }).catch((e) => e)
+  t.ok(err.code === 'READY_TIMEOUT' && /cluster/.test(err.message), `ready() says what the seed answered: ${err.message}`)
+})
+
+test('a secret on one side only is a warning on both sides saying which side lacks it', async (t) => {
+  const a = await node(t, 'secret', { secret: SECRET })
+  const b = await node(t, 'secret', { seeds: [seedOf(a)] })
+  await until(() => warns(a, /secret/).length > 0 && warns(b, /secret/).length > 0, 5000, 'both warned')
+  t.ok(/has no cluster secret/.test(warns(a, /secret/)[0]), `the seed: ${warns(a, /secret/)[0]}`)
+  t.ok(/authentication failed/.test(warns(b, /secret/)[0]), `the joining node: ${warns(b, /secret/)[0]}`)
+  t.is(warns(a, /secret/).length, 1, 'once')
+})
+
+test('a wrong secret is a warning on both sides', async (t) => {
+  const a = await node(t, 'wrong-secret', { secret: SECRET })
+  const b = await node(t, 'wrong-secret', { secret: SECRET + ' but another', seeds: [seedOf(a)] })
+  await until(() => warns(a, /secret/).length > 0 && warns(b, /secret/).length > 0, 5000, 'both warned')
+  t.pass(`seed: ${warns(a, /secret/)[0]}`)
+  t.pass(`joining: ${warns(b, /secret/)[0]}`)
+})
+
+test('members becoming unreachable and reachable again are info lines', async (t) => {
+  const a = await node(t, 'reach')
+  const b = await node(t, 'reach', { seeds: [seedOf(a)] })
+  await Promise.all([a.ready({ timeoutMs: 5000 }), b.ready({ timeoutMs: 5000 })])
+  // Silence b's heartbeat answers for a while by pausing what a hears from it.
+  const transport = a.transport
+  const handler = transport._handler
+  transport.setHandler((from, msg) => {
+    if (msg.kind !== 'heartbeat-ack') handler(from, msg)
+  })
+  await until(() => a.lines.some((l) => l.startsWith('info ') && l.includes(`${b.self} is unreachable`)), 5000, 'unreachable said')
+  transport.setHandler(handler)
+  await until(() => a.lines.some((l) => l.startsWith('info ') && l.includes(`${b.self} is reachable again`)), 5000, 'reachable said')
+  t.pass('both said at info')
+})
+
+test('every line names its node, and the console format carries time and level', async (t) => {
+  const { formatRecord } = await import('actor-cluster-bare')
+  const a = await node(t, 'lines')
+  await a.ready({ timeoutMs: 5000 })
+  t.ok(a.lines.some((l) => l.includes(a.self.key + ' [cluster]')), 'cluster lines name the node')
+  const line = formatRecord({ level: 'warn', msg: 'x', rest: [], time: Date.UTC(2026, 0, 2, 3, 4, 5, 6) })
+  t.is(line, '2026-01-02T03:04:05.006Z WARN  x')
+})
