@@ -7,13 +7,26 @@ export type RuntimeName = 'bare' | 'node' | 'bun' | 'deno'
 
 export type TlsMaterial = string | Uint8Array
 
+/** TLS for a node's connections: the same settings serve its listener and its dials. */
 export interface TlsSettings {
+  /** This node's certificate chain, PEM. */
   cert: TlsMaterial
+  /** This node's private key, PEM. */
   key: TlsMaterial
+  /**
+   * The CA the other side's certificate must chain to, PEM.
+   * @default null (the system roots)
+   */
   ca?: TlsMaterial | null
-  /** Verify the other side's certificate chain against `ca` (or the system roots). Default true. */
+  /**
+   * Verify the other side's certificate chain against `ca` (or the system roots).
+   * @default true
+   */
   rejectUnauthorized?: boolean
-  /** Name the dialler expects in the listener's certificate. Default: the dialled host. */
+  /**
+   * Name the dialler expects in the listener's certificate.
+   * @default null (the dialled host)
+   */
   serverName?: string | null
 }
 
@@ -66,24 +79,58 @@ export interface TcpServer {
   close(): Promise<void>
 }
 
+/** What `backend.listen` takes. */
 export interface ListenOptions {
+  /** The address to listen on: `0.0.0.0` or `::` for every interface. */
   host: string
+  /** The port to listen on; 0 picks a free one (`server.port` tells which). */
   port: number
+  /**
+   * TLS for every accepted connection.
+   * @default null
+   */
   tls?: TlsSettings | null
+  /**
+   * Disable Nagle's algorithm on accepted sockets.
+   * @default true
+   */
   noDelay?: boolean
+  /**
+   * TCP keep-alive on accepted sockets, probing after 30 s idle.
+   * @default true
+   */
   keepAlive?: boolean
+  /** Called with each accepted (and, with TLS, handshaken) socket. */
   onconnection: (socket: TcpSocket) => void
   /** A connection that failed before it was handed over (a failed TLS handshake, say). */
   onerror?: ((err: ClusterError) => void) | null
 }
 
+/** What `backend.connect` takes. */
 export interface ConnectOptions {
+  /** The host to dial. */
   host: string
+  /** The port to dial. */
   port: number
+  /**
+   * TLS for this connection.
+   * @default null
+   */
   tls?: TlsSettings | null
+  /**
+   * Disable Nagle's algorithm.
+   * @default true
+   */
   noDelay?: boolean
+  /**
+   * TCP keep-alive, probing after 30 s idle.
+   * @default true
+   */
   keepAlive?: boolean
-  /** Give up dialling (and the TLS handshake) after this long. */
+  /**
+   * Give up dialling (and the TLS handshake) after this long.
+   * @default 10000
+   */
   timeoutMs?: number
 }
 

@@ -5,7 +5,12 @@ import { ClusterError } from '../errors.ts'
 import type { NodeAddress } from '../node-address.ts'
 import { captureCallSite, type CallSite } from './ask-error.ts'
 
+/** What `ref.ask` takes. */
 export interface AskOptions {
+  /**
+   * How long to wait for the reply before failing with ASK_TIMEOUT.
+   * @default the system's askTimeoutMs (5000)
+   */
   timeoutMs?: number
 }
 
@@ -25,6 +30,10 @@ export interface RefOwner {
   _addressString(): string
 }
 
+/**
+ * A handle to an actor, here or on another node: `tell` and `ask` work the same either way.
+ * `M` is the message type it takes, `R` the type its asks reply with (both unknown by default).
+ */
 export class ActorRef<M = unknown, R = unknown> {
   /** The node the actor lives on, or null for this node. */
   readonly node: NodeAddress | null
@@ -33,6 +42,7 @@ export class ActorRef<M = unknown, R = unknown> {
   private _owner: RefOwner
   private _path: string | null
 
+  /** Made by the actor system (`spawn`, `ref`, `ctx.self`); not for users to call. */
   constructor(owner: RefOwner, node: NodeAddress | null, localPath: string) {
     this.node = node
     this.localPath = localPath
@@ -40,24 +50,39 @@ export class ActorRef<M = unknown, R = unknown> {
     this._path = node === null ? null : node.toString() + localPath
   }
 
+  /** The actor's full address: `<node address>/user/<name>`. */
   get path(): string {
     return this._path ?? this._owner._addressString() + this.localPath
   }
 
+  /** The last part of the path. */
   get name(): string {
     return this.localPath.slice(this.localPath.lastIndexOf('/') + 1)
   }
 
+  /** True for an actor on this node. */
   get isLocal(): boolean {
     return this.node === null
   }
 
+  /**
+   * Sends `msg` without waiting; `sender` is what the recipient's `ctx.sender` is. A message that
+   * cannot be delivered becomes a dead letter, counted and emitted, never lost silently.
+   */
   tell(msg: M, sender: ActorRef | null = null): void {
     this._owner._tell(this, msg, sender)
   }
 
-  ask<T = R>(msg: M, opts: AskOptions = {}): Promise<T> {
-    return this._owner._ask(this, msg, opts, captureCallSite(this.ask)) as Promise<T>
+  /**
+   * Sends `msg` and waits for the actor's `ctx.reply(...)`: resolves with the reply, typed `R`.
+   * Rejects with a ClusterError (`ASK_TIMEOUT`, `NO_RECIPIENT`, `UNREACHABLE`, `ACTOR_FAILED`,
+   * `SYSTEM_STOPPED`, ...) whose message names the actor, the timeout and the line that asked.
+   */
+  ask(msg: M, opts?: AskOptions): Promise<R>
+  /** As above, with the reply's type given here: `ref.ask<number>('count')`. */
+  ask<T>(msg: M, opts?: AskOptions): Promise<T>
+  ask(msg: M, opts: AskOptions = {}): Promise<unknown> {
+    return this._owner._ask(this, msg, opts, captureCallSite(this.ask))
   }
 
   /** Same actor: same node (by host, port and system; the scheme is spelling) and same path. */
@@ -65,10 +90,12 @@ export class ActorRef<M = unknown, R = unknown> {
     return other instanceof ActorRef && refKey(other) === refKey(this)
   }
 
+  /** The path. */
   toString(): string {
     return this.path
   }
 
+  /** The path, so refs inside logged objects print readably. */
   toJSON(): string {
     return this.path
   }

@@ -18,15 +18,37 @@ import type { MailboxOptions } from './mailbox.ts'
 import { Remoting, type RemotingStats } from './remoting.ts'
 import { Serialization, type RefCodec, type Serializer } from './serialization.ts'
 
+/** What `ActorSystem.create` takes; every field is optional. */
 export interface ActorSystemOptions {
+  /**
+   * The level of the default logger: `debug`, `info`, `warn`, `error` or `silent`.
+   * @default 'info'
+   */
   logLevel?: LogLevelName
-  /** Takes precedence over logLevel. */
+  /**
+   * A logger of your own; takes precedence over logLevel.
+   * @default a console logger at logLevel
+   */
   log?: Logger
-  /** Defaults for every actor's mailbox (each spawn may say otherwise). */
+  /**
+   * Defaults for every actor's mailbox (each spawn may say otherwise).
+   * @default MAILBOX_DEFAULTS
+   */
   mailbox?: MailboxOptions
+  /**
+   * How long an ask waits for its reply unless the ask says otherwise.
+   * @default 5000
+   */
   askTimeoutMs?: number
+  /**
+   * Serializers for message types of your own, tried before the built-in value codec.
+   * @default []
+   */
   serializers?: Serializer<unknown>[]
-  /** Pass local messages through the serializer too (also settable on Cluster.join). */
+  /**
+   * Pass local messages through the serializer too (also settable on Cluster.join).
+   * @default false
+   */
   serializeLocalMessages?: boolean
 }
 
@@ -70,7 +92,9 @@ export interface ActorSystemStats {
   remote: RemotingStats | null
 }
 
+/** Events an ActorSystem emits. */
 export interface ActorSystemEventMap {
+  /** A message that could not be delivered, with its recipient and the reason. */
   'dead-letter': [letter: DeadLetter]
 }
 
@@ -88,11 +112,18 @@ const ASK_ID_BYTES = 12
 // Random bytes drawn at a time for ask ids.
 const ASK_ID_POOL = ASK_ID_BYTES * 64
 
+/**
+ * Spawns and stops actors, delivers their messages, runs asks and keeps dead letters; after
+ * `Cluster.join(system, ...)` it reaches actors on the other nodes too.
+ */
 export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements ClusterSystem, RefOwner, CellHost, RefCodec {
+  /** The system's name, which is its cluster's name. */
   readonly name: string
+  /** The system's logger. */
   readonly log: Logger
   /** @internal */
   readonly dispatcher: Dispatcher
+  /** The serializers messages cross the wire with. */
   readonly serialization: Serialization
   /** @internal */
   readonly actorLog: Logger
@@ -111,10 +142,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   private _terminated: boolean
   private _stats: { deadLetters: number; byReason: Partial<Record<DeadLetterReason, number>>; failures: number; restarts: number }
 
+  /** A new system named `name` (letters, digits, `_`, `.`, `-`): the cluster's name too. */
   static create(name: string, opts: ActorSystemOptions = {}): ActorSystem {
     return new ActorSystem(name, opts)
   }
 
+  /** The same as `ActorSystem.create(name, opts)`. */
   constructor(name: string, opts: ActorSystemOptions = {}) {
     super()
     // A system's name is its cluster's name, and part of every address.
@@ -142,6 +175,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this._stats = { deadLetters: 0, byReason: {}, failures: 0, restarts: 0 }
   }
 
+  /** The cluster this system joined, or null before `Cluster.join`. */
   get cluster(): Cluster | null {
     return this._cluster
   }
@@ -151,13 +185,17 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     return this._cluster?.self ?? null
   }
 
+  /** True once `terminate()` has run. */
   get terminated(): boolean {
     return this._terminated
   }
 
-  /** Starts a top-level actor at `/user/<name>` (a generated name when null). */
+  /**
+   * Starts a top-level actor at `/user/<name>` (a generated name when null). `M` is the message
+   * type the behavior takes, `R` what its asks reply with.
+   */
   spawn<M, R = unknown>(name: string | null, behavior: Behavior<M>, opts: SpawnOptions = {}): ActorRef<M, R> {
-    return this._spawn(null, name, behavior, opts)
+    return this._spawn(null, name, behavior, opts) as ActorRef<M, R>
   }
 
   /**
@@ -174,14 +212,17 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     return ref as ActorRef<M, R>
   }
 
+  /** Stops the actor (and its children); its watchers get Terminated. */
   stop(ref: ActorRef): void {
     this.stopRef(ref)
   }
 
+  /** Adds a serializer for a message type of your own (same as the `serializers` option). */
   registerSerializer<T>(serializer: Serializer<T>): void {
     this.serialization.register(serializer)
   }
 
+  /** Actors, pending asks, dead letters by reason, failures, restarts and remoting counters. */
   stats(): ActorSystemStats {
     return {
       actors: this._cells.size,

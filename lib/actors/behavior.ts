@@ -43,9 +43,22 @@ export type Behavior<M> = Receive<M> | BehaviorObject<M>
  */
 export type SupervisionStrategy = 'restart' | 'resume' | 'stop'
 
+/** What an actor's parent does when its behavior throws (`SpawnOptions.supervision`). */
 export interface Supervision {
+  /**
+   * restart, resume or stop (see SupervisionStrategy).
+   * @default 'restart'
+   */
   strategy?: SupervisionStrategy
+  /**
+   * Restarts allowed within `withinMs`; one more stops the actor.
+   * @default 10
+   */
   maxRestarts?: number
+  /**
+   * The window restarts are counted in.
+   * @default 60000
+   */
   withinMs?: number
 }
 
@@ -55,8 +68,17 @@ export const SUPERVISION_DEFAULTS = {
   withinMs: 60_000
 } as const
 
+/** What `spawn` takes besides a name and a behavior. */
 export interface SpawnOptions {
+  /**
+   * This actor's mailbox.
+   * @default the system's `mailbox` option, else MAILBOX_DEFAULTS
+   */
   mailbox?: MailboxOptions
+  /**
+   * A strategy name, or the full settings.
+   * @default SUPERVISION_DEFAULTS (restart, at most 10 times in 60 s)
+   */
   supervision?: SupervisionStrategy | Supervision
 }
 

@@ -6,8 +6,17 @@ import type { ActorRef } from './actor-ref.ts'
 
 export type OverflowPolicy = 'drop-newest' | 'drop-oldest'
 
+/** An actor's mailbox (`SpawnOptions.mailbox`, or `ActorSystemOptions.mailbox` for every actor). */
 export interface MailboxOptions {
+  /**
+   * Messages waiting at most; what does not fit becomes a `mailbox-full` dead letter.
+   * @default 10000
+   */
   capacity?: number
+  /**
+   * When full: refuse the new message (`drop-newest`) or push out the oldest (`drop-oldest`).
+   * @default 'drop-newest'
+   */
   overflow?: OverflowPolicy
 }
 

@@ -26,7 +26,9 @@ import { PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.ts'
  * that hosts actors also takes the cluster when it has joined, to route its messages.
  */
 export interface ClusterSystem {
+  /** The cluster's name: nodes of different names never meet. Part of every node address. */
   readonly name: string
+  /** Where the cluster logs, unless `ClusterOptions.log` says otherwise. */
   readonly log?: Logger
   /** @internal */
   _attachCluster?(cluster: Cluster, opts: ClusterOptions): void
@@ -37,40 +39,117 @@ export type EnvelopeHandler = (from: NodeAddress, msg: EnvelopeMessage) => void
 /** Decides whether the leader marks an unreachable member down. */
 export type DowningRule = (member: Member, unreachableForMs: number, members: Member[]) => boolean
 
+/** What `Cluster.join` takes; every field is optional. */
 export interface ClusterOptions {
+  /**
+   * This node's host: where it listens and how the others reach it (ignored when `transport` is
+   * given). Across machines, an address the others can reach, not 127.0.0.1.
+   * @default '127.0.0.1'
+   */
   host?: string
+  /**
+   * This node's port (ignored when `transport` is given); 0 picks a free one.
+   * @default 2552 (0 for a client-only node)
+   */
   port?: number
-  /** `host:port` or full node addresses. A node that is its own first seed starts a new cluster. */
+  /**
+   * `host:port` or full node addresses. A node that is its own first seed (or has none) starts a
+   * new cluster; other nodes never start one on their own.
+   * @default []
+   */
   seeds?: (string | NodeAddress)[]
+  /**
+   * Any Transport, for tests or a transport of your own.
+   * @default a TcpTransport on host:port with tls and secret
+   */
   transport?: Transport
+  /**
+   * TLS for the default TcpTransport: every node needs the same CA (docs/security.md).
+   * @default null
+   */
   tls?: TlsSettings | null
+  /**
+   * A shared secret for the default TcpTransport: nodes prove they know it before any traffic,
+   * and a node without it is refused. Take it from the environment, never from the source.
+   * @default null
+   */
   secret?: string | Uint8Array | null
+  /**
+   * Roles this node announces in its member record (`member.roles`).
+   * @default []
+   */
   roles?: string[]
+  /**
+   * Where the cluster logs.
+   * @default the system's log
+   */
   log?: Logger
+  /**
+   * One gossip round per interval, with one random member.
+   * @default 500
+   */
   gossipIntervalMs?: number
+  /**
+   * How often heartbeats go to each watched member.
+   * @default 1000
+   */
   heartbeatIntervalMs?: number
-  /** How many neighbours on the ring each node watches. */
+  /**
+   * How many neighbours on the ring each node watches.
+   * @default 5
+   */
   monitoredMembers?: number
+  /**
+   * The phi accrual failure detector's settings (see PhiAccrualOptions).
+   * @default PHI_DEFAULTS, with firstHeartbeatEstimateMs = heartbeatIntervalMs
+   */
   failureDetector?: PhiAccrualOptions
-  /** Unreachable this long, the leader marks a member down (unless downingRule says otherwise). */
+  /**
+   * Unreachable this long, the leader marks a member down (unless downingRule says otherwise).
+   * @default 10000
+   */
   downAfterMs?: number
+  /**
+   * Decides whether the leader downs an unreachable member.
+   * @default (member, unreachableForMs) => unreachableForMs >= downAfterMs
+   */
   downingRule?: DowningRule
-  /** Every this many gossip rounds, gossip goes to an unreachable member (so partitions heal). */
+  /**
+   * Every this many gossip rounds, gossip goes to an unreachable member (so partitions heal).
+   * @default 5
+   */
   unreachableGossipEvery?: number
+  /**
+   * First wait before contacting the seeds again; doubles up to seedRetryMaxMs.
+   * @default 200
+   */
   seedRetryBaseMs?: number
+  /**
+   * Longest wait between seed retries.
+   * @default 5000
+   */
   seedRetryMaxMs?: number
-  /** How long removed members are remembered, so old gossip cannot bring them back. */
+  /**
+   * How long removed members are remembered, so old gossip cannot bring them back.
+   * @default 60000
+   */
   tombstoneMs?: number
+  /**
+   * How long `leave()` waits to be removed before it shuts the node down anyway.
+   * @default 10000
+   */
   leaveTimeoutMs?: number
   /**
    * Connects to the cluster through the seeds and follows its membership, but is not a member:
    * nobody watches it, routes to it or waits for it. Listens on an ephemeral port unless `port`
    * says otherwise (replies come over the connections it opens).
+   * @default false
    */
   clientOnly?: boolean
   /**
    * Actor systems: pass every local message through the serializer too, so a message that could
    * not cross the wire fails in tests on one node.
+   * @default false
    */
   serializeLocalMessages?: boolean
 }
@@ -89,14 +168,29 @@ export const CLUSTER_DEFAULTS = {
   leaveTimeoutMs: 10_000
 } as const
 
+/**
+ * Events a Cluster emits, from the moment `join` resolves; the view at that moment is
+ * `cluster.members()`.
+ */
 export interface ClusterEventMap {
+  /** A member is seen for the first time (or again, as a new incarnation). */
   'member-joined': [member: Member]
+  /** The leader moved a member up. */
   'member-up': [member: Member]
+  /** A member announced a graceful leave. */
   'member-leaving': [member: Member]
+  /** Someone this node hears from stopped hearing the member's heartbeats. */
   'member-unreachable': [member: Member]
+  /** The member is heard again by everyone this node hears from. */
   'member-reachable': [member: Member]
+  /** The leader gave up on an unreachable member. */
   'member-down': [member: Member]
+  /**
+   * The member is out of the cluster (after leaving or being down, or replaced by a restart).
+   * A node that finds itself down or removed stops.
+   */
   'member-removed': [member: Member]
+  /** The leader (lowest address among reachable up members) changed; null when there is none. */
   'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
   /** Envelopes nobody took (no envelope handler) and subsystem messages on no open channel. */
   message: [from: NodeAddress, msg: WireMessage]
@@ -114,9 +208,16 @@ export interface ClusterStats {
   unhandledMessages: number
 }
 
+/**
+ * A node of the cluster: joins through seeds, agrees on membership by gossip, watches its
+ * neighbours by heartbeats, and emits the members' changes (ClusterEventMap).
+ */
 export class Cluster extends EventEmitter<ClusterEventMap> {
+  /** The transport carrying this node's traffic: its stats and peer events. */
   readonly transport: Transport
+  /** This run of the node: a restart on the same address has a larger one and replaces it. */
   readonly incarnation: number
+  /** True for a node that follows the cluster without being a member. */
   readonly clientOnly: boolean
   /**
    * Set by the layer that routes envelopes (the actor system).
@@ -147,6 +248,11 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _readiness: Readiness
   private _metricsSources: MetricsSource[]
 
+  /**
+   * Starts this node's transport and joins through `opts.seeds`, retrying with backoff until
+   * one answers; resolves once the transport listens (await `ready()` to be up). `system` is an
+   * ActorSystem, or any `{ name, log }`.
+   */
   static async join(system: ClusterSystem, opts: ClusterOptions = {}): Promise<Cluster> {
     // Every line names the node it comes from.
     const log = nodeLogger(opts.log ?? system.log ?? silentLogger, () => transport.self.key)
@@ -169,6 +275,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return cluster
   }
 
+  /** A node on a transport of your own that has not started; `Cluster.join` is the usual way. */
   constructor(transport: Transport, system: ClusterSystem, opts: ClusterOptions = {}) {
     super()
     this.transport = transport
@@ -258,10 +365,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._metricsSources.push(source)
   }
 
+  /** This node's address. */
   get self(): NodeAddress {
     return this.transport.self
   }
 
+  /** The leader: the lowest address among reachable up members, or null. */
   get leader(): NodeAddress | null {
     return this._leader
   }
@@ -274,6 +383,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return this._membership.members()
   }
 
+  /** The member at `address`, or null when this node does not know it. */
   member(address: NodeAddress): Member | null {
     return this.members().find((m) => m.address.equals(address)) ?? null
   }
@@ -292,6 +402,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     if (this._channels.get(channel.name) === channel) this._channels.delete(channel.name)
   }
 
+  /** Gossip rounds, gossip messages and bytes sent, heartbeats sent, unhandled messages. */
   stats(): ClusterStats {
     return { ...this._stats }
   }
@@ -318,6 +429,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     await this.shutdown()
   }
 
+  /** Stops at once, without telling anyone: the others notice by heartbeats. */
   async shutdown(): Promise<void> {
     if (this._stopped) return
     this._stopped = true

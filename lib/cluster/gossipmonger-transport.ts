@@ -16,19 +16,39 @@ export interface GossipmongerPeer {
   transport: { host: string; port: number }
 }
 
+/** What `GossipmongerTcpTransport.listen` takes. */
 export interface GossipmongerTransportOptions {
-  /** Where other peers reach this one. Defaults as gossipmonger's: localhost:9742. */
+  /**
+   * Where other peers reach this one, as in gossipmonger.
+   * @default 'localhost'
+   */
   host?: string
+  /**
+   * The port to listen on, as in gossipmonger.
+   * @default 9742
+   */
   port?: number
+  /**
+   * Where the transport logs.
+   * @default silent
+   */
   log?: Logger
-  /** Passed to the TcpTransport underneath (tls, secret, limits...). */
+  /**
+   * Passed to the TcpTransport underneath (tls, secret, limits...).
+   * @default {}
+   */
   transport?: Partial<Omit<TcpTransportOptions, 'self'>>
 }
 
+/** Events as gossipmonger's TCP transport emits them. */
 export interface GossipmongerEventMap {
+  /** A peer's digest arrived. */
   digest: [remotePeer: GossipmongerPeer, digest: unknown]
+  /** A peer's deltas arrived. */
   deltas: [remotePeer: GossipmongerPeer, deltas: unknown]
+  /** Listening or a connection failed. */
   error: [error: Error]
+  /** The transport listens. */
   listening: []
 }
 

@@ -11,15 +11,39 @@ import { TcpTransport } from '../transport/tcp-transport.ts'
 import { Cluster, type ClusterOptions } from './cluster.ts'
 import type { Member } from './membership.ts'
 
+/** What `new ClusterTestKit(options)` takes. */
 export interface TestKitOptions {
+  /** How many nodes to start; node 0 is everyone's seed. */
   nodes: number
-  /** 'memory' (default): one bus in this process; 'tcp': loopback sockets. */
+  /**
+   * 'memory': one bus in this process; 'tcp': loopback sockets.
+   * @default 'memory'
+   */
   transport?: 'memory' | 'tcp'
+  /**
+   * The cluster's (and every node's system) name.
+   * @default 'testkit'
+   */
   system?: string
+  /**
+   * Seed of the bus's random faults, so a failing run can be replayed.
+   * @default 1
+   */
   seed?: number
+  /**
+   * Loss, delay and reordering on every link of the in-memory bus.
+   * @default none
+   */
   faults?: LinkFaults
+  /**
+   * Where every node logs.
+   * @default silent
+   */
   log?: Logger
-  /** Cluster timings for every node; defaults here are fast, for tests. */
+  /**
+   * Cluster timings for every node, on top of FAST_CLUSTER.
+   * @default FAST_CLUSTER
+   */
   cluster?: ClusterOptions
 }
 

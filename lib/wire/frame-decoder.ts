@@ -10,8 +10,12 @@ import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, type WireMessage } from '.
 
 const MIN_SPLIT_BUFFER = 4096
 
+/** What `new FrameDecoder(options)` takes. */
 export interface FrameDecoderOptions {
-  /** Longest frame accepted, in bytes (a positive integer). Default 16 MiB. */
+  /**
+   * Longest frame accepted, in bytes (a positive integer).
+   * @default 16777216 (16 MiB)
+   */
   maxFrameBytes?: number
 }
 

@@ -2,11 +2,9 @@
 // `require` on Bare, Node, Bun and Deno, and picks the right backend on each; on a Bare older
 // than the dependencies need, the load fails with a code and the command that fixes it.
 import test from 'brittle'
-import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { ROOT, RUNTIMES, start } from './helpers.js'
+import { RUNTIMES, packedApp, start } from './helpers.js'
 
 const CHECK_ESM = `import { getTcpBackend, NodeAddress, ClusterError } from 'actor-cluster-bare'
 const a = NodeAddress.parse('actor-cluster://app@127.0.0.1:2552')
@@ -29,20 +27,8 @@ try {
 `
 
 test('npm pack, install into an empty folder, import and require on every runtime', { timeout: 240000 }, async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acb-pack-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-
-  const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' })
-  const tarball = path.join(dir, out.trim().split('\n').pop())
-  t.ok(fs.existsSync(tarball), 'tarball made')
-
-  const app = path.join(dir, 'app')
-  fs.mkdirSync(app)
-  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }))
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', tarball], {
-    cwd: app,
-    stdio: 'ignore'
-  })
+  const app = packedApp(t)
+  t.ok(fs.existsSync(path.join(app, 'node_modules', 'actor-cluster-bare', 'dist', 'index.js')), 'installed from the tarball')
   fs.writeFileSync(path.join(app, 'check.mjs'), CHECK_ESM)
   fs.writeFileSync(path.join(app, 'check.cjs'), CHECK_CJS)
   fs.writeFileSync(path.join(app, 'old-bare.mjs'), CHECK_OLD_BARE)
