@@ -1,2 +1,2 @@
-export { GossipmongerTcpTransport } from './lib/cluster/gossipmonger-transport.ts'
-export type { GossipmongerPeer, GossipmongerTransportOptions, GossipmongerEventMap } from './lib/cluster/gossipmonger-transport.ts'
+export { GossipmongerTcpTransport } from './lib/compat/gossipmonger-transport.ts'
+export type { GossipmongerPeer, GossipmongerTransportOptions, GossipmongerEventMap } from './lib/compat/gossipmonger-transport.ts'

@@ -55,6 +55,15 @@ export class ClusterError extends Error {
     return 'ClusterError'
   }
 
+  /**
+   * `err` itself when it is a ClusterError already, otherwise a ClusterError with `code`, the
+   * message of `err` and `err` as its cause. Every conversion of an unknown error goes here.
+   */
+  static from(err: unknown, code: ErrorCode): ClusterError {
+    if (err instanceof ClusterError) return err
+    return new ClusterError(code, err instanceof Error ? err.message : String(err), { cause: err })
+  }
+
   static FRAME_TOO_LARGE(msg = 'frame exceeds the maximum frame size'): ClusterError {
     return new ClusterError(ErrorCode.FRAME_TOO_LARGE, msg)
   }

@@ -152,6 +152,25 @@ test('remote death watch: Terminated when the actor stops, and node-down when it
   await t.exception(a.system.ref(onC.path).ask('x'), /UNREACHABLE/)
 })
 
+test('signals for a node that is gone are counted, not sent', async (t) => {
+  const [a, b] = await pair(t)
+  let fail = null
+  const gate = new Promise((resolve) => (fail = resolve))
+  // Fails on b's ask only after b is gone: the ask failure has nobody to go to.
+  a.system.spawn('late', async () => {
+    await gate
+    throw new Error('too late')
+  })
+  b.system.ref(`${a.cluster.self}/user/late`).ask('?', { timeoutMs: 30_000 }).catch(() => {})
+  await until(() => a.system.stats().remote.envelopesReceived === 1, 5000, 'the ask arrived')
+  await b.cluster.shutdown() // gone without a goodbye
+  await until(() => ['down', 'removed'].includes(a.cluster.member(b.cluster.self)?.status), 10_000, 'b down')
+  t.is(a.system.stats().remote.signalsDropped, 0)
+  fail()
+  await until(() => a.system.stats().remote.signalsDropped === 1, 5000, 'the ask failure counted')
+  t.ok(a.cluster.metrics().includes('actor_cluster_remote_signals_dropped_total 1'), 'in metrics()')
+})
+
 test('a client-only node sees the members, asks and tells, and is never a member itself', async (t) => {
   const [a, b] = await pair(t)
   b.system.spawn('svc', (msg, ctx) => ctx.reply(`served ${msg}`))

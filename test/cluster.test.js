@@ -1,6 +1,7 @@
 // Membership: joining through seeds, failure detection, downing and removal, restarts, graceful
 // leave, partitions that heal, leader changes, and convergence under loss.
 import test from 'brittle'
+import { Cluster, InMemoryTransport, NodeAddress } from 'actor-cluster-bare'
 import { ClusterTestKit } from 'actor-cluster-bare/testkit'
 
 function statuses(cluster) {
@@ -154,4 +155,37 @@ test('phi accrual: regular heartbeats keep phi low, silence raises it past the t
   at = 0
   for (let i = 0; i < 50; i++) patient.heartbeat((at += 100))
   t.ok(patient.isAvailable(at + 800), 'an acceptable pause of 1 s tolerates 800 ms of silence')
+})
+
+test('messages the cluster lets go are counted by reason: no handler, no channel, after it stopped', async (t) => {
+  // A real transport that also hands the test its handler, to deliver after shutdown as a
+  // transport does while it flushes.
+  const self = new NodeAddress('counts', 'node-a', 1)
+  const peer = new NodeAddress('counts', 'node-b', 1)
+  const transport = new InMemoryTransport({ self, bus: InMemoryTransport.newBus() })
+  let handler = null
+  const setHandler = transport.setHandler.bind(transport)
+  transport.setHandler = (h) => {
+    handler = h
+    setHandler(h)
+  }
+  const cluster = await Cluster.join({ name: 'counts' }, { transport, seeds: [], gossipIntervalMs: 60_000, heartbeatIntervalMs: 60_000 })
+  t.teardown(() => cluster.shutdown())
+  const envelope = { kind: 'envelope', to: '/user/a', from: null, manifest: '', body: new Uint8Array(1) }
+  const onChannel = (channel) => ({ kind: 'subsystem', channel, body: new Uint8Array(1) })
+  cluster.channel('open', () => {})
+  handler(peer, envelope)
+  handler(peer, onChannel('closed'))
+  handler(peer, onChannel('closed'))
+  handler(peer, onChannel('open'))
+  t.alike(cluster.stats().discarded, { 'no-handler': 1, 'no-channel': 2 })
+  t.is(cluster.stats().unhandledMessages, 3)
+  await cluster.shutdown()
+  handler(peer, envelope)
+  handler(peer, onChannel('open'))
+  handler(peer, { kind: 'heartbeat', seq: 1, sentAt: 0 })
+  t.alike(cluster.stats().discarded, { 'no-handler': 1, 'no-channel': 2, stopped: 2 }, 'envelopes and channel messages after stop')
+  const metrics = cluster.metrics()
+  t.ok(metrics.includes('actor_cluster_cluster_discarded_total{reason="stopped"} 2'), 'in metrics()')
+  t.ok(metrics.includes('actor_cluster_cluster_discarded_total{reason="no-channel"} 2'))
 })

@@ -1,12 +1,16 @@
 // GossipmongerTcpTransport against gossipmonger's documented transport API, with a small
 // scuttlebutt exchange passing through it.
 import test from 'brittle'
+import { getTcpBackend } from 'actor-cluster-bare'
 import { GossipmongerTcpTransport } from 'actor-cluster-bare/gossipmonger'
 import { until } from './helpers/transport.js'
 
-function listening(t, id) {
+// The real gossipmonger (a devDependency, CommonJS on Node's modules): absent where it cannot load.
+const Gossipmonger = await import('gossipmonger').then((m) => m.default ?? m, () => null)
+
+function listening(t, id, port = 0, transportOptions = {}) {
   return new Promise((resolve) => {
-    const transport = GossipmongerTcpTransport.listen({ host: '127.0.0.1', port: 0 }, () => {
+    const transport = GossipmongerTcpTransport.listen({ host: '127.0.0.1', port, transport: transportOptions }, () => {
       resolve({ transport, peer: { id, transport: { host: '127.0.0.1', port: transport.port } } })
     })
     transport.on('error', () => {})
@@ -72,4 +76,109 @@ test('gossipmonger: three peers converge by scuttlebutt through the transport', 
   }
   t.ok(state.every((s) => Object.keys(s).length === 3), 'every peer has every key')
   t.alike(state[0], state[2], 'same values everywhere')
+})
+
+test('gossipmonger: an unreachable peer is reported at its first failed dial, and later messages dial again', async (t) => {
+  const backend = getTcpBackend()
+  let dials = 0
+  const counting = {
+    name: backend.name,
+    verifiesClientCertificates: backend.verifiesClientCertificates,
+    listen: (opts) => backend.listen(opts),
+    connect: (opts) => {
+      dials++
+      return backend.connect(opts)
+    }
+  }
+  // A port that was free a moment ago: nobody listens there until b starts below.
+  const probe = await listening(t, 'probe')
+  const port = probe.transport.port
+  await new Promise((resolve) => probe.transport.close(resolve))
+  const a = await listening(t, 'a', 0, { backend: counting })
+  const errors = []
+  a.transport.on('error', (err) => errors.push({ code: err.code, dials, message: err.message }))
+  const bPeer = { id: 'b', transport: { host: '127.0.0.1', port } }
+  a.transport.digest(bPeer, a.peer, { n: 0 })
+  await until(() => errors.length === 1, 10000, 'the error')
+  t.is(errors[0].code, 'UNREACHABLE')
+  t.is(errors[0].dials, 1, 'reported at the first failed dial')
+  t.ok(errors[0].message.includes(`127.0.0.1:${port}`), 'the message names the peer')
+
+  const b = await listening(t, 'b', port)
+  let got = 0
+  b.transport.on('digest', () => got++)
+  for (let i = 1; i <= 100 && got === 0; i++) {
+    a.transport.digest(bPeer, a.peer, { n: i })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.ok(got > 0, 'once the peer listens, the next messages arrive')
+  t.ok(dials >= 2, `dialled again (${dials} dials)`)
+})
+
+test('gossipmonger: malformed peers and payloads are error events, never thrown; string ports work', async (t) => {
+  const a = await listening(t, 'a')
+  const b = await listening(t, 'b')
+  const errors = []
+  a.transport.on('error', (err) => errors.push(err.code))
+  const bad = [null, { id: 'x' }, { id: 'x', transport: null }, { id: 'x', transport: { host: '127.0.0.1' } }, { id: 'x', transport: { host: '', port: 1 } }, { id: 'x', transport: { host: '127.0.0.1', port: 'eighty' } }, { id: 'x', transport: { host: '127.0.0.1', port: 70000 } }, { id: 'x', transport: { host: 'bad host!', port: 1 } }]
+  for (const peer of bad) a.transport.digest(peer, a.peer, {})
+  t.alike(errors, bad.map(() => 'BAD_ADDRESS'), 'each malformed peer is one BAD_ADDRESS error')
+  const cyclic = {}
+  cyclic.self = cyclic
+  a.transport.deltas(b.peer, a.peer, cyclic)
+  t.is(errors.at(-1), 'NOT_SERIALIZABLE', 'a payload that is not JSON')
+  const got = []
+  b.transport.on('digest', (remote, digest) => got.push([remote, digest]))
+  a.transport.digest({ id: 'b', transport: { host: '127.0.0.1', port: String(b.peer.transport.port) } }, a.peer, { via: 'string port' })
+  await until(() => got.length === 1, 5000, 'the digest over a string port')
+  t.alike(got[0], [a.peer, { via: 'string port' }])
+
+  const quiet = new GossipmongerTcpTransport({ host: '127.0.0.1', port: 0 })
+  t.execution(() => quiet.digest({ id: 'x' }, a.peer, {}), 'no error listener: still not thrown')
+})
+
+test('gossipmonger: a received digest that its listener cannot walk is an error event; the link carries on', async (t) => {
+  const a = await listening(t, 'a')
+  const b = await listening(t, 'b')
+  const errors = []
+  const got = []
+  b.transport.on('error', (err) => errors.push(err.code))
+  // As gossipmonger's own listener: it takes the digest for an array.
+  b.transport.on('digest', (remote, digest) => digest.forEach((entry) => got.push(entry.id)))
+  a.transport.digest(b.peer, a.peer, 5)
+  a.transport.digest(b.peer, a.peer, [{ id: 'a', maxVersionSeen: 0 }])
+  await until(() => got.length === 1, 5000, 'the good digest')
+  t.alike(errors, ['BAD_MESSAGE'], 'the one it could not walk reported')
+  t.is(a.transport.stats().reconnects, 0, 'on the same connection')
+})
+
+test('gossipmonger: the real gossipmonger converges over this transport and survives peers it cannot reach', { skip: Gossipmonger === null }, async (t) => {
+  const nodes = []
+  for (const id of ['a', 'b', 'c']) {
+    const { transport, peer } = await listening(t, id)
+    nodes.push({ id, transport, peer })
+  }
+  const seed = { id: 'a', transport: nodes[0].peer.transport }
+  const errors = []
+  for (const n of nodes) {
+    n.gm = new Gossipmonger({ id: n.id, transport: n.peer.transport }, { transport: n.transport, seeds: n.id === 'a' ? [] : [seed], GOSSIP_INTERVAL: 50 })
+    n.seen = {}
+    n.gm.on('update', (peerId, key, value) => (n.seen[key] = value))
+    n.gm.on('error', (err) => errors.push(err.code))
+    n.gm.update('key-' + n.id, 'value of ' + n.id)
+    n.gm.gossip()
+    t.teardown(() => clearTimeout(n.gm.timeout))
+  }
+  // A stranger's digest names a peer without a transport and one with a string port: gossipmonger
+  // will gossip to both.
+  const rogue = await listening(t, 'rogue')
+  rogue.transport.digest(nodes[0].peer, rogue.peer, [
+    { id: 'ghost', maxVersionSeen: 1 },
+    { id: 'c', maxVersionSeen: 0, transport: { host: '127.0.0.1', port: String(nodes[2].peer.transport.port) } }
+  ])
+  const full = (n) => ['a', 'b', 'c'].every((id) => id === n.id || n.seen['key-' + id] === 'value of ' + id)
+  await until(() => nodes.every(full), 15000, 'every node to have every key')
+  t.ok(nodes.every(full), 'converged')
+  await until(() => errors.includes('BAD_ADDRESS'), 15000, 'gossip to the ghost reported')
+  t.pass('the peer without a transport was an error event, and the process lives')
 })

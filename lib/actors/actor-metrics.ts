@@ -23,7 +23,9 @@ export function actorFamilies(s: ActorSystemStats): MetricFamily[] {
       counter('remote_envelopes_received_total', 'Messages from other nodes for actors here.', r.envelopesReceived),
       counter('remote_bad_messages_total', 'Envelopes and signals from peers that did not decode.', r.badMessages),
       gauge('remote_watchers', 'Actors on other nodes watching actors here.', r.remoteWatchers),
-      counter('remote_watches_refused_total', 'Watches refused past the limit.', r.watchesRefused)
+      counter('remote_watches_refused_total', 'Watches refused past the limit.', r.watchesRefused),
+      counter('remote_forged_replies_total', 'Replies and ask failures from a node that was not asked, ignored.', r.forgedReplies),
+      counter('remote_signals_dropped_total', 'Watch, terminated and ask-failed signals not sent: node gone or send refused.', r.signalsDropped)
     )
   }
   return out

@@ -42,6 +42,11 @@ export interface RemotingStats {
    * ignored.
    */
   forgedReplies: number
+  /**
+   * Signals (unwatch, terminated, ask failed) not sent: their node is gone, or the transport
+   * refused them.
+   */
+  signalsDropped: number
 }
 
 /** What remoting needs of its actor system. */
@@ -75,6 +80,8 @@ export class Remoting {
   private _remoteWatchers: number
   private _stats: RemotingStats
   private _listeners: [string, (...args: never[]) => void][]
+  private _ondropped: (e: DropEvent) => void
+  private _ondisconnected: (peer: NodeAddress) => void
 
   constructor(host: RemotingHost, cluster: Cluster, serialization: Serialization, log: Logger) {
     this._host = host
@@ -85,7 +92,7 @@ export class Remoting {
     this._watching = new Map()
     this._watchedBy = new Map()
     this._remoteWatchers = 0
-    this._stats = { envelopesSent: 0, envelopesReceived: 0, badMessages: 0, remoteWatchers: 0, watchesRefused: 0, forgedReplies: 0 }
+    this._stats = { envelopesSent: 0, envelopesReceived: 0, badMessages: 0, remoteWatchers: 0, watchesRefused: 0, forgedReplies: 0, signalsDropped: 0 }
     this._channel = cluster.channel(ACTORS_CHANNEL, (from, body) => this._onsignal(from, body))
     cluster.onenvelope = (from, msg) => this._onenvelope(from, msg)
     const gone = (m: Member) => this._onnodegone(m.address)
@@ -98,12 +105,10 @@ export class Remoting {
       ['member-unreachable', unreachable]
     ]
     for (const [event, fn] of this._listeners) cluster.on(event as 'member-down', fn as (m: Member) => void)
-    const transport = cluster.transport as { on?: (event: string, fn: (...args: never[]) => void) => void }
-    const ondrop = (e: DropEvent) => this._ondrop(e)
-    const ondisconnect = (peer: NodeAddress) => this._onpeerdisconnected(peer)
-    transport.on?.('drop', ondrop)
-    transport.on?.('peer-disconnected', ondisconnect)
-    this._listeners.push(['drop', ondrop], ['peer-disconnected', ondisconnect])
+    this._ondropped = (e: DropEvent) => this._ondrop(e)
+    this._ondisconnected = (peer: NodeAddress) => this._onpeerdisconnected(peer)
+    cluster.on('drop', this._ondropped)
+    cluster.on('peer-disconnected', this._ondisconnected)
   }
 
   isGone(node: NodeAddress): boolean {
@@ -117,11 +122,9 @@ export class Remoting {
   close(): void {
     this._channel.close()
     this._cluster.onenvelope = null
-    const transport = this._cluster.transport as { off?: (event: string, fn: (...args: never[]) => void) => void }
-    for (const [event, fn] of this._listeners) {
-      if (event === 'drop' || event === 'peer-disconnected') transport.off?.(event, fn)
-      else this._cluster.off(event as 'member-down', fn as (m: Member) => void)
-    }
+    for (const [event, fn] of this._listeners) this._cluster.off(event as 'member-down', fn as (m: Member) => void)
+    this._cluster.off('drop', this._ondropped)
+    this._cluster.off('peer-disconnected', this._ondisconnected)
   }
 
   send(ref: ActorRef, msg: unknown, sender: ActorRef | null): void {
@@ -164,19 +167,19 @@ export class Remoting {
     if (watchers === undefined || !watchers.delete(watcher)) return
     if (watchers.size === 0) byPath!.delete(ref.localPath)
     if (byPath!.size === 0) this._watching.delete(node.key)
-    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.UNWATCH, ref.localPath, watcher.path])
+    this._signalUnlessGone(node, [SIGNAL.UNWATCH, ref.localPath, watcher.path])
   }
 
   /** A local actor that `watcher` (on another node) watched has stopped. */
   sendTerminated(watcher: ActorRef, watcheePath: string, reason: TerminationReason): void {
     const node = watcher.node!
     this._forgetWatcher(node, watcheePath)
-    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.TERMINATED, watcheePath, watcher.localPath, REASONS.indexOf(reason)])
+    this._signalUnlessGone(node, [SIGNAL.TERMINATED, watcheePath, watcher.localPath, REASONS.indexOf(reason)])
   }
 
   sendAskFailure(replyTo: ActorRef, err: ClusterError): void {
     const node = replyTo.node!
-    if (!this._gone.has(node.key)) this._signal(node, [SIGNAL.ASK_FAILED, replyTo.localPath, err.code, err.message])
+    this._signalUnlessGone(node, [SIGNAL.ASK_FAILED, replyTo.localPath, err.code, err.message])
   }
 
   private _onenvelope(from: NodeAddress, msg: EnvelopeMessage): void {
@@ -339,10 +342,17 @@ export class Remoting {
     if (paths.size === 0) this._watchedBy.delete(node.key)
   }
 
+  /** To a node that is gone a signal has no one to reach: counted, not sent. */
+  private _signalUnlessGone(to: NodeAddress, signal: unknown[]): void {
+    if (this._gone.has(to.key)) this._stats.signalsDropped++
+    else this._signal(to, signal)
+  }
+
   private _signal(to: NodeAddress, signal: unknown[]): void {
     try {
       this._channel.send(to, encodeValue(signal, PLAIN_ENCODE))
     } catch (err) {
+      this._stats.signalsDropped++
       this._log.warn(`could not send a signal to ${to.toString()}`, err)
     }
   }

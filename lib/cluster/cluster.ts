@@ -8,7 +8,7 @@ import { ClusterError } from '../errors.ts'
 import { nodeLogger, scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
 import { TcpTransport } from '../transport/tcp-transport.ts'
-import type { Transport } from '../transport/transport.ts'
+import type { DropEvent, ObservableTransport } from '../transport/transport.ts'
 import { Backoff } from '../transport/backoff.ts'
 import type { TlsSettings } from '../../backends/types.ts'
 import { messageSize, type EnvelopeMessage, type GossipMessage, type SubsystemMessage, type WireMessage } from '../wire/index.ts'
@@ -62,7 +62,7 @@ export interface ClusterOptions {
    * Any Transport, for tests or a transport of your own.
    * @default a TcpTransport on host:port with tls and secret
    */
-  transport?: Transport
+  transport?: ObservableTransport
   /**
    * TLS for the default TcpTransport: every node needs the same CA (docs/security.md).
    * @default null
@@ -194,7 +194,21 @@ export interface ClusterEventMap {
   'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
   /** Envelopes nobody took (no envelope handler) and subsystem messages on no open channel. */
   message: [from: NodeAddress, msg: WireMessage]
+  /** The transport's: a message it did not deliver, and a peer connection that closed. */
+  drop: [event: DropEvent]
+  'peer-disconnected': [peer: NodeAddress]
 }
+
+/** Why the cluster let a message go that the transport had delivered to it, or could not send one. */
+export type ClusterDiscardReason =
+  // An envelope or channel message that arrived after this node's cluster stopped.
+  | 'stopped'
+  // An envelope with no envelope handler (no actor system) and no 'message' listener.
+  | 'no-handler'
+  // A channel message on a channel not open here, with no 'message' listener.
+  | 'no-channel'
+  // Gossip the transport refused to take.
+  | 'not-sent'
 
 export interface ClusterStats {
   gossipRounds: number
@@ -206,6 +220,8 @@ export interface ClusterStats {
    * listener took them either.
    */
   unhandledMessages: number
+  /** Messages discarded above the transport, by reason (the transport's own drops are in its stats). */
+  discarded: Partial<Record<ClusterDiscardReason, number>>
 }
 
 /**
@@ -214,7 +230,7 @@ export interface ClusterStats {
  */
 export class Cluster extends EventEmitter<ClusterEventMap> {
   /** The transport carrying this node's traffic: its stats and peer events. */
-  readonly transport: Transport
+  readonly transport: ObservableTransport
   /** This run of the node: a restart on the same address has a larger one and replaces it. */
   readonly incarnation: number
   /** True for a node that follows the cluster without being a member. */
@@ -240,7 +256,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _removedAt: Map<string, number>
   private _view: Map<string, Member>
   private _leader: NodeAddress | null
-  private _seq: number
+  private _ontransport: { heartbeat: (peer: NodeAddress) => void; drop: (e: DropEvent) => void; disconnected: (peer: NodeAddress) => void }
   private _stats: ClusterStats
   private _channels: Map<string, Channel>
   private _leaving: boolean
@@ -256,16 +272,14 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   static async join(system: ClusterSystem, opts: ClusterOptions = {}): Promise<Cluster> {
     // Every line names the node it comes from.
     const log = nodeLogger(opts.log ?? system.log ?? silentLogger, () => transport.self.key)
-    const transport: Transport =
+    const transport: ObservableTransport =
       opts.transport ??
       new TcpTransport({
         self: new NodeAddress(system.name, opts.host ?? CLUSTER_DEFAULTS.host, opts.port ?? (opts.clientOnly === true ? 0 : CLUSTER_DEFAULTS.port)),
         log,
         tls: opts.tls ?? null,
         secret: opts.secret ?? null,
-        cluster: system.name,
-        // The cluster sends its own heartbeats to the members it watches.
-        heartbeatIntervalMs: 0
+        cluster: system.name
       })
     if (opts.clientOnly === true && (opts.seeds ?? []).length === 0) throw ClusterError.BAD_OPTIONS('a client-only node needs seeds')
     await transport.start()
@@ -276,10 +290,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   /** A node on a transport of your own that has not started; `Cluster.join` is the usual way. */
-  constructor(transport: Transport, system: ClusterSystem, opts: ClusterOptions = {}) {
+  constructor(transport: ObservableTransport, system: ClusterSystem, opts: ClusterOptions = {}) {
     super()
     this.transport = transport
-    this.incarnation = (transport as { incarnation?: number }).incarnation ?? Date.now() * 1024
+    this.incarnation = transport.incarnation
     this.clientOnly = opts.clientOnly === true
     this.onenvelope = null
     this._membership = new Membership(transport.self, this.incarnation, opts.roles ?? [], { observer: this.clientOnly })
@@ -309,8 +323,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._removedAt = new Map()
     this._view = new Map()
     this._leader = null
-    this._seq = 0
-    this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0, unhandledMessages: 0 }
+    this._ontransport = {
+      heartbeat: (peer) => this._detectors.get(peer.key)?.heartbeat(now()),
+      drop: (e) => this.emit('drop', e),
+      disconnected: (peer) => this.emit('peer-disconnected', peer)
+    }
+    this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0, unhandledMessages: 0, discarded: {} }
     this._channels = new Map()
     this._leaving = false
     this._metricsSources = []
@@ -342,18 +360,14 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
 
   /** Every counter this node keeps, as Prometheus text exposition (serve it as `text/plain; version=0.0.4`). */
   metrics(): string {
-    const t = this.transport as { stats?(peer?: NodeAddress): TransportStats | PeerStats | null }
     const peers: PeerStats[] = []
-    let totals: TransportStats | null = null
-    if (typeof t.stats === 'function') {
-      totals = t.stats() as TransportStats
-      const seen = new Set<string>()
-      for (const a of [...this.members().map((m) => m.address), ...this.transport.peers()]) {
-        if (a.equals(this.self) || seen.has(a.key)) continue
-        seen.add(a.key)
-        const s = t.stats(a) as PeerStats | null
-        if (s !== null) peers.push(s)
-      }
+    const totals: TransportStats = this.transport.stats()
+    const seen = new Set<string>()
+    for (const a of [...this.members().map((m) => m.address), ...this.transport.peers()]) {
+      if (a.equals(this.self) || seen.has(a.key)) continue
+      seen.add(a.key)
+      const s = this.transport.stats(a)
+      if (s !== null) peers.push(s)
     }
     const families = clusterFamilies(this.stats(), this.members(), this.self, this._leader, totals, peers)
     for (const source of this._metricsSources) families.push(...source())
@@ -404,7 +418,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
 
   /** Gossip rounds, gossip messages and bytes sent, heartbeats sent, unhandled messages. */
   stats(): ClusterStats {
-    return { ...this._stats }
+    return { ...this._stats, discarded: { ...this._stats.discarded } }
   }
 
   /**
@@ -438,6 +452,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     for (const t of [this._gossipTimer, this._heartbeatTimer, this._seedTimer]) if (t !== null) clearTimeout(t)
     this._gossipTimer = this._heartbeatTimer = this._seedTimer = null
     await this.transport.shutdown()
+    this.transport.off('heartbeat', this._ontransport.heartbeat)
+    this.transport.off('drop', this._ontransport.drop)
+    this.transport.off('peer-disconnected', this._ontransport.disconnected)
   }
 
   /**
@@ -451,6 +468,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   /** @internal */
   _start(): void {
     this.transport.setHandler((from, msg) => this._onmessage(from, msg))
+    this.transport.on('heartbeat', this._ontransport.heartbeat)
+    this.transport.on('drop', this._ontransport.drop)
+    this.transport.on('peer-disconnected', this._ontransport.disconnected)
     if (!this.clientOnly && (this._seeds.length === 0 || this._seeds[0]!.equals(this.self))) {
       // Its own first seed: this node starts the cluster.
       this._joined = true
@@ -474,16 +494,17 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   private _onmessage(from: NodeAddress, msg: WireMessage): void {
-    if (this._stopped) return
+    if (this._stopped) {
+      // The transport delivers until its shutdown ends; what was meant for the layers above is lost.
+      if (msg.kind === 'envelope' || msg.kind === 'subsystem') this._discard('stopped')
+      return
+    }
     switch (msg.kind) {
       case 'gossip':
         this._ongossip(from, msg)
         return
-      case 'heartbeat-ack':
-        this._detectors.get(from.key)?.heartbeat(now())
-        return
       case 'heartbeat':
-        // The transport answers it; hearing from a member at all says it is alive.
+        // The transport answers it; its own acks come as 'heartbeat' events (see _start).
         return
       case 'leave':
         return
@@ -519,7 +540,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       return
     }
     this._stats.unhandledMessages++
+    this._discard(msg.kind === 'envelope' ? 'no-handler' : 'no-channel')
     this._log.debug(`nothing here takes a ${msg.kind} ${msg.kind === 'subsystem' ? `on channel ${msg.channel}` : `to ${msg.to}`} from ${from.toString()}`)
+  }
+
+  private _discard(reason: ClusterDiscardReason): void {
+    this._stats.discarded[reason] = (this._stats.discarded[reason] ?? 0) + 1
   }
 
   private _ongossip(from: NodeAddress, msg: GossipMessage): void {
@@ -582,6 +608,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     try {
       this.transport.send(to, msg)
     } catch (err) {
+      this._discard('not-sent')
       this._log.warn(`could not gossip to ${to.toString()}: ${(err as ClusterError).message}`)
     }
   }
@@ -592,7 +619,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     const t = now()
     if (this.clientOnly) {
       // Nobody's judge, but the round trip to each member is what a status view shows.
-      for (const m of this._others()) if (m.status === 'up') this.transport.send(m.address, { kind: 'heartbeat', seq: ++this._seq, sentAt: t })
+      for (const m of this._others()) if (m.status === 'up') this.transport.heartbeat(m.address, this._opts.heartbeatIntervalMs / 2)
       return
     }
     const watched = this._watched()
@@ -607,8 +634,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         this._detectors.set(address.key, detector)
       }
       if (!detector.isAvailable(t)) unreachable.push(address.toString())
+      // The transport makes heartbeats, one per connection per interval at most: one that went
+      // out on the transport's own schedule lately does for this round too.
       this._stats.heartbeatsSent++
-      this.transport.send(address, { kind: 'heartbeat', seq: ++this._seq, sentAt: t })
+      this.transport.heartbeat(address, this._opts.heartbeatIntervalMs / 2)
     }
     const own = this._membership.own.unreachable
     if (unreachable.length !== own.length || unreachable.some((a, i) => a !== own[i])) {

@@ -7,7 +7,7 @@
 import type { ClusterError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { NodeAddress } from '../node-address.ts'
-import type { Transport } from '../transport/transport.ts'
+import type { ObservableTransport } from '../transport/transport.ts'
 import type { Member } from './membership.ts'
 
 // Peers and causes remembered as told; past this many, the oldest are forgotten (a stranger
@@ -22,11 +22,6 @@ const FIX: Partial<Record<string, string>> = {
   TLS_MISMATCH: 'set `tls` on every node of the cluster or on none'
 }
 
-interface Emitter {
-  on?(event: string, fn: (...args: never[]) => void): unknown
-  off?(event: string, fn: (...args: never[]) => void): unknown
-}
-
 interface ClusterEvents {
   on(event: 'member-unreachable' | 'member-reachable', fn: (m: Member) => void): unknown
   off(event: 'member-unreachable' | 'member-reachable', fn: (m: Member) => void): unknown
@@ -34,38 +29,42 @@ interface ClusterEvents {
 
 export class Diagnostics {
   private _log: Logger
-  private _transport: Emitter
+  private _transport: ObservableTransport
   private _cluster: ClusterEvents
   private _seeds: NodeAddress[]
   private _self: () => NodeAddress
   private _answers: Map<string, string>
   private _told: Set<string>
-  private _listeners: [string, (...args: never[]) => void][]
+  private _onerror: (err: ClusterError, remote: string) => void
+  private _ondial: (peer: NodeAddress, cause: ClusterError) => void
+  private _onpeer: (peer: NodeAddress) => void
   private _clusterListeners: ['member-unreachable' | 'member-reachable', (m: Member) => void][]
 
-  constructor(cluster: ClusterEvents, transport: Transport, seeds: NodeAddress[], log: Logger, self: () => NodeAddress) {
+  constructor(cluster: ClusterEvents, transport: ObservableTransport, seeds: NodeAddress[], log: Logger, self: () => NodeAddress) {
     this._log = log
-    this._transport = transport as Emitter
+    this._transport = transport
     this._cluster = cluster
     this._seeds = seeds
     this._self = self
     this._answers = new Map()
     this._told = new Set()
-    this._listeners = [
-      ['connection-error', ((err: ClusterError, remote: string) => this._onconnectionerror(err, remote)) as (...args: never[]) => void],
-      ['dial-failed', ((peer: NodeAddress, cause: ClusterError) => this._ondialfailed(peer, cause)) as (...args: never[]) => void],
-      ['peer-connected', ((peer: NodeAddress) => this._onconnected(peer)) as (...args: never[]) => void]
-    ]
+    this._onerror = (err, remote) => this._onconnectionerror(err, remote)
+    this._ondial = (peer, cause) => this._ondialfailed(peer, cause)
+    this._onpeer = (peer) => this._onconnected(peer)
     this._clusterListeners = [
       ['member-unreachable', (m) => this._log.info(`${m.address.toString()} is unreachable: no heartbeat answered in time`)],
       ['member-reachable', (m) => this._log.info(`${m.address.toString()} is reachable again`)]
     ]
-    for (const [event, fn] of this._listeners) this._transport.on?.(event, fn)
+    transport.on('connection-error', this._onerror)
+    transport.on('dial-failed', this._ondial)
+    transport.on('peer-connected', this._onpeer)
     for (const [event, fn] of this._clusterListeners) cluster.on(event, fn)
   }
 
   close(): void {
-    for (const [event, fn] of this._listeners) this._transport.off?.(event, fn)
+    this._transport.off('connection-error', this._onerror)
+    this._transport.off('dial-failed', this._ondial)
+    this._transport.off('peer-connected', this._onpeer)
     for (const [event, fn] of this._clusterListeners) this._cluster.off(event, fn)
   }
 

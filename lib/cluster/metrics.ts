@@ -47,6 +47,12 @@ export function clusterFamilies(
     counter('heartbeats_sent_total', 'Heartbeats sent to watched members.', stats.heartbeatsSent),
     counter('unhandled_messages_total', 'Envelopes and channel messages nothing here took.', stats.unhandledMessages),
     {
+      name: 'cluster_discarded_total',
+      help: 'Messages the cluster let go above the transport, by reason.',
+      type: 'counter',
+      samples: Object.entries(stats.discarded).map(([reason, value]) => ({ labels: { reason }, value: value ?? 0 }))
+    },
+    {
       name: 'members',
       help: 'Members this node knows, by status.',
       type: 'gauge',

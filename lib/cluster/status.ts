@@ -3,7 +3,7 @@
 // peer what this node's transport knows of it (round-trip time, traffic, queue depth, drops).
 
 import type { NodeAddress } from '../node-address.ts'
-import type { DropReason, PeerStats, Transport, TransportStats } from '../transport/transport.ts'
+import type { DropReason, ObservableTransport, PeerStats, TransportStats } from '../transport/transport.ts'
 import type { Member } from './membership.ts'
 
 export interface MemberStatusView {
@@ -52,26 +52,20 @@ export interface StatusSource {
   readonly self: NodeAddress
   readonly clientOnly: boolean
   readonly leader: NodeAddress | null
-  readonly transport: Transport
+  readonly transport: ObservableTransport
   members(): Member[]
   isReady(): boolean
 }
 
-interface StatsTransport {
-  stats?(): TransportStats
-  stats?(peer: NodeAddress): PeerStats | null
-}
-
 export function clusterStatus(cluster: StatusSource): ClusterStatus {
-  const transport = cluster.transport as StatsTransport
-  const hasStats = typeof transport.stats === 'function'
+  const transport = cluster.transport
   const leader = cluster.leader
   const members = cluster
     .members()
     .filter((m) => m.status !== 'removed')
     .map((m): MemberStatusView => {
       const self = m.address.equals(cluster.self)
-      const stats = self || !hasStats ? null : (transport.stats!(m.address) ?? null)
+      const stats = self ? null : transport.stats(m.address)
       return {
         address: m.address.toString(),
         status: m.status,
@@ -89,7 +83,7 @@ export function clusterStatus(cluster: StatusSource): ClusterStatus {
     ready: cluster.isReady(),
     leader: leader?.toString() ?? null,
     members,
-    transport: hasStats ? transport.stats!() : null
+    transport: transport.stats()
   }
 }
 

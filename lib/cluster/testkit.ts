@@ -166,7 +166,7 @@ export class ClusterTestKit {
     const transport =
       this.bus !== null
         ? new InMemoryTransport({ self, bus: this.bus, log: this._opts.log })
-        : new TcpTransport({ self, log: this._opts.log, heartbeatIntervalMs: 0, backoffBaseMs: 20, backoffMaxMs: 200 })
+        : new TcpTransport({ self, log: this._opts.log, backoffBaseMs: 20, backoffMaxMs: 200 })
     const cluster = await Cluster.join({ name: this.system, log: this._opts.log }, { ...FAST_CLUSTER, ...this._opts.cluster, transport, seeds: [seed] })
     return cluster
   }

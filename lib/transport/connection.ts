@@ -1,30 +1,18 @@
-// One socket between this node and another: its handshake, frame decoding, chunk reassembly and
-// writes. What to do with a connection (which peer it belongs to, which of two wins, what to
-// send) is the transport's; this class reports to it through ConnectionOwner.
+// One socket between this node and another: frame decoding, chunk reassembly and writes. The
+// handshake's decisions are the Handshake's (handshake.ts); what to do with an open connection
+// (which peer it belongs to, which of two wins, what to send) is the transport's, told through
+// ConnectionOwner.
 
-import { randomBytes } from '../../backends/crypto.ts'
 import type { TcpSocket } from '../../backends/types.ts'
+import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
-import { NodeAddress } from '../node-address.ts'
-import {
-  decodeMessage,
-  encodeFrame,
-  FrameDecoder,
-  chooseVersion,
-  WIRE_VERSION,
-  MIN_WIRE_VERSION
-} from '../wire/index.ts'
-import type { ChunkMessage, HelloAckMessage, HelloMessage, WireMessage } from '../wire/index.ts'
-import { SECRET_FEATURE, checkProof, proveHandshake, type HandshakeSide } from './auth.ts'
+import type { NodeAddress } from '../node-address.ts'
+import { decodeMessage, encodeFrame, FrameDecoder } from '../wire/index.ts'
+import type { ChunkMessage, HelloMessage, WireMessage } from '../wire/index.ts'
+import { Handshake, HandshakeState, type HandshakeStep, type LocalIdentity } from './handshake.ts'
 
-export interface LocalIdentity {
-  address: NodeAddress
-  cluster: string
-  incarnation: number
-  maxFrameBytes: number
-  // The cluster secret both sides must prove, or null.
-  secret: Uint8Array | null
-}
+export type { LocalIdentity } from './handshake.ts'
+export { DUPLICATE_REASON } from './handshake.ts'
 
 export interface ConnectionOwner {
   // An inbound hello passed validation: null accepts it, a string refuses it for that reason.
@@ -44,11 +32,7 @@ export const ConnectionState = {
 
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState]
 
-// A goodbye with this reason during the handshake means "we already have a connection".
-export const DUPLICATE_REASON = 'duplicate'
-const AUTH_REASON = 'authentication failed'
 const MAX_REASSEMBLIES = 4
-const NONCE_BYTES = 32
 // Until the handshake is done a stranger may send no frame larger than this (a hello is well
 // under 1 KiB), so unauthenticated connections cannot make a node buffer megabytes each.
 export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024
@@ -57,16 +41,11 @@ const CLOSE_GRACE_MS = 2000
 export class Connection {
   readonly socket: TcpSocket
   readonly outbound: boolean
-  // Who the dialler expects at the other end; the handshake must agree.
-  readonly expected: NodeAddress | null
+  readonly handshaker: Handshake
   state: ConnectionState
-  remote: NodeAddress | null
-  incarnation: number
-  version: number
-  peerMaxFrameBytes: number
   writable: boolean
-  refusedAsDuplicate: boolean
   bytesIn: number
+  // When data last arrived, on the monotonic clock.
   lastDataAt: number
   private _owner: ConnectionOwner
   private _local: LocalIdentity
@@ -77,9 +56,6 @@ export class Connection {
   private _cause: ClusterError | null
   private _settleHandshake: ((cause: ClusterError | null) => void) | null
   private _settleClosed: (() => void) | null
-  private _nonce: Uint8Array
-  // Listener with a secret: the two sides of the handshake, kept until the dialler's proof.
-  private _awaitingAuth: { dialler: HandshakeSide; listener: HandshakeSide } | null
   // Settles when the handshake ends: null once open, the cause if it closed first.
   readonly handshake: Promise<ClusterError | null>
   readonly closed: Promise<void>
@@ -92,21 +68,19 @@ export class Connection {
   ) {
     this.socket = socket
     this.outbound = opts.outbound
-    this.expected = opts.expected ?? null
+    this.handshaker = new Handshake(local, {
+      outbound: opts.outbound,
+      expected: opts.expected ?? null,
+      accept: (from, hello) => owner._onhello(this, from, hello),
+      describe: () => this.describe()
+    })
     this.state = ConnectionState.HANDSHAKING
-    this.remote = null
-    this.incarnation = 0
-    this.version = 0
-    this.peerMaxFrameBytes = local.maxFrameBytes
     this.writable = true
-    this.refusedAsDuplicate = false
     this.bytesIn = 0
-    this.lastDataAt = Date.now()
+    this.lastDataAt = now()
     this._owner = owner
     this._local = local
     this._decoder = new FrameDecoder({ maxFrameBytes: Math.min(local.maxFrameBytes, HANDSHAKE_MAX_FRAME_BYTES) })
-    this._nonce = randomBytes(NONCE_BYTES)
-    this._awaitingAuth = null
     this._reassembly = new Map()
     this._cause = null
     this._closeTimer = null
@@ -119,7 +93,8 @@ export class Connection {
       this._settleClosed = resolve
     })
     this._handshakeTimer = setTimeout(() => {
-      this.destroy(ClusterError.HANDSHAKE_TIMEOUT(`no handshake from ${this.describe()} in ${opts.handshakeTimeoutMs} ms`))
+      this._handshakeTimer = null
+      this._step(this.handshaker.timeout(opts.handshakeTimeoutMs, this.describe()))
     }, opts.handshakeTimeoutMs)
 
     socket.ondata = (chunk) => this._ondata(chunk)
@@ -130,7 +105,34 @@ export class Connection {
     socket.onend = () => this.end()
     socket.onclose = (cause) => this._onsocketclose(cause)
 
-    if (this.outbound) this._writeNow(this._hello())
+    const hello = this.handshaker.start()
+    if (hello !== null) this._writeNow(hello)
+  }
+
+  // Who the dialler expects at the other end.
+  get expected(): NodeAddress | null {
+    return this.handshaker.expected
+  }
+
+  // The other side, once its hello (or hello-ack) passed the checks.
+  get remote(): NodeAddress | null {
+    return this.handshaker.remote
+  }
+
+  get incarnation(): number {
+    return this.handshaker.incarnation
+  }
+
+  get version(): number {
+    return this.handshaker.version
+  }
+
+  get peerMaxFrameBytes(): number {
+    return this.handshaker.peerMaxFrameBytes
+  }
+
+  get refusedAsDuplicate(): boolean {
+    return this.handshaker.refusedAsDuplicate
   }
 
   get pendingFrameBytes(): number {
@@ -169,32 +171,20 @@ export class Connection {
     this.socket.destroy(cause)
   }
 
-  // Inbound side: answer the hello with our own; with a secret, prove it and wait for the
-  // dialler's proof before opening.
-  private _accept(hello: HelloMessage): void {
-    const local = this._local
-    const dialler: HandshakeSide = { address: hello.from, incarnation: hello.incarnation, nonce: hello.nonce }
-    const listener: HandshakeSide = { address: local.address.toString(), incarnation: local.incarnation, nonce: this._nonce }
-    const ack: HelloAckMessage = {
-      kind: 'hello-ack',
-      version: this.version,
-      cluster: local.cluster,
-      from: listener.address,
-      incarnation: local.incarnation,
-      maxFrameBytes: local.maxFrameBytes,
-      features: this._features(),
-      nonce: this._nonce,
-      proof: local.secret === null ? null : proveHandshake(local.secret, 'listener', local.cluster, dialler, listener)
+  // Carries out what the handshake asked for.
+  private _step(step: HandshakeStep): void {
+    if (step.send !== null) this._writeNow(step.send)
+    switch (step.then) {
+      case 'open':
+        this._open()
+        return
+      case 'end':
+        if (this._cause === null) this._cause = step.error
+        this.end()
+        return
+      case 'destroy':
+        this.destroy(step.error)
     }
-    this._writeNow(ack)
-    if (local.secret === null) this._open()
-    else this._awaitingAuth = { dialler, listener }
-  }
-
-  private _refuse(reason: string, cause: ClusterError): void {
-    this._writeNow({ kind: 'goodbye', reason })
-    this._cause = cause
-    this.end()
   }
 
   private _open(): void {
@@ -206,37 +196,18 @@ export class Connection {
     this._owner._onopen(this)
   }
 
-  private _hello(): HelloMessage {
-    return {
-      kind: 'hello',
-      minVersion: MIN_WIRE_VERSION,
-      maxVersion: WIRE_VERSION,
-      cluster: this._local.cluster,
-      from: this._local.address.toString(),
-      incarnation: this._local.incarnation,
-      maxFrameBytes: this._local.maxFrameBytes,
-      features: this._features(),
-      nonce: this._nonce,
-      proof: null
-    }
-  }
-
-  private _features(): number {
-    return this._local.secret === null ? 0 : SECRET_FEATURE
-  }
-
   private _writeNow(msg: WireMessage): void {
     this.write(encodeFrame(msg))
   }
 
   private _ondata(chunk: Uint8Array): void {
     this.bytesIn += chunk.byteLength
-    this.lastDataAt = Date.now()
+    this.lastDataAt = now()
     let messages: WireMessage[]
     try {
       messages = this._decoder.push(chunk)
     } catch (err) {
-      this.destroy(asClusterError(err))
+      this.destroy(ClusterError.from(err, 'BAD_FRAME'))
       return
     }
     for (let i = 0; i < messages.length; i++) {
@@ -244,20 +215,23 @@ export class Connection {
       try {
         this._onmessage(messages[i]!)
       } catch (err) {
-        this.destroy(asClusterError(err))
+        this.destroy(ClusterError.from(err, 'BAD_FRAME'))
         return
       }
     }
   }
 
   private _onmessage(msg: WireMessage): void {
-    if (this.state === ConnectionState.HANDSHAKING) {
-      this._onhandshake(msg)
+    // Until the handshake opens the connection nothing reaches the owner, and after a refusal
+    // nothing at all: a refused dialler's next frames are not traffic.
+    if (this.handshaker.state !== HandshakeState.OPEN) {
+      if (!this.handshaker.done) this._step(this.handshaker.receive(msg))
       return
     }
     switch (msg.kind) {
       case 'hello':
       case 'hello-ack':
+      case 'auth':
         throw ClusterError.HANDSHAKE_FAILED(`second handshake from ${this.describe()}`)
       case 'chunk':
         this._onchunk(msg)
@@ -265,104 +239,6 @@ export class Connection {
       default:
         this._owner._onmessage(this, msg)
     }
-  }
-
-  private _onhandshake(msg: WireMessage): void {
-    if (this._awaitingAuth !== null) {
-      this._onauth(msg)
-      return
-    }
-    if (msg.kind === 'goodbye') {
-      if (msg.reason === DUPLICATE_REASON) this.refusedAsDuplicate = true
-      const refused = `${this.describe()} refused the connection: ${msg.reason}`
-      throw msg.reason === AUTH_REASON ? ClusterError.AUTH_FAILED(refused) : ClusterError.HANDSHAKE_FAILED(refused)
-    }
-    if (this.outbound) this._onhelloack(msg)
-    else this._onhello(msg)
-  }
-
-  // Dialler: the listener's answer, and with a secret its proof, then ours.
-  private _onhelloack(msg: WireMessage): void {
-    if (msg.kind !== 'hello-ack') throw ClusterError.HANDSHAKE_FAILED(`expected hello-ack, got ${msg.kind}`)
-    this._checkCluster(msg.cluster)
-    if (msg.version < MIN_WIRE_VERSION || msg.version > WIRE_VERSION) {
-      throw ClusterError.BAD_VERSION(`${this.describe()} chose wire version ${msg.version}`)
-    }
-    const from = NodeAddress.parse(msg.from)
-    if (this.expected !== null && !from.equals(this.expected)) {
-      throw ClusterError.HANDSHAKE_FAILED(`dialled ${this.expected.toString()} but ${from.toString()} answered`)
-    }
-    this._identify(from, msg.version, msg.incarnation, msg.maxFrameBytes)
-    const local = this._local
-    if (local.secret !== null) {
-      const dialler: HandshakeSide = { address: local.address.toString(), incarnation: local.incarnation, nonce: this._nonce }
-      const listener: HandshakeSide = { address: msg.from, incarnation: msg.incarnation, nonce: msg.nonce }
-      if (!checkProof(msg.proof, local.secret, 'listener', local.cluster, dialler, listener)) {
-        this._refuse(AUTH_REASON, ClusterError.AUTH_FAILED(`${this.describe()} did not prove the cluster secret`))
-        return
-      }
-      this._writeNow({ kind: 'auth', proof: proveHandshake(local.secret, 'dialler', local.cluster, dialler, listener) })
-    } else if (msg.proof !== null || (msg.features & SECRET_FEATURE) !== 0) {
-      throw ClusterError.AUTH_FAILED(`${this.describe()} requires a cluster secret this node does not have`)
-    }
-    this._open()
-  }
-
-  // Listener: the dialler's hello.
-  private _onhello(msg: WireMessage): void {
-    if (msg.kind !== 'hello') throw ClusterError.HANDSHAKE_FAILED(`expected hello, got ${msg.kind}`)
-    let version: number
-    try {
-      version = chooseVersion(msg.minVersion, msg.maxVersion)
-    } catch (err) {
-      this._refuse('incompatible wire version', asClusterError(err))
-      return
-    }
-    if (msg.cluster !== this._local.cluster) {
-      this._refuse('cluster mismatch', mismatch(msg.cluster, this._local.cluster))
-      return
-    }
-    const wantsSecret = (msg.features & SECRET_FEATURE) !== 0
-    if (this._local.secret !== null && !wantsSecret) {
-      this._refuse(AUTH_REASON, ClusterError.AUTH_FAILED(`${this.describe()} has no cluster secret`))
-      return
-    }
-    if (this._local.secret === null && wantsSecret) {
-      this._refuse(AUTH_REASON, ClusterError.AUTH_FAILED(`${this.describe()} expects a cluster secret this node does not have`))
-      return
-    }
-    const from = NodeAddress.parse(msg.from)
-    if (from.equals(this._local.address)) {
-      throw ClusterError.HANDSHAKE_FAILED(`a peer claims this node's own address ${from.toString()}`)
-    }
-    this._identify(from, version, msg.incarnation, msg.maxFrameBytes)
-    const refusal = this._owner._onhello(this, from, msg)
-    if (refusal === null) this._accept(msg)
-    else this._refuse(refusal, ClusterError.HANDSHAKE_FAILED(`refused ${from.toString()}: ${refusal}`))
-  }
-
-  // Listener with a secret: the dialler's proof, or nothing gets through.
-  private _onauth(msg: WireMessage): void {
-    const sides = this._awaitingAuth!
-    if (msg.kind === 'goodbye') throw ClusterError.AUTH_FAILED(`${this.describe()} refused our proof: ${msg.reason}`)
-    if (msg.kind !== 'auth') throw ClusterError.AUTH_FAILED(`expected the dialler's proof, got ${msg.kind}`)
-    const local = this._local
-    if (!checkProof(msg.proof, local.secret!, 'dialler', local.cluster, sides.dialler, sides.listener)) {
-      throw ClusterError.AUTH_FAILED(`${this.describe()} did not prove the cluster secret`)
-    }
-    this._awaitingAuth = null
-    this._open()
-  }
-
-  private _identify(from: NodeAddress, version: number, incarnation: number, maxFrameBytes: number): void {
-    this.remote = from
-    this.version = version
-    this.incarnation = incarnation
-    this.peerMaxFrameBytes = maxFrameBytes
-  }
-
-  private _checkCluster(cluster: string): void {
-    if (cluster !== this._local.cluster) throw mismatch(cluster, this._local.cluster)
   }
 
   private _onchunk(msg: ChunkMessage): void {
@@ -412,15 +288,6 @@ export class Connection {
     if (this._handshakeTimer !== null) clearTimeout(this._handshakeTimer)
     this._handshakeTimer = null
   }
-}
-
-export function asClusterError(err: unknown): ClusterError {
-  if (err instanceof ClusterError) return err
-  return ClusterError.BAD_FRAME(err instanceof Error ? err.message : String(err), err)
-}
-
-function mismatch(theirs: string, ours: string): ClusterError {
-  return ClusterError.CLUSTER_MISMATCH(`peer is in cluster ${JSON.stringify(theirs)}, this node in ${JSON.stringify(ours)}`)
 }
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {

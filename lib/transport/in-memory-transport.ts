@@ -7,15 +7,10 @@ import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
 import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
-import {
-  DEFAULT_MAX_FRAME_BYTES,
-  FRAME_HEADER_BYTES,
-  decodeMessage,
-  encodeMessage,
-  messageSize
-} from '../wire/index.ts'
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, decodeMessage, encodeMessage } from '../wire/index.ts'
 import type { WireMessage } from '../wire/index.ts'
 import { Bus, type BusMember, type BusOptions } from './bus.ts'
+import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
 import {
   DropReason,
   countDrop,
@@ -23,7 +18,7 @@ import {
   newIncarnation,
   type MessageHandler,
   type PeerStats,
-  type Transport,
+  type ObservableTransport,
   type TransportEventMap,
   type TransportStats
 } from './transport.ts'
@@ -39,8 +34,6 @@ export interface InMemoryTransportOptions {
   serialize?: boolean
 }
 
-// Kinds only a transport itself sends: the handshake and the pieces of a chunked envelope.
-const INTERNAL_KINDS = new Set<WireMessage['kind']>(['hello', 'hello-ack', 'auth', 'chunk'])
 const MIN_FRAME_BYTES = 1024
 const MAX_FRAME_BYTES = 0xffffffff
 
@@ -51,7 +44,7 @@ interface Link {
 
 export class InMemoryTransport
   extends EventEmitter<TransportEventMap>
-  implements Transport, BusMember
+  implements ObservableTransport, BusMember
 {
   self: NodeAddress
   readonly bus: Bus
@@ -68,6 +61,9 @@ export class InMemoryTransport
   // Drops for addresses never linked (nobody there), kept apart so stats(peer) stays null.
   private _orphanDrops: Partial<Record<DropReason, number>>
   private _heartbeatSeq: number
+  // When the last heartbeat went to each peer, on the monotonic clock.
+  private _heartbeatAt: Map<string, number>
+  private _receiver: Receiver
 
   static newBus(opts?: BusOptions): Bus {
     return new Bus(opts)
@@ -98,6 +94,8 @@ export class InMemoryTransport
     this._stats = new Map()
     this._orphanDrops = {}
     this._heartbeatSeq = 0
+    this._heartbeatAt = new Map()
+    this._receiver = this._newReceiver(null)
   }
 
   async start(): Promise<void> {
@@ -127,6 +125,7 @@ export class InMemoryTransport
 
   setHandler(handler: MessageHandler): void {
     this._handler = handler
+    this._receiver = this._newReceiver(handler)
   }
 
   peers(): NodeAddress[] {
@@ -134,23 +133,10 @@ export class InMemoryTransport
   }
 
   send(to: NodeAddress, msg: WireMessage): void {
-    if (INTERNAL_KINDS.has(msg.kind)) {
-      throw ClusterError.BAD_OPTIONS(`${msg.kind} frames are the transport's own`)
-    }
-    let size: number
-    try {
-      size = messageSize(msg)
-    } catch (err) {
-      throw ClusterError.BAD_OPTIONS(`cannot encode ${String(msg.kind)} message: ${errorText(err)}`)
-    }
+    const size = sendSize(msg)
     const member = this._started && !this._closing ? this.bus.member(to) : null
     const peer = member instanceof InMemoryTransport && !member._closing ? member : null
-    const limit = peer?.maxFrameBytes ?? this.maxFrameBytes
-    if (size + FRAME_HEADER_BYTES > limit) {
-      throw ClusterError.FRAME_TOO_LARGE(
-        `${msg.kind} of ${size} bytes does not fit ${to.toString()}'s frame limit of ${limit}`
-      )
-    }
+    checkFits(msg, size, peer?.maxFrameBytes ?? this.maxFrameBytes, to)
     let outgoing = msg
     let encoded: Uint8Array | null = null
     if (this._serialize) {
@@ -158,7 +144,7 @@ export class InMemoryTransport
         encoded = encodeMessage(msg)
         outgoing = decodeMessage(encoded)
       } catch (err) {
-        throw ClusterError.BAD_OPTIONS(`${msg.kind} does not survive the wire: ${errorText(err)}`)
+        throw ClusterError.BAD_OPTIONS(`${msg.kind} does not survive the wire: ${ClusterError.from(err, 'BAD_OPTIONS').message}`)
       }
     }
     if (peer === null) {
@@ -194,39 +180,26 @@ export class InMemoryTransport
       const s = this._stats.get(peer.key)
       return s === undefined ? null : this._snapshot(s, peer)
     }
-    const total: TransportStats = {
+    const base = {
       self: this.self.toString(),
-      peers: this._linked.size,
-      bytesIn: 0,
-      bytesOut: 0,
-      framesIn: 0,
-      framesOut: 0,
       queuedBytes: 0,
-      drops: { ...this._orphanDrops },
-      reconnects: 0,
+      drops: {},
       handshakeFailures: 0,
       rejected: {},
       inboundConnections: 0,
       dialsQueued: 0
     }
+    // What is on its way to peers no longer linked counts too.
+    const total = sumStats(base, [...this._stats.entries()].map(([key, s]) => this._snapshot(s, key)), this._orphanDrops)
     total.queuedBytes = this.bus.inFlight(this.self).bytes
-    for (const s of this._stats.values()) {
-      total.bytesIn += s.bytesIn
-      total.bytesOut += s.bytesOut
-      total.framesIn += s.framesIn
-      total.framesOut += s.framesOut
-      total.reconnects += s.reconnects
-      for (const [reason, n] of Object.entries(s.drops)) {
-        const r = reason as DropReason
-        total.drops[r] = (total.drops[r] ?? 0) + (n ?? 0)
-      }
-    }
     return total
   }
 
-  // Sends a heartbeat to a peer now; its ack sets the round-trip time in stats(peer).
-  heartbeat(peer: NodeAddress): void {
-    this.send(peer, { kind: 'heartbeat', seq: ++this._heartbeatSeq, sentAt: now() })
+  heartbeat(peer: NodeAddress, withinMs = 0): void {
+    const t = now()
+    if (t - (this._heartbeatAt.get(peer.key) ?? -Infinity) < withinMs) return
+    this._heartbeatAt.set(peer.key, t)
+    this.send(peer, { kind: 'heartbeat', seq: ++this._heartbeatSeq, sentAt: t })
   }
 
   // Called by the bus.
@@ -235,27 +208,7 @@ export class InMemoryTransport
     const s = this._peerStats(from)
     s.framesIn++
     s.bytesIn += size + FRAME_HEADER_BYTES
-    switch (msg.kind) {
-      case 'heartbeat':
-        this.send(from, { kind: 'heartbeat-ack', seq: msg.seq, sentAt: msg.sentAt })
-        break
-      case 'heartbeat-ack':
-        s.rttMs = Math.max(0, now() - msg.sentAt)
-        break
-      case 'goodbye':
-        this._log.debug(`${from.toString()} said goodbye: ${msg.reason}`)
-        return
-    }
-    const handler = this._handler
-    if (handler === null) {
-      this._drop(from, msg, 0, DropReason.NO_HANDLER)
-      return
-    }
-    try {
-      handler(from, msg)
-    } catch (err) {
-      this._log.error(`message handler threw on a ${msg.kind} from ${from.toString()}`, err)
-    }
+    dispatch(this._receiver, from, s, msg)
   }
 
   // Called by the bus.
@@ -297,12 +250,22 @@ export class InMemoryTransport
     return s
   }
 
-  private _snapshot(s: PeerStats, peer: NodeAddress): PeerStats {
-    const flight = this.bus.inFlight(this.self, peer)
+  private _newReceiver(handler: MessageHandler | null): Receiver {
+    return {
+      handler,
+      log: this._log,
+      reply: (to, msg) => this.send(to, msg),
+      onheartbeat: (from, rttMs) => this.emit('heartbeat', from, rttMs),
+      drop: (from, msg, reason) => this._drop(from, msg, 0, reason)
+    }
+  }
+
+  private _snapshot(s: PeerStats, peer: NodeAddress | string): PeerStats {
+    const flight = this.bus.inFlight(this.self, typeof peer === 'string' ? s.peer : peer)
     return {
       ...s,
       drops: { ...s.drops },
-      connected: this._linked.has(peer.key),
+      connected: this._linked.has(typeof peer === 'string' ? peer : peer.key),
       queuedBytes: flight.bytes,
       queuedFrames: flight.frames
     }
@@ -313,8 +276,4 @@ export class InMemoryTransport
     this._log.debug(`dropped ${msg.kind} for ${to.toString()}: ${reason}`)
     this.emit('drop', { peer: to, reason, kind: msg.kind, bytes })
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }

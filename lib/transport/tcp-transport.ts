@@ -10,27 +10,20 @@ import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
 import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
-import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, messageSize } from '../wire/index.ts'
+import { DEFAULT_MAX_FRAME_BYTES } from '../wire/index.ts'
 import type { HelloMessage, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
-import { Backoff } from './backoff.ts'
-import {
-  Connection,
-  ConnectionState,
-  DUPLICATE_REASON,
-  asClusterError,
-  type ConnectionOwner,
-  type LocalIdentity
-} from './connection.ts'
-import { OutboundQueue, encodeBatch, type QueuedFrame } from './outbound-queue.ts'
+import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity } from './connection.ts'
+import { Dialer } from './dialer.ts'
+import { Peer, closed, within, type PeerOptions } from './peer.ts'
+import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
 import {
   DropReason,
   countDrop,
-  emptyPeerStats,
   newIncarnation,
   type MessageHandler,
   type PeerStats,
-  type Transport,
+  type ObservableTransport,
   type TransportEventMap,
   type TransportStats
 } from './transport.ts'
@@ -84,69 +77,27 @@ export const TCP_DEFAULTS = {
   shutdownTimeoutMs: 5_000
 } as const
 
-const MAX_BATCH_BYTES = 256 * 1024
-const CONTROL_KINDS = new Set<WireMessage['kind']>(['heartbeat', 'heartbeat-ack', 'gossip', 'leave', 'goodbye'])
-const INTERNAL_KINDS = new Set<WireMessage['kind']>(['hello', 'hello-ack', 'auth', 'chunk'])
 const DUPLICATE_RETRY_MS = 200
 
-class Peer {
-  readonly address: NodeAddress
-  readonly queue: OutboundQueue
-  readonly backoff: Backoff
-  readonly stats: PeerStats
-  conn: Connection | null
-  dialing: Connection | null
-  dialInFlight: boolean
-  // Settles when the dial under way has opened or failed.
-  dialDone: Promise<void> | null
-  redialTimer: TimerHandle | null
-  nextDialAt: number
-  flushScheduled: boolean
-  // The last tick's flush wrote more than one frame: coalesce from the first frame on.
-  streaming: boolean
-  everConnected: boolean
-  heartbeatSeq: number
-  lastHeartbeatAt: number
-  // Called by the flush that empties the queue (shutdown waits on it).
-  onflushed: (() => void) | null
+type Settings = Required<
+  Omit<TcpTransportOptions, 'self' | 'log' | 'tls' | 'backend' | 'cluster' | 'listenHost' | 'maxFrameBytes' | 'secret' | 'systemPaths'>
+>
 
-  constructor(address: NodeAddress, backoff: Backoff) {
-    this.address = address
-    this.queue = new OutboundQueue()
-    this.backoff = backoff
-    this.stats = emptyPeerStats(address.toString())
-    this.conn = null
-    this.dialing = null
-    this.dialInFlight = false
-    this.dialDone = null
-    this.redialTimer = null
-    this.nextDialAt = 0
-    this.flushScheduled = false
-    this.streaming = false
-    this.everConnected = false
-    this.heartbeatSeq = 0
-    this.lastHeartbeatAt = 0
-    this.onflushed = null
-  }
-}
-
-export class TcpTransport extends EventEmitter<TransportEventMap> implements Transport, ConnectionOwner {
+export class TcpTransport extends EventEmitter<TransportEventMap> implements ObservableTransport, ConnectionOwner {
   self: NodeAddress
   readonly backend: TcpBackend
   readonly maxFrameBytes: number
   readonly cluster: string
   readonly incarnation: number
-  private _opts: Required<
-    Omit<TcpTransportOptions, 'self' | 'log' | 'tls' | 'backend' | 'cluster' | 'listenHost' | 'maxFrameBytes' | 'secret' | 'systemPaths'>
-  >
+  private _opts: Settings
+  private _peerOpts: PeerOptions
   private _secret: Uint8Array | null
   private _systemPaths: Set<string>
-  private _activeDials: number
-  private _dialQueue: Peer[]
-  private _dialsQueued: number
+  private _dialer: Dialer
   private _tls: TlsSettings | null
   private _listenHost: string
   private _log: Logger
+  private _receiver: Receiver
   private _handler: MessageHandler | null
   private _server: TcpServer | null
   private _peers: Map<string, Peer>
@@ -158,9 +109,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
   private _ticker: TimerHandle | null
   private _rejected: Partial<Record<string, number>>
   private _unboundHandshakeFailures: number
-  private _flushBatch: QueuedFrame[]
   // Drops of messages for which no peer state exists (sent before start or after shutdown).
   private _orphanDrops: Partial<Record<DropReason, number>>
+  private _ondial: (peer: Peer) => void
+  private _ondrop: (peer: Peer, msg: WireMessage, bytes: number, reason: DropReason) => void
 
   constructor(
     selfOrOptions: NodeAddress | string | TcpTransportOptions,
@@ -195,17 +147,38 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
       stallTimeoutMs: o.stallTimeoutMs ?? TCP_DEFAULTS.stallTimeoutMs,
       shutdownTimeoutMs: o.shutdownTimeoutMs ?? TCP_DEFAULTS.shutdownTimeoutMs
     }
+    this._peerOpts = {
+      maxQueuedBytes: this._opts.maxQueuedBytes,
+      maxControlQueuedBytes: this._opts.maxControlQueuedBytes,
+      backoffBaseMs: this._opts.backoffBaseMs,
+      backoffMaxMs: this._opts.backoffMaxMs
+    }
     // Validate now: half-configured TLS must fail at construction, not at the first dial.
     resolveTls(o.tls)
     this._secret = normalizeSecret(o.secret)
     this._systemPaths = new Set(o.systemPaths ?? [])
-    this._activeDials = 0
-    this._dialQueue = []
-    this._dialsQueued = 0
     this._tls = o.tls ?? null
     this._listenHost = o.listenHost ?? this.self.host
     this._log = scopedLogger(o.log ?? silentLogger, 'tcp-transport')
+    this._dialer = new Dialer({
+      maxConcurrent: this._opts.maxConcurrentDials,
+      maxAttempts: this._opts.maxDialAttempts,
+      connect: (peer) => this._dialOnce(peer),
+      current: (peer) => !this._closing && this._peers.get(peer.address.key) === peer,
+      log: this._log,
+      onfailed: (peer, cause) => this.emit('dial-failed', peer.address, cause)
+    })
     this._handler = null
+    this._receiver = {
+      handler: null,
+      log: this._log,
+      reply: (to, msg) => this.send(to, msg),
+      onheartbeat: (from, rttMs) => this.emit('heartbeat', from, rttMs),
+      drop: (from, msg, reason) => {
+        const peer = this._peers.get(from.key)
+        if (peer !== undefined) peer.drop(msg, 0, reason)
+      }
+    }
     this._server = null
     this._peers = new Map()
     this._inbound = new Set()
@@ -216,8 +189,11 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
     this._ticker = null
     this._rejected = {}
     this._unboundHandshakeFailures = 0
-    this._flushBatch = []
     this._orphanDrops = {}
+    this._ondial = (peer) => {
+      if (this._dialer.wanted(peer)) this._dialer.ensure(peer)
+    }
+    this._ondrop = (peer, msg, bytes, reason) => this._emitDrop(peer.address, msg, bytes, reason)
   }
 
   async start(): Promise<void> {
@@ -252,6 +228,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
 
   setHandler(handler: MessageHandler): void {
     this._handler = handler
+    this._receiver = { ...this._receiver, handler }
   }
 
   peers(): NodeAddress[] {
@@ -261,46 +238,29 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
   }
 
   send(to: NodeAddress, msg: WireMessage): void {
-    if (INTERNAL_KINDS.has(msg.kind)) throw ClusterError.BAD_OPTIONS(`${msg.kind} frames are the transport's own`)
-    let size: number
-    try {
-      size = messageSize(msg)
-    } catch (err) {
-      throw ClusterError.BAD_OPTIONS(`cannot encode ${String(msg.kind)} message: ${asClusterError(err).message}`)
-    }
+    const size = sendSize(msg)
     const peer = this._closing || !this._started ? null : this._peer(to)
-    const limit = peer?.conn?.peerMaxFrameBytes ?? this.maxFrameBytes
-    if (size + FRAME_HEADER_BYTES > limit) {
-      throw ClusterError.FRAME_TOO_LARGE(`${msg.kind} of ${size} bytes does not fit ${to.toString()}'s frame limit of ${limit}`)
-    }
+    checkFits(msg, size, peer?.conn?.peerMaxFrameBytes ?? this.maxFrameBytes, to)
     if (peer === null) {
-      this._drop(to, null, msg, size, this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE)
+      countDrop(this._orphanDrops, this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE)
+      this._emitDrop(to, msg, size, this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE)
       return
     }
-    const queue = peer.queue
-    if (CONTROL_KINDS.has(msg.kind)) {
-      if (queue.queuedBytes + size > this._opts.maxQueuedBytes + this._opts.maxControlQueuedBytes) {
-        this._drop(to, peer, msg, size, DropReason.QUEUE_FULL)
-        return
-      }
-      queue.pushControl(msg, size)
-    } else {
-      if (queue.queuedBytes + size > this._opts.maxQueuedBytes) {
-        this._drop(to, peer, msg, size, DropReason.QUEUE_FULL)
-        return
-      }
-      queue.pushEnvelope(msg, size)
-    }
-    if (peer.conn !== null) this._scheduleFlush(peer)
-    else this._ensureDial(peer)
+    peer.send(msg, size)
+  }
+
+  heartbeat(peer: NodeAddress, withinMs = 0): void {
+    // Not running: counted as a drop, as any send then is.
+    if (this._closing || !this._started) this.send(peer, { kind: 'heartbeat', seq: 0, sentAt: now() })
+    else this._peer(peer).heartbeat(withinMs)
   }
 
   disconnect(peer: NodeAddress): void {
     const p = this._peers.get(peer.key)
     if (p === undefined) return
     this._peers.delete(peer.key)
-    this._cancelRedial(p)
-    for (const f of p.queue.clear()) this._drop(p.address, p, f.msg, f.size, DropReason.DISCONNECTED)
+    p.cancelRedial()
+    p.clear(DropReason.DISCONNECTED)
     p.dialing?.destroy(null)
     if (p.conn !== null) {
       const conn = p.conn
@@ -314,43 +274,17 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
   stats(): TransportStats
   stats(peer: NodeAddress): PeerStats | null
   stats(peer?: NodeAddress): TransportStats | PeerStats | null {
-    if (peer !== undefined) {
-      const p = this._peers.get(peer.key)
-      return p === undefined ? null : this._peerStats(p)
-    }
-    const total: TransportStats = {
+    if (peer !== undefined) return this._peers.get(peer.key)?.snapshot() ?? null
+    const base = {
       self: this.self.toString(),
-      peers: 0,
-      bytesIn: 0,
-      bytesOut: 0,
-      framesIn: 0,
-      framesOut: 0,
       queuedBytes: 0,
       drops: {},
-      reconnects: 0,
       handshakeFailures: this._unboundHandshakeFailures,
       rejected: { ...this._rejected },
       inboundConnections: this._inbound.size,
-      dialsQueued: this._dialsQueued
+      dialsQueued: this._dialer.queued
     }
-    for (const p of this._peers.values()) {
-      const s = this._peerStats(p)
-      if (s.connected) total.peers++
-      total.bytesIn += s.bytesIn
-      total.bytesOut += s.bytesOut
-      total.framesIn += s.framesIn
-      total.framesOut += s.framesOut
-      total.queuedBytes += s.queuedBytes
-      total.reconnects += s.reconnects
-      total.handshakeFailures += s.handshakeFailures
-      for (const [reason, n] of Object.entries(s.drops)) {
-        total.drops[reason as DropReason] = (total.drops[reason as DropReason] ?? 0) + (n ?? 0)
-      }
-    }
-    for (const [reason, n] of Object.entries(this._orphanDrops)) {
-      total.drops[reason as DropReason] = (total.drops[reason as DropReason] ?? 0) + (n ?? 0)
-    }
-    return total
+    return sumStats(base, [...this._peers.values()].map((p) => p.snapshot()), this._orphanDrops)
   }
 
   async shutdown(): Promise<void> {
@@ -361,31 +295,29 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
     const server = this._server
     this._server = null
     const serverClosed = server ? server.close() : Promise.resolve()
-    const deadline = Date.now() + this._opts.shutdownTimeoutMs
+    const deadline = now() + this._opts.shutdownTimeoutMs
 
     for (const conn of this._inbound) if (conn.state === ConnectionState.HANDSHAKING) conn.destroy(null)
     await Promise.all([...this._peers.values()].map((peer) => this._shutdownPeer(peer, deadline)))
     // Anything still open after the flush (a peer that never ends its side) is cut.
-    await Promise.all([...this._connections].map((c) => closed(c, Math.max(0, deadline - Date.now()))))
+    await Promise.all([...this._connections].map((c) => closed(c, deadline - now())))
     await serverClosed
     this._log.debug('shut down')
   }
 
   private async _shutdownPeer(peer: Peer, deadline: number): Promise<void> {
-    this._cancelRedial(peer)
+    peer.cancelRedial()
     // A dial under way may still carry what was queued for it.
     if (peer.conn === null && peer.dialDone !== null && peer.queue.length > 0) {
-      await within(peer.dialDone, deadline - Date.now())
+      await within(peer.dialDone, deadline - now())
     }
     const conn = peer.conn
     if (conn === null) {
       peer.dialing?.destroy(null)
-      for (const f of peer.queue.clear()) this._drop(peer.address, peer, f.msg, f.size, DropReason.SHUTDOWN)
+      peer.clear(DropReason.SHUTDOWN)
       return
     }
-    const bye: WireMessage = { kind: 'goodbye', reason: 'shutdown' }
-    peer.queue.pushControl(bye, messageSize(bye))
-    await this._flushAndEnd(peer, conn, deadline)
+    await peer.flushAndEnd(conn, deadline)
   }
 
   // ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
@@ -424,60 +356,30 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
       peer.dialing = null
       ours?.destroy(null)
     }
-    const previous = peer.conn
-    if (previous !== null && previous !== conn) {
+    const before = peer.stats.incarnation
+    const previous = peer.attach(conn)
+    if (previous !== null) {
       this._log.debug(`replacing connection to ${remote.toString()}`)
-      peer.conn = null
       previous.end()
     }
-    if (peer.stats.incarnation !== null && peer.stats.incarnation !== conn.incarnation) {
+    if (before !== null && before !== conn.incarnation) {
       this._log.info(`${remote.toString()} restarted (incarnation ${conn.incarnation})`)
-      this.emit('peer-restarted', remote, conn.incarnation, peer.stats.incarnation)
-    }
-    if (peer.everConnected) peer.stats.reconnects++
-    peer.everConnected = true
-    peer.stats.incarnation = conn.incarnation
-    peer.conn = conn
-    peer.backoff.reset()
-    this._cancelRedial(peer)
-    // Queued before the peer's frame limit was known: what cannot fit it is dropped, not sent.
-    for (const f of peer.queue.removeLarger(conn.peerMaxFrameBytes - FRAME_HEADER_BYTES)) {
-      this._drop(remote, peer, f.msg, f.size, DropReason.TOO_LARGE)
+      this.emit('peer-restarted', remote, conn.incarnation, before)
     }
     this._log.debug(`connected ${conn.outbound ? 'to' : 'from'} ${conn.describe()}, wire version ${conn.version}`)
     this.emit('peer-connected', remote, conn.incarnation)
-    this._flush(peer)
+    peer.flush()
   }
 
   _onmessage(conn: Connection, msg: WireMessage): void {
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (peer === undefined) return
-    peer.stats.framesIn++
-    switch (msg.kind) {
-      case 'heartbeat':
-        this.send(peer.address, { kind: 'heartbeat-ack', seq: msg.seq, sentAt: msg.sentAt })
-        break
-      case 'heartbeat-ack':
-        peer.stats.rttMs = Math.max(0, now() - msg.sentAt)
-        break
-      case 'goodbye':
-        this._log.debug(`${conn.describe()} said goodbye: ${msg.reason}`)
-        return
-    }
+    peer.received()
     if (msg.kind === 'envelope' && !this._mayReceive(msg.to)) {
-      this._drop(peer.address, peer, msg, 0, DropReason.FORBIDDEN_RECIPIENT)
+      peer.drop(msg, 0, DropReason.FORBIDDEN_RECIPIENT)
       return
     }
-    const handler = this._handler
-    if (handler === null) {
-      this._drop(peer.address, peer, msg, 0, DropReason.NO_HANDLER)
-      return
-    }
-    try {
-      handler(peer.address, msg)
-    } catch (err) {
-      this._log.error(`message handler threw on a ${msg.kind} from ${peer.address.toString()}`, err)
-    }
+    dispatch(this._receiver, peer.address, peer.stats, msg)
   }
 
   // Peers may address user actors, and of the system's only the paths this node serves.
@@ -489,7 +391,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
 
   _ondrain(conn: Connection): void {
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
-    if (peer !== undefined && peer.conn === conn) this._flush(peer)
+    if (peer !== undefined && peer.conn === conn) peer.flush()
   }
 
   _onclose(conn: Connection, cause: ClusterError | null): void {
@@ -497,21 +399,15 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
     this._inbound.delete(conn)
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (cause !== null && !conn.refusedAsDuplicate) this._reject(cause, conn.describe())
-
     if (peer === undefined) {
       if (cause !== null && conn.state !== ConnectionState.OPEN && !conn.refusedAsDuplicate) this._unboundHandshakeFailures++
       return
     }
-    if (peer.conn === conn) {
-      peer.conn = null
-      peer.stats.bytesIn += conn.bytesIn
-      this._log.debug(`closed ${conn.describe()}${cause ? `: ${cause.message}` : ''}`)
-      this.emit('peer-disconnected', peer.address, cause)
-      // A dropped connection with frames still waiting is redialled after a backoff.
-      if (!this._closing && peer.queue.length > 0) this._scheduleRedial(peer, peer.backoff.fail())
-    } else {
-      peer.stats.bytesIn += conn.bytesIn
-    }
+    if (!peer.detach(conn)) return
+    this._log.debug(`closed ${conn.describe()}${cause ? `: ${cause.message}` : ''}`)
+    this.emit('peer-disconnected', peer.address, cause)
+    // A dropped connection with frames still waiting is redialled after a backoff.
+    if (!this._closing && peer.queue.length > 0) peer.scheduleRedial(peer.backoff.fail())
   }
 
   private _oninbound(socket: TcpSocket): void {
@@ -520,7 +416,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
       return
     }
     if (this._inbound.size >= this._opts.maxInboundConnections) {
-      this._reject(ClusterError.TOO_MANY_CONNECTIONS(`more than ${this._opts.maxInboundConnections} handshaking connections`), `${socket.remoteAddress}:${socket.remotePort}`)
+      const err = ClusterError.TOO_MANY_CONNECTIONS(`more than ${this._opts.maxInboundConnections} handshaking connections`)
+      this._reject(err, `${socket.remoteAddress}:${socket.remotePort}`)
       socket.destroy(null)
       return
     }
@@ -535,62 +432,15 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
   private _peer(address: NodeAddress): Peer {
     let peer = this._peers.get(address.key)
     if (peer === undefined) {
-      peer = new Peer(address, new Backoff({ baseMs: this._opts.backoffBaseMs, maxMs: this._opts.backoffMaxMs }))
+      peer = new Peer(address, this._peerOpts)
+      peer.ondial = this._ondial
+      peer.ondrop = this._ondrop
       this._peers.set(address.key, peer)
     }
     return peer
   }
 
-  private _ensureDial(peer: Peer): void {
-    if (peer.conn !== null || peer.dialing !== null || peer.dialInFlight || peer.redialTimer !== null) return
-    const wait = peer.nextDialAt - Date.now()
-    if (wait > 0) this._scheduleRedial(peer, wait)
-    else void this._dial(peer)
-  }
-
-  private _scheduleRedial(peer: Peer, waitMs: number): void {
-    this._cancelRedial(peer)
-    peer.nextDialAt = Date.now() + waitMs
-    peer.redialTimer = setTimeout(() => {
-      peer.redialTimer = null
-      if (!this._closing && this._peers.get(peer.address.key) === peer && peer.conn === null && peer.queue.length > 0) {
-        void this._dial(peer)
-      }
-    }, waitMs)
-  }
-
-  private _cancelRedial(peer: Peer): void {
-    if (peer.redialTimer !== null) clearTimeout(peer.redialTimer)
-    peer.redialTimer = null
-  }
-
-  private _dial(peer: Peer): Promise<void> {
-    if (this._activeDials >= this._opts.maxConcurrentDials) {
-      if (!this._dialQueue.includes(peer)) {
-        this._dialQueue.push(peer)
-        this._dialsQueued++
-      }
-      return Promise.resolve()
-    }
-    this._activeDials++
-    const done = this._dialOnce(peer).finally(() => {
-      this._activeDials--
-      if (peer.dialDone === done) peer.dialDone = null
-      this._nextQueuedDial()
-    })
-    peer.dialDone = done
-    return done
-  }
-
-  private _nextQueuedDial(): void {
-    while (this._dialQueue.length > 0 && this._activeDials < this._opts.maxConcurrentDials) {
-      const peer = this._dialQueue.shift()!
-      if (!this._closing && this._peers.get(peer.address.key) === peer && peer.conn === null && peer.queue.length > 0) {
-        void this._dial(peer)
-      }
-    }
-  }
-
+  // One dial: the socket, then the handshake. Failures go to the dialer, which backs off.
   private async _dialOnce(peer: Peer): Promise<void> {
     const local = this._local
     if (local === null) return
@@ -618,7 +468,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
       })
     } catch (err) {
       peer.dialInFlight = false
-      this._dialFailed(peer, asClusterError(err), false)
+      this._dialer.failed(peer, ClusterError.from(err, 'CONNECT_FAILED'), false)
       return
     }
     peer.dialInFlight = false
@@ -629,108 +479,27 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
     if (conn.state === ConnectionState.OPEN || conn.state === ConnectionState.CLOSING) return
     if (conn.refusedAsDuplicate) {
       // The other side kept the connection it dialled; ours only waits in case that one fails.
-      if (peer.conn === null && peer.queue.length > 0 && !this._closing) this._scheduleRedial(peer, DUPLICATE_RETRY_MS)
+      if (peer.conn === null && peer.queue.length > 0 && !this._closing) peer.scheduleRedial(DUPLICATE_RETRY_MS)
       return
     }
-    this._dialFailed(peer, cause ?? ClusterError.CONNECTION_CLOSED('closed during the handshake'), true)
-  }
-
-  private _dialFailed(peer: Peer, cause: ClusterError, duringHandshake: boolean): void {
-    if (duringHandshake) peer.stats.handshakeFailures++
-    if (this._closing || this._peers.get(peer.address.key) !== peer) return
-    if (peer.conn !== null) return
-    const wait = peer.backoff.fail()
-    this._log.debug(`dial to ${peer.address.toString()} failed (${cause.message}); next in ${wait} ms`)
-    if (peer.backoff.failures >= this._opts.maxDialAttempts) {
-      for (const f of peer.queue.clear()) this._drop(peer.address, peer, f.msg, f.size, DropReason.UNREACHABLE)
-      peer.nextDialAt = Date.now() + wait
-      return
-    }
-    if (peer.queue.length > 0) this._scheduleRedial(peer, wait)
-  }
-
-  // On a quiet link the first send of a tick is written at once (one batch: a lone message, or the
-  // first chunk of a large one), so a reply or a ping does not wait for the microtask queue; what
-  // is queued after it in the same tick goes out together, control first, when the tick ends.
-  // Once ticks carry several frames (a stream), every frame waits for the end of its tick, so a
-  // stream pays one write a tick, not two.
-  private _scheduleFlush(peer: Peer): void {
-    if (peer.flushScheduled) return
-    peer.flushScheduled = true
-    if (!peer.streaming) this._flush(peer, 1)
-    queueMicrotask(() => {
-      peer.flushScheduled = false
-      peer.streaming = this._flush(peer) > 1
-    })
-  }
-
-  // Writes queued frames while the socket takes them, at most `maxWrites` writes; returns the
-  // number of frames written.
-  private _flush(peer: Peer, maxWrites = Infinity): number {
-    const conn = peer.conn
-    if (conn === null || conn.state !== ConnectionState.OPEN) return 0
-    const batch = this._flushBatch
-    let frames = 0
-    for (let writes = 0; writes < maxWrites && conn.writable && peer.queue.length > 0; writes++) {
-      const bytes = peer.queue.takeBatch(MAX_BATCH_BYTES, batch)
-      if (batch.length === 0) break
-      frames += batch.length
-      peer.stats.framesOut += batch.length
-      peer.stats.bytesOut += bytes
-      const buffer = encodeBatch(batch, bytes)
-      batch.length = 0
-      if (!conn.write(buffer)) break
-    }
-    if (peer.queue.length === 0 && peer.onflushed !== null) {
-      const onflushed = peer.onflushed
-      peer.onflushed = null
-      onflushed()
-    }
-    return frames
-  }
-
-  private async _flushAndEnd(peer: Peer, conn: Connection, deadline: number): Promise<void> {
-    this._flush(peer)
-    if (peer.queue.length > 0) {
-      // Drain events flush the rest; wait for the last of it, the close, or the deadline.
-      const flushed = new Promise<void>((resolve) => {
-        peer.onflushed = resolve
-      })
-      await within(Promise.race([flushed, conn.closed]), deadline - Date.now())
-      peer.onflushed = null
-    }
-    for (const f of peer.queue.clear()) this._drop(peer.address, peer, f.msg, f.size, DropReason.SHUTDOWN)
-    conn.end()
-    await closed(conn, Math.max(0, deadline - Date.now()))
+    this._dialer.failed(peer, cause ?? ClusterError.CONNECTION_CLOSED('closed during the handshake'), true)
   }
 
   private _ontick(): void {
-    const t = Date.now()
+    const t = now()
     for (const conn of this._connections) {
       if (conn.pendingFrameBytes > 0 && t - conn.lastDataAt > this._opts.stallTimeoutMs) {
         conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a frame and stopped`))
       }
     }
-    if (this._opts.heartbeatIntervalMs <= 0) return
+    const interval = this._opts.heartbeatIntervalMs
+    if (interval <= 0) return
     for (const peer of this._peers.values()) {
-      if (peer.conn === null || peer.conn.state !== ConnectionState.OPEN) continue
-      if (t - peer.lastHeartbeatAt < this._opts.heartbeatIntervalMs) continue
-      peer.lastHeartbeatAt = t
-      this.send(peer.address, { kind: 'heartbeat', seq: ++peer.heartbeatSeq, sentAt: now() })
+      if (peer.conn !== null && peer.conn.state === ConnectionState.OPEN) peer.heartbeat(interval)
     }
   }
 
-  private _peerStats(p: Peer): PeerStats {
-    const s = { ...p.stats, drops: { ...p.stats.drops } }
-    s.connected = p.conn !== null
-    s.queuedBytes = p.queue.queuedBytes
-    s.queuedFrames = p.queue.length
-    if (p.conn !== null) s.bytesIn += p.conn.bytesIn
-    return s
-  }
-
-  private _drop(to: NodeAddress, peer: Peer | null, msg: WireMessage, bytes: number, reason: DropReason): void {
-    countDrop(peer ? peer.stats.drops : this._orphanDrops, reason)
+  private _emitDrop(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {
     this._log.debug(`dropped ${msg.kind} for ${to.toString()}: ${reason}`)
     this.emit('drop', { peer: to, reason, kind: msg.kind, bytes })
   }
@@ -741,23 +510,3 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Tra
     this.emit('connection-error', err, remote)
   }
 }
-
-// Resolves when the connection has closed or `ms` have passed, whichever is first.
-function closed(conn: Connection, ms: number): Promise<void> {
-  if (conn.state === ConnectionState.CLOSED) return Promise.resolve()
-  return within(conn.closed, ms).then(() => {
-    if (conn.state !== ConnectionState.CLOSED) conn.destroy(null)
-  })
-}
-
-// Waits for `p` at most `ms`, and leaves no timer behind (a pending one would keep the process
-// alive after shutdown).
-function within(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: TimerHandle | null = null
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, Math.max(0, ms))
-  })
-  return Promise.race([p.then(noop, noop), timeout]).finally(() => clearTimeout(timer))
-}
-
-function noop(): void {}

@@ -1,4 +1,5 @@
-// The Transport interface both transports implement, and the shapes of their events and stats.
+// The Transport interface, the ObservableTransport both transports implement (what the cluster
+// takes), and the shapes of their events and stats.
 
 import type { NodeAddress } from '../node-address.ts'
 import type { ClusterError } from '../errors.ts'
@@ -81,12 +82,37 @@ export interface TransportStats {
 //   'peer-restarted'    (peer: NodeAddress, incarnation: number, previous: number)
 //   'drop'              (event: DropEvent)
 //   'connection-error'  (err: ClusterError, remote: string)  a connection closed for what it sent
+//   'heartbeat'         (peer: NodeAddress, rttMs: number)  a heartbeat of ours came back
+//   'dial-failed'       (peer: NodeAddress, cause: ClusterError)  a dial or its handshake failed
 export interface TransportEventMap {
   'peer-connected': [peer: NodeAddress, incarnation: number]
   'peer-disconnected': [peer: NodeAddress, cause: ClusterError | null]
   'peer-restarted': [peer: NodeAddress, incarnation: number, previous: number]
   drop: [event: DropEvent]
   'connection-error': [err: ClusterError, remote: string]
+  heartbeat: [peer: NodeAddress, rttMs: number]
+  'dial-failed': [peer: NodeAddress, cause: ClusterError]
+}
+
+type Listener<E extends keyof TransportEventMap> = (...args: TransportEventMap[E]) => unknown
+
+/**
+ * A Transport that says what happens on it: events, stats and its incarnation. Both transports
+ * implement it, and it is what a cluster takes, so no layer above reaches past the interface.
+ */
+export interface ObservableTransport extends Transport {
+  /** Random per start, larger after a restart; peers see it in the handshake. */
+  readonly incarnation: number
+  stats(): TransportStats
+  stats(peer: NodeAddress): PeerStats | null
+  /**
+   * Sends a heartbeat to `peer` unless one went out less than `withinMs` ago (default 0),
+   * connecting if need be. Its ack emits 'heartbeat' with the round trip and sets
+   * `stats(peer).rttMs`. The one way heartbeats are made.
+   */
+  heartbeat(peer: NodeAddress, withinMs?: number): void
+  on<E extends keyof TransportEventMap>(event: E, fn: Listener<E>): this
+  off<E extends keyof TransportEventMap>(event: E, fn: Listener<E>): this
 }
 
 export function emptyPeerStats(peer: string): PeerStats {

@@ -152,6 +152,19 @@ export const KIND_CODES = {
 
 export const FIRST_EXTENSION_KIND = 128
 
+/**
+ * Kinds that travel in a connection's control lane, ahead of envelopes and subsystem messages
+ * (and between the chunks of a large envelope): liveness and membership must not wait behind
+ * user traffic.
+ */
+export const CONTROL_KINDS: ReadonlySet<WireKind> = new Set<WireKind>(['heartbeat', 'heartbeat-ack', 'gossip', 'leave', 'goodbye'])
+
+/**
+ * Kinds only a transport itself sends (the handshake and the pieces of a chunked envelope):
+ * `send` refuses them and they never reach a handler.
+ */
+export const TRANSPORT_KINDS: ReadonlySet<WireKind> = new Set<WireKind>(['hello', 'hello-ack', 'auth', 'chunk'])
+
 export const MEMBER_STATUSES: readonly MemberStatus[] = ['joining', 'up', 'leaving', 'down', 'removed']
 
 /**

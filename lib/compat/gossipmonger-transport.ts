@@ -13,7 +13,8 @@ import type { WireMessage } from '../wire/index.ts'
 
 export interface GossipmongerPeer {
   id: string
-  transport: { host: string; port: number }
+  /** A port may be given as a string of digits; peers reported by this transport carry numbers. */
+  transport: { host: string; port: number | string }
 }
 
 /** What `GossipmongerTcpTransport.listen` takes. */
@@ -34,7 +35,9 @@ export interface GossipmongerTransportOptions {
    */
   log?: Logger
   /**
-   * Passed to the TcpTransport underneath (tls, secret, limits...).
+   * Passed to the TcpTransport underneath (tls, secret, limits...). By default a failed dial
+   * drops what waits for that peer at once (reported as an error, as gossipmonger's own transport
+   * reports each failed connection), and the next message dials again within a second.
    * @default {}
    */
   transport?: Partial<Omit<TcpTransportOptions, 'self'>>
@@ -54,6 +57,9 @@ export interface GossipmongerEventMap {
 
 const SYSTEM = 'gossipmonger'
 const CHANNEL = { digest: 'gossipmonger/digest', deltas: 'gossipmonger/deltas' } as const
+// Gossip repeats itself: a digest that could not go is replaced by the next one, so the first
+// failed dial is worth reporting and the next try should come about a gossip interval later.
+const ADAPTER_DEFAULTS = { maxDialAttempts: 1, backoffMaxMs: 1000 } as const
 
 export class GossipmongerTcpTransport extends EventEmitter<GossipmongerEventMap> {
   host: string
@@ -88,13 +94,17 @@ export class GossipmongerTcpTransport extends EventEmitter<GossipmongerEventMap>
     const port = opts.port ?? this.port
     const tcp = new TcpTransport({
       heartbeatIntervalMs: 0,
+      ...ADAPTER_DEFAULTS,
       ...this._opts.transport,
       self: new NodeAddress(SYSTEM, this.host, port),
       listenHost: opts.host ?? this.host,
       log: this._opts.log
     })
     tcp.setHandler((from, msg) => this._onmessage(from, msg))
-    tcp.on('drop', (d) => this._error(ClusterError.UNREACHABLE(`${d.kind} to ${d.peer.host}:${d.peer.port} dropped: ${d.reason}`)))
+    tcp.on('drop', (d) => {
+      const why = d.reason === 'unreachable' ? 'the dial failed; the next message dials again' : d.reason
+      this._error(ClusterError.UNREACHABLE(`a message to ${d.peer.host}:${d.peer.port} was not delivered (${why})`))
+    })
     this._tcp = tcp
     tcp.start().then(
       () => {
@@ -126,19 +136,32 @@ export class GossipmongerTcpTransport extends EventEmitter<GossipmongerEventMap>
     this.rpc(remotePeer, { kind: 'deltas', localPeer, payload: deltas })
   }
 
-  /** Reserved for the two above: sends one payload to a peer. */
+  /**
+   * Reserved for the two above: sends one payload to a peer. Never throws (gossipmonger calls it
+   * from its timer): whatever goes wrong is an 'error' event.
+   */
   rpc(remotePeer: GossipmongerPeer, payload: { kind: 'digest' | 'deltas'; localPeer: GossipmongerPeer; payload: unknown }): void {
     const tcp = this._tcp
     if (tcp === null) {
       this._error(ClusterError.TRANSPORT_CLOSED('listen() first'))
       return
     }
-    const to = new NodeAddress(SYSTEM, remotePeer.transport.host, remotePeer.transport.port)
-    const body = b4a.from(JSON.stringify({ id: payload.localPeer.id, transport: payload.localPeer.transport, payload: payload.payload }))
     try {
-      tcp.send(to, { kind: 'subsystem', channel: CHANNEL[payload.kind], body })
+      const to = peerAddress(remotePeer)
+      if (to === null) {
+        this._error(ClusterError.BAD_ADDRESS(`malformed remotePeer ${describePeer(remotePeer)}: it needs transport: { host, port }`))
+        return
+      }
+      let json: string
+      try {
+        json = JSON.stringify({ id: payload.localPeer.id, transport: payload.localPeer.transport, payload: payload.payload })
+      } catch (err) {
+        this._error(ClusterError.NOT_SERIALIZABLE(`a ${payload.kind} for ${describePeer(remotePeer)} is not JSON: ${String(err)}`, err))
+        return
+      }
+      tcp.send(to, { kind: 'subsystem', channel: CHANNEL[payload.kind], body: b4a.from(json) })
     } catch (err) {
-      this._error(err as Error)
+      this._error(err instanceof Error ? err : ClusterError.BAD_OPTIONS(String(err)))
     }
   }
 
@@ -146,25 +169,62 @@ export class GossipmongerTcpTransport extends EventEmitter<GossipmongerEventMap>
     if (msg.kind !== 'subsystem') return
     const event = msg.channel === CHANNEL.digest ? 'digest' : msg.channel === CHANNEL.deltas ? 'deltas' : null
     if (event === null) return
-    let parsed: { id?: unknown; transport?: { host?: unknown; port?: unknown }; payload?: unknown }
+    let parsed: unknown
     try {
       parsed = JSON.parse(b4a.toString(msg.body))
     } catch {
-      this._error(ClusterError.BAD_FRAME(`undecodable ${event} from ${from.toString()}`))
+      parsed = null
+    }
+    const p = parsed as { id?: unknown; transport?: { host?: unknown; port?: unknown } | null; payload?: unknown } | null
+    if (p === null || typeof p !== 'object') {
+      this._error(ClusterError.BAD_MESSAGE(`undecodable ${event} from ${from.toString()}`))
       return
     }
+    const t = p.transport !== null && typeof p.transport === 'object' ? p.transport : {}
+    const port = portOf(t.port)
     const remotePeer: GossipmongerPeer = {
-      id: String(parsed.id),
+      id: String(p.id),
       transport: {
-        host: typeof parsed.transport?.host === 'string' ? parsed.transport.host : from.host,
-        port: typeof parsed.transport?.port === 'number' ? parsed.transport.port : from.port
+        host: typeof t.host === 'string' && t.host.length > 0 ? t.host : from.host,
+        port: port ?? from.port
       }
     }
-    this.emit(event, remotePeer, parsed.payload)
+    // gossipmonger's listeners trust the payload's shape (a digest that is not an array throws
+    // inside them): what they throw is reported, not thrown into the connection.
+    try {
+      this.emit(event, remotePeer, p.payload)
+    } catch (err) {
+      this._error(ClusterError.BAD_MESSAGE(`a ${event} from ${from.toString()} failed in its listener: ${String(err)}`, err))
+    }
   }
 
   private _error(err: Error): void {
-    // As gossipmonger's transport: an error with nobody listening for it is thrown.
-    this.emit('error', err)
+    // Never thrown: the calls that fail are gossipmonger's, from its timers and handlers.
+    if (this.listenerCount('error') > 0) this.emit('error', err)
+    else this._opts.log?.warn(`gossipmonger transport: ${err.message}`)
+  }
+}
+
+// The node address of a gossipmonger peer, or null when it names none. Ports may be strings.
+function peerAddress(peer: unknown): NodeAddress | null {
+  if (peer === null || typeof peer !== 'object') return null
+  const t = (peer as { transport?: unknown }).transport
+  if (t === null || typeof t !== 'object') return null
+  const { host, port } = t as { host?: unknown; port?: unknown }
+  const p = portOf(port)
+  if (typeof host !== 'string' || host.length === 0 || p === null) return null
+  return new NodeAddress(SYSTEM, host, p)
+}
+
+function portOf(port: unknown): number | null {
+  const n = typeof port === 'string' && /^[0-9]{1,5}$/.test(port) ? Number(port) : port
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 65536 ? n : null
+}
+
+function describePeer(peer: unknown): string {
+  try {
+    return (JSON.stringify(peer) ?? String(peer)).slice(0, 200)
+  } catch {
+    return String(peer)
   }
 }

@@ -1,0 +1,99 @@
+// What every transport does at its edges, written once so the transports cannot drift: the
+// checks a message passes before it is queued, the dispatch of what arrives (heartbeats
+// answered and timed, goodbyes noted, the rest handed up), and the sum of per-peer stats.
+
+import { now } from '../../backends/clock.ts'
+import { ClusterError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import type { NodeAddress } from '../node-address.ts'
+import { FRAME_HEADER_BYTES, TRANSPORT_KINDS, messageSize } from '../wire/index.ts'
+import type { WireMessage } from '../wire/index.ts'
+import { DropReason, type MessageHandler, type PeerStats, type TransportStats } from './transport.ts'
+
+// The encoded size of a message a caller asks to send; refuses the transport's own kinds and
+// what cannot be encoded (BAD_OPTIONS).
+export function sendSize(msg: WireMessage): number {
+  if (TRANSPORT_KINDS.has(msg.kind)) throw ClusterError.BAD_OPTIONS(`${msg.kind} frames are the transport's own`)
+  try {
+    return messageSize(msg)
+  } catch (err) {
+    throw ClusterError.BAD_OPTIONS(`cannot encode ${String(msg.kind)} message: ${ClusterError.from(err, 'BAD_OPTIONS').message}`)
+  }
+}
+
+// Refuses (FRAME_TOO_LARGE) a message that can never fit the receiver's frame limit.
+export function checkFits(msg: WireMessage, size: number, limit: number, to: NodeAddress): void {
+  if (size + FRAME_HEADER_BYTES > limit) {
+    throw ClusterError.FRAME_TOO_LARGE(`${msg.kind} of ${size} bytes does not fit ${to.toString()}'s frame limit of ${limit}`)
+  }
+}
+
+// What dispatch needs of its transport.
+export interface Receiver {
+  readonly handler: MessageHandler | null
+  readonly log: Logger
+  // Sends a message back to the peer (the answer to a heartbeat).
+  reply(to: NodeAddress, msg: WireMessage): void
+  // A heartbeat of ours came back after `rttMs`.
+  onheartbeat(from: NodeAddress, rttMs: number): void
+  // A message that arrived and was not handed up, for `reason`.
+  drop(from: NodeAddress, msg: WireMessage, reason: DropReason): void
+}
+
+// Handles one message from a peer whose stats are `stats`. A heartbeat is answered at once and
+// still handed up (hearing from a peer at all says it is alive); an ack is timed and reported,
+// not handed up; a goodbye is the peer's business only.
+export function dispatch(r: Receiver, from: NodeAddress, stats: PeerStats, msg: WireMessage): void {
+  switch (msg.kind) {
+    case 'heartbeat':
+      r.reply(from, { kind: 'heartbeat-ack', seq: msg.seq, sentAt: msg.sentAt })
+      break
+    case 'heartbeat-ack': {
+      const rtt = Math.max(0, now() - msg.sentAt)
+      stats.rttMs = rtt
+      r.onheartbeat(from, rtt)
+      return
+    }
+    case 'goodbye':
+      r.log.debug(`${from.toString()} said goodbye: ${msg.reason}`)
+      return
+  }
+  const handler = r.handler
+  if (handler === null) {
+    r.drop(from, msg, DropReason.NO_HANDLER)
+    return
+  }
+  try {
+    handler(from, msg)
+  } catch (err) {
+    r.log.error(`message handler threw on a ${msg.kind} from ${from.toString()}`, err)
+  }
+}
+
+// A transport's totals: the sum of its peers' stats on top of what it counts itself.
+export function sumStats(
+  base: Omit<TransportStats, 'peers' | 'bytesIn' | 'bytesOut' | 'framesIn' | 'framesOut' | 'reconnects'>,
+  peers: Iterable<PeerStats>,
+  orphanDrops: Partial<Record<DropReason, number>>
+): TransportStats {
+  const total: TransportStats = { ...base, peers: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, reconnects: 0, drops: { ...base.drops } }
+  for (const s of peers) {
+    if (s.connected) total.peers++
+    total.bytesIn += s.bytesIn
+    total.bytesOut += s.bytesOut
+    total.framesIn += s.framesIn
+    total.framesOut += s.framesOut
+    total.queuedBytes += s.queuedBytes
+    total.reconnects += s.reconnects
+    total.handshakeFailures += s.handshakeFailures
+    addDrops(total.drops, s.drops)
+  }
+  addDrops(total.drops, orphanDrops)
+  return total
+}
+
+function addDrops(into: Partial<Record<DropReason, number>>, from: Partial<Record<DropReason, number>>): void {
+  for (const [reason, n] of Object.entries(from)) {
+    into[reason as DropReason] = (into[reason as DropReason] ?? 0) + (n ?? 0)
+  }
+}
