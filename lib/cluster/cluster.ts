@@ -194,8 +194,9 @@ export interface ClusterEventMap {
   'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
   /** Envelopes nobody took (no envelope handler) and subsystem messages on no open channel. */
   message: [from: NodeAddress, msg: WireMessage]
-  /** The transport's: a message it did not deliver, and a peer connection that closed. */
+  /** The transport's: a message it did not deliver (also counted in its stats). */
   drop: [event: DropEvent]
+  /** The transport's: the connection to a peer closed (it is dialled again when needed). */
   'peer-disconnected': [peer: NodeAddress]
 }
 

@@ -15,7 +15,7 @@ export type { LocalIdentity } from './handshake.ts'
 export { DUPLICATE_REASON } from './handshake.ts'
 
 export interface ConnectionOwner {
-  // An inbound hello passed validation: null accepts it, a string refuses it for that reason.
+  /** An inbound hello passed validation: null accepts it, a string refuses it for that reason. */
   _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | null
   _onopen(conn: Connection): void
   _onmessage(conn: Connection, msg: WireMessage): void
@@ -33,8 +33,10 @@ export const ConnectionState = {
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState]
 
 const MAX_REASSEMBLIES = 4
-// Until the handshake is done a stranger may send no frame larger than this (a hello is well
-// under 1 KiB), so unauthenticated connections cannot make a node buffer megabytes each.
+/**
+ * Until the handshake is done a stranger may send no frame larger than this (a hello is well
+ * under 1 KiB), so unauthenticated connections cannot make a node buffer megabytes each.
+ */
 export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024
 const CLOSE_GRACE_MS = 2000
 
@@ -45,7 +47,7 @@ export class Connection {
   state: ConnectionState
   writable: boolean
   bytesIn: number
-  // When data last arrived, on the monotonic clock.
+  /** When data last arrived, on the monotonic clock. */
   lastDataAt: number
   private _owner: ConnectionOwner
   private _local: LocalIdentity
@@ -56,7 +58,7 @@ export class Connection {
   private _cause: ClusterError | null
   private _settleHandshake: ((cause: ClusterError | null) => void) | null
   private _settleClosed: (() => void) | null
-  // Settles when the handshake ends: null once open, the cause if it closed first.
+  /** Settles when the handshake ends: null once open, the cause if it closed first. */
   readonly handshake: Promise<ClusterError | null>
   readonly closed: Promise<void>
 
@@ -109,12 +111,12 @@ export class Connection {
     if (hello !== null) this._writeNow(hello)
   }
 
-  // Who the dialler expects at the other end.
+  /** Who the dialler expects at the other end. */
   get expected(): NodeAddress | null {
     return this.handshaker.expected
   }
 
-  // The other side, once its hello (or hello-ack) passed the checks.
+  /** The other side, once its hello (or hello-ack) passed the checks. */
   get remote(): NodeAddress | null {
     return this.handshaker.remote
   }
@@ -145,7 +147,7 @@ export class Connection {
     return who ? `${who.toString()} (${where})` : where
   }
 
-  // Writes encoded frames; returns false when the socket asks to wait for drain.
+  /** Writes encoded frames; returns false when the socket asks to wait for drain. */
   write(data: Uint8Array): boolean {
     if (this.state === ConnectionState.CLOSED) return false
     const ok = this.socket.write(data)
@@ -153,7 +155,9 @@ export class Connection {
     return ok
   }
 
-  // Flush and half-close; the connection closes when the other side ends too (or after a grace).
+  /**
+   * Flush and half-close; the connection closes when the other side ends too (or after a grace).
+   */
   end(): void {
     if (this.state === ConnectionState.CLOSED) return
     if (this.state !== ConnectionState.CLOSING) {
@@ -171,7 +175,7 @@ export class Connection {
     this.socket.destroy(cause)
   }
 
-  // Carries out what the handshake asked for.
+  /** Carries out what the handshake asked for. */
   private _step(step: HandshakeStep): void {
     if (step.send !== null) this._writeNow(step.send)
     switch (step.then) {

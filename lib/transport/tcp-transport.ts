@@ -28,37 +28,112 @@ import {
   type TransportStats
 } from './transport.ts'
 
+/** What `new TcpTransport(options)` takes; only `self` is required. */
 export interface TcpTransportOptions {
+  /**
+   * This node's address (`actor-cluster://app@host:port` or a NodeAddress): the address others
+   * dial, and with port 0 a free port is picked at listen.
+   */
   self: NodeAddress | string
+  /**
+   * Where the transport logs.
+   * @default silent
+   */
   log?: Logger
+  /**
+   * TLS for every connection, both directions (docs/security.md).
+   * @default null
+   */
   tls?: TlsSettings | null
+  /**
+   * Longest frame sent or accepted; each side announces its own in the handshake.
+   * @default 16777216 (16 MiB)
+   */
   maxFrameBytes?: number
+  /**
+   * The sockets to use.
+   * @default getTcpBackend(), this runtime's
+   */
   backend?: TcpBackend
-  // Name both sides must agree on in the handshake. Default: the address's system name.
+  /**
+   * Name both sides must agree on in the handshake.
+   * @default the address's system name
+   */
   cluster?: string
-  // A shared secret (at least 16 bytes) both sides of every connection must prove they know.
+  /**
+   * A shared secret (at least 16 bytes) both sides of every connection must prove they know.
+   * @default null
+   */
   secret?: string | Uint8Array | null
-  // Paths under /system/ that peers may address; envelopes to any other system path are refused.
+  /**
+   * Paths under /system/ that peers may address; envelopes to any other system path are refused.
+   * @default []
+   */
   systemPaths?: string[]
-  // Address to bind. Default: self.host.
+  /**
+   * Address to bind, when it differs from the announced one (`0.0.0.0` in a container).
+   * @default self.host
+   */
   listenHost?: string
+  /**
+   * A connection that has not finished its handshake by then is closed.
+   * @default 5000
+   */
   handshakeTimeoutMs?: number
+  /**
+   * A dial that has not connected by then fails.
+   * @default 5000
+   */
   connectTimeoutMs?: number
-  // Per peer: envelopes beyond this many queued bytes are refused and counted.
+  /**
+   * Per peer: envelopes beyond this many queued bytes are refused and counted.
+   * @default 33554432 (32 MiB)
+   */
   maxQueuedBytes?: number
-  // Per peer: room kept for control frames on top of maxQueuedBytes.
+  /**
+   * Per peer: room kept for control frames on top of maxQueuedBytes.
+   * @default 4194304 (4 MiB)
+   */
   maxControlQueuedBytes?: number
-  // The transport's own heartbeat per connection, for round-trip time; 0 turns it off.
+  /**
+   * The transport's own heartbeat per connection, for round-trip time; 0 turns it off.
+   * @default 1000
+   */
   heartbeatIntervalMs?: number
+  /**
+   * First wait before dialling a peer again; doubles up to backoffMaxMs.
+   * @default 100
+   */
   backoffBaseMs?: number
+  /**
+   * Longest wait between dials to one peer.
+   * @default 10000
+   */
   backoffMaxMs?: number
-  // Consecutive failed dials after which the peer's queued envelopes are dropped as unreachable.
+  /**
+   * Consecutive failed dials after which the peer's queued envelopes are dropped as unreachable.
+   * @default 8
+   */
   maxDialAttempts?: number
+  /**
+   * Accepted connections at most; more are closed with TOO_MANY_CONNECTIONS.
+   * @default 1024
+   */
   maxInboundConnections?: number
-  // Dials under way at once; more wait their turn.
+  /**
+   * Dials under way at once; more wait their turn.
+   * @default 64
+   */
   maxConcurrentDials?: number
-  // A connection holding part of a frame without progress for this long is closed (STALLED).
+  /**
+   * A connection holding part of a frame without progress for this long is closed (STALLED).
+   * @default 30000
+   */
   stallTimeoutMs?: number
+  /**
+   * How long `shutdown()` waits for queued frames to flush before closing anyway.
+   * @default 5000
+   */
   shutdownTimeoutMs?: number
 }
 
@@ -109,7 +184,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _ticker: TimerHandle | null
   private _rejected: Partial<Record<string, number>>
   private _unboundHandshakeFailures: number
-  // Drops of messages for which no peer state exists (sent before start or after shutdown).
+  /** Drops of messages for which no peer state exists (sent before start or after shutdown). */
   private _orphanDrops: Partial<Record<DropReason, number>>
   private _ondial: (peer: Peer) => void
   private _ondrop: (peer: Peer, msg: WireMessage, bytes: number, reason: DropReason) => void
@@ -320,7 +395,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     await peer.flushAndEnd(conn, deadline)
   }
 
-  // ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
+  /** ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives. */
   _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | null {
     if (this._closing) return 'shutting down'
     const peer = this._peers.get(from.key)
@@ -382,7 +457,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     dispatch(this._receiver, peer.address, peer.stats, msg)
   }
 
-  // Peers may address user actors, and of the system's only the paths this node serves.
+  /** Peers may address user actors, and of the system's only the paths this node serves. */
   private _mayReceive(to: string): boolean {
     const at = to.indexOf('/system/')
     if (at === -1) return true
@@ -440,7 +515,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return peer
   }
 
-  // One dial: the socket, then the handshake. Failures go to the dialer, which backs off.
+  /** One dial: the socket, then the handshake. Failures go to the dialer, which backs off. */
   private async _dialOnce(peer: Peer): Promise<void> {
     const local = this._local
     if (local === null) return
