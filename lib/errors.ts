@@ -34,7 +34,8 @@ export const ErrorCode = {
   ACTOR_FAILED: 'ACTOR_FAILED',
   SYSTEM_STOPPED: 'SYSTEM_STOPPED',
   CHANNEL_TAKEN: 'CHANNEL_TAKEN',
-  READY_TIMEOUT: 'READY_TIMEOUT'
+  READY_TIMEOUT: 'READY_TIMEOUT',
+  SHARD_COUNT_MISMATCH: 'SHARD_COUNT_MISMATCH'
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -199,6 +200,11 @@ export class ClusterError extends Error {
    */
   static READY_TIMEOUT(msg = 'the node did not join in time'): ClusterError {
     return new ClusterError(ErrorCode.READY_TIMEOUT, msg)
+  }
+
+  /** This node and the cluster's sharding leader disagree on the number of shards. */
+  static SHARD_COUNT_MISMATCH(msg = 'the cluster has another number of shards'): ClusterError {
+    return new ClusterError(ErrorCode.SHARD_COUNT_MISMATCH, msg)
   }
 }
 

@@ -320,3 +320,23 @@ test('tcp: at debug level the transport logs [tcp-transport] lines for connects,
   t.ok(lines.some((l) => /disconnecting/.test(l)), 'disconnect logged')
   t.is(quiet.length, 0, 'nothing below info on an info logger')
 })
+
+test('tcp: drops and traffic counted on a peer stay in the totals after it is disconnected', async (t) => {
+  const a = await tcpNode(t, 'a', { backoffBaseMs: 5000, backoffMaxMs: 5000, maxDialAttempts: 100 })
+  const b = await tcpNode(t, 'b')
+  const nobody = NodeAddress.parse('actor-cluster://test@127.0.0.1:1')
+  const drops = []
+  a.on('drop', (d) => drops.push(d.reason))
+  for (let i = 0; i < 10; i++) a.send(nobody, envelope(i))
+  a.disconnect(nobody)
+  t.is(drops.filter((r) => r === 'disconnected').length, 10, 'ten drop events')
+  t.is(a.stats().drops.disconnected, 10, 'and ten in the totals, with the peer gone')
+  for (let i = 0; i < 5; i++) a.send(b.self, envelope(i))
+  await until(() => b.received.length === 5, 5000, 'delivery')
+  const before = a.stats()
+  a.disconnect(b.self)
+  const after = a.stats()
+  t.ok(after.framesOut >= before.framesOut && after.framesOut >= 5, `frames out kept (${after.framesOut})`)
+  t.ok(after.bytesOut >= before.bytesOut, 'bytes out kept')
+  t.is(after.drops.disconnected, 10, 'drops kept')
+})

@@ -2,6 +2,7 @@
 // message at a time. Failures are caught here and handled by the actor's supervision rule.
 
 import { ClusterError } from '../errors.ts'
+import { now } from '../../backends/clock.ts'
 import { scopedLogger, type Logger } from '../logger.ts'
 import { refKey, type ActorRef } from './actor-ref.ts'
 import {
@@ -271,7 +272,7 @@ export class ActorCell implements Runnable {
   private _decide(): SupervisionStrategy {
     const rule = this._supervision
     if (rule.strategy !== 'restart') return rule.strategy
-    const t = Date.now()
+    const t = now()
     this._restarts = this._restarts.filter((at) => t - at < rule.withinMs)
     if (this._restarts.length >= rule.maxRestarts) return 'stop'
     this._restarts.push(t)

@@ -103,6 +103,8 @@ interface PendingAsk {
   reject(err: ClusterError): void
   timer: TimerHandle
   node: NodeAddress | null
+  /** Routed by sharding: the reply may come from whichever node the entity lives on. */
+  anyNode: boolean
 }
 
 const REF_CACHE_MAX = 10_000
@@ -241,6 +243,9 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
    */
   async terminate(opts: { leave?: boolean } = {}): Promise<void> {
     if (this._terminated) return
+    // What runs before a graceful leave (sharding hands its entities over) needs live actors.
+    if (this._cluster !== null && opts.leave !== false) await this._cluster.prepareLeave()
+    if (this._terminated) return
     this._terminated = true
     for (const [path, ask] of this._asks) {
       clearTimeout(ask.timer)
@@ -287,8 +292,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     }
   }
 
-  /** @internal */
-  _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site: CallSite | null = null): Promise<unknown> {
+  /**
+   * `anyNode`: the ref routes the message itself (a sharded entity), so the answer may come from
+   * any node.
+   * @internal
+   */
+  _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site: CallSite | null = null, anyNode = false): Promise<unknown> {
     const timeoutMs = opts.timeoutMs ?? this._askTimeoutMs
     // Every failure names the actor, the timeout and the caller's line.
     const fail = (err: ClusterError) => askFailure(err, ref.path, timeoutMs, site)
@@ -303,11 +312,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
       const timer = setTimeout(() => {
         if (this._asks.delete(path)) reject(ClusterError.ASK_TIMEOUT(`no answer from ${ref.path} within ${timeoutMs} ms`))
       }, timeoutMs)
-      this._asks.set(path, { resolve, reject, timer, node: ref.node })
+      this._asks.set(path, { resolve, reject, timer, node: ref.node, anyNode })
       try {
-        this._tell(ref, msg, replyTo)
+        // Through the ref, so that a ref owned by another router (a sharded entity) routes it.
+        ref.tell(msg, replyTo)
       } catch (err) {
-        this._settleAsk(path, err instanceof ClusterError ? err : ClusterError.NOT_SERIALIZABLE(String(err), err), undefined)
+        this._settleAsk(path, ClusterError.from(err, 'NOT_SERIALIZABLE'), undefined)
       }
     })
   }
@@ -365,11 +375,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
 
   /**
    * The node an ask waiting at `path` went to: null for an actor on this node, undefined when no
-   * ask waits there.
+   * ask waits there or the ask takes an answer from any node.
    * @internal
    */
   askTarget(path: string): NodeAddress | null | undefined {
-    return this._asks.get(path)?.node
+    const ask = this._asks.get(path)
+    return ask === undefined || ask.anyNode ? undefined : ask.node
   }
 
   /**

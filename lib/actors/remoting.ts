@@ -369,7 +369,7 @@ export class Remoting {
 
   private _badMessage(from: NodeAddress, err: unknown): void {
     this._stats.badMessages++
-    const e = err instanceof ClusterError ? err : ClusterError.BAD_MESSAGE(String(err), err)
+    const e = ClusterError.from(err, 'BAD_MESSAGE')
     this._log.warn(`closing the connection to ${from.toString()}: ${e.message}`)
     this._cluster.transport.disconnect(from)
   }

@@ -261,6 +261,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _stats: ClusterStats
   private _channels: Map<string, Channel>
   private _leaving: boolean
+  private _beforeLeave: Set<() => Promise<void>>
+  private _prepared: Promise<void> | null
   private _diagnostics: Diagnostics
   private _readiness: Readiness
   private _metricsSources: MetricsSource[]
@@ -332,6 +334,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0, unhandledMessages: 0, discarded: {} }
     this._channels = new Map()
     this._leaving = false
+    this._beforeLeave = new Set()
+    this._prepared = null
     this._metricsSources = []
     this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self)
     this._readiness = new Readiness(
@@ -390,6 +394,11 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return this._leader
   }
 
+  /** True once the node has left or shut down. */
+  get stopped(): boolean {
+    return this._stopped
+  }
+
   /**
    * Every member this node knows, removed ones (still remembered) included, sorted by address.
    * A client-only node is not among them.
@@ -412,6 +421,22 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return channel
   }
 
+  private async _runBeforeLeave(): Promise<void> {
+    if (this._beforeLeave.size === 0 || this._stopped) return
+    let timer: TimerHandle | null = null
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this._log.warn(`tasks before leaving took more than ${this._opts.leaveTimeoutMs} ms; leaving anyway`)
+        resolve()
+      }, this._opts.leaveTimeoutMs)
+    })
+    const tasks = [...this._beforeLeave].map((task) =>
+      task().catch((err: unknown) => this._log.warn('a task before leaving failed', err))
+    )
+    await Promise.race([Promise.all(tasks), timeout])
+    if (timer !== null) clearTimeout(timer)
+  }
+
   /** @internal */
   _closeChannel(channel: Channel): void {
     if (this._channels.get(channel.name) === channel) this._channels.delete(channel.name)
@@ -423,17 +448,34 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   /**
+   * Runs `task` when this node leaves gracefully, before the others see it leaving (a layer above
+   * hands its work over there). Tasks run together, bounded by leaveTimeoutMs. Returns a remover.
+   */
+  beforeLeave(task: () => Promise<void>): () => void {
+    this._beforeLeave.add(task)
+    return () => this._beforeLeave.delete(task)
+  }
+
+  /** Runs the beforeLeave tasks, once; leave() waits for them too. */
+  prepareLeave(): Promise<void> {
+    if (this._prepared === null) this._prepared = this._runBeforeLeave()
+    return this._prepared
+  }
+
+  /**
    * Leaves gracefully: the others see this node leaving, then removed. Resolves once removed (or
    * after leaveTimeoutMs), with the transport shut down.
    */
   async leave(): Promise<void> {
     if (this._stopped) return
+    await this.prepareLeave()
+    if (this._stopped) return
     if (this.clientOnly) return this.shutdown()
     this._leaving = true
     this._membership.updateOwn({ status: 'leaving' })
     this._publish()
-    const deadline = Date.now() + this._opts.leaveTimeoutMs
-    while (!this._stopped && Date.now() < deadline) {
+    const deadline = now() + this._opts.leaveTimeoutMs
+    while (!this._stopped && now() < deadline) {
       const own = this._membership.own.status
       if (own === 'removed') break
       // Tell everyone, not just one member a round.
@@ -667,7 +709,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       this._unreachableSince.clear()
       return
     }
-    const t = Date.now()
+    const t = now()
     const members = this._membership.members()
     let changed = false
     for (const m of members) {
@@ -694,7 +736,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   private _forgetOldTombstones(): void {
-    const t = Date.now()
+    const t = now()
     for (const [key, at] of this._removedAt) {
       if (t - at < this._opts.tombstoneMs) continue
       const r = this._membership.records().find((x) => x.address.key === key)
@@ -724,7 +766,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._readiness.update()
     for (const m of next.values()) {
       if (m.status === 'removed' && !this._removedAt.has(m.address.key)) {
-        this._removedAt.set(m.address.key, Date.now())
+        this._removedAt.set(m.address.key, now())
         if (!m.address.equals(this.self)) this.transport.disconnect(m.address)
       }
     }

@@ -2,6 +2,7 @@
 // loopback TCP. Crash and restart nodes, cut and heal the bus, and wait for a membership
 // condition with a bounded wait.
 
+import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
@@ -132,12 +133,12 @@ export class ClusterTestKit {
    * waited for when it gives up.
    */
   async awaitCondition(condition: () => boolean, timeoutMs = 10_000, what = 'a cluster condition'): Promise<number> {
-    const started = Date.now()
+    const started = now()
     while (!condition()) {
-      if (Date.now() - started > timeoutMs) throw new ClusterError('ASK_TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`)
+      if (now() - started > timeoutMs) throw new ClusterError('ASK_TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`)
       await new Promise<void>((resolve) => setTimeout(resolve, 10))
     }
-    return Date.now() - started
+    return now() - started
   }
 
   /** Every running node sees exactly `count` members up (and reachable), and the same leader. */

@@ -2,6 +2,7 @@
 // delay with jitter, reordering, duplication and partitions, all drawn from a seeded generator
 // so a test run can be repeated exactly. Each bus is its own world; nothing is process-wide.
 
+import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
 import { NodeAddress } from '../node-address.ts'
 import { decodeMessage } from '../wire/index.ts'
@@ -222,7 +223,7 @@ export class Bus {
       // Decoded bytes are views of the buffer they came from: a duplicate gets bytes of its own.
       const copy = i > 0 && encoded !== null ? decodeMessage(copyBytes(encoded)) : msg
       const wait = (f.delayMs ?? 0) + (f.jitterMs ? this._random() * f.jitterMs : 0)
-      this._put(flight, { due: Date.now() + wait, msg: copy, size }, this._chance(f.reorder))
+      this._put(flight, { due: now() + wait, msg: copy, size }, this._chance(f.reorder))
     }
     return 'sent'
   }
@@ -291,7 +292,7 @@ export class Bus {
     if (flight.closed || flight.pumpQueued || flight.timer !== null) return
     const head = flight.queue[0]
     if (head === undefined) return
-    const wait = head.due - Date.now()
+    const wait = head.due - now()
     if (wait <= 0) {
       // Never inside send: the earliest a message arrives is the next microtask.
       flight.pumpQueued = true
@@ -308,10 +309,10 @@ export class Bus {
   }
 
   private _pump(flight: Flight, rearm: boolean): void {
-    const now = Date.now()
+    const t = now()
     while (!flight.closed) {
       const head = flight.queue[0]
-      if (head === undefined || head.due > now) break
+      if (head === undefined || head.due > t) break
       flight.queue.shift()
       flight.bytes -= head.size
       flight.frames--

@@ -16,10 +16,11 @@ import { normalizeSecret } from './auth.ts'
 import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity } from './connection.ts'
 import { Dialer } from './dialer.ts'
 import { Peer, closed, within, type PeerOptions } from './peer.ts'
-import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
+import { checkFits, dispatch, retire, sendSize, sumStats, type Receiver } from './traffic.ts'
 import {
   DropReason,
   countDrop,
+  emptyPeerStats,
   newIncarnation,
   type MessageHandler,
   type PeerStats,
@@ -186,6 +187,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _unboundHandshakeFailures: number
   /** Drops of messages for which no peer state exists (sent before start or after shutdown). */
   private _orphanDrops: Partial<Record<DropReason, number>>
+  /** The counts of peers no longer in the table (disconnected), kept in the totals. */
+  private _retired: PeerStats
   private _ondial: (peer: Peer) => void
   private _ondrop: (peer: Peer, msg: WireMessage, bytes: number, reason: DropReason) => void
 
@@ -265,6 +268,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._rejected = {}
     this._unboundHandshakeFailures = 0
     this._orphanDrops = {}
+    this._retired = emptyPeerStats('')
     this._ondial = (peer) => {
       if (this._dialer.wanted(peer)) this._dialer.ensure(peer)
     }
@@ -337,9 +341,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     p.cancelRedial()
     p.clear(DropReason.DISCONNECTED)
     p.dialing?.destroy(null)
-    if (p.conn !== null) {
-      const conn = p.conn
-      p.conn = null
+    const conn = p.conn
+    if (conn !== null) p.detach(conn)
+    retire(this._retired, p.snapshot())
+    if (conn !== null) {
       this._log.debug(`disconnecting ${peer.toString()}`)
       conn.end()
       this.emit('peer-disconnected', p.address, null)
@@ -359,7 +364,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       inboundConnections: this._inbound.size,
       dialsQueued: this._dialer.queued
     }
-    return sumStats(base, [...this._peers.values()].map((p) => p.snapshot()), this._orphanDrops)
+    const peers = [...this._peers.values()].map((p) => p.snapshot())
+    peers.push(this._retired)
+    return sumStats(base, peers, this._orphanDrops)
   }
 
   async shutdown(): Promise<void> {

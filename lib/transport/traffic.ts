@@ -96,6 +96,17 @@ export function sumStats(
   return total
 }
 
+/** Adds the counts of a peer that is forgotten to `into`, so the transport's totals keep them. */
+export function retire(into: PeerStats, s: PeerStats): void {
+  into.bytesIn += s.bytesIn
+  into.bytesOut += s.bytesOut
+  into.framesIn += s.framesIn
+  into.framesOut += s.framesOut
+  into.reconnects += s.reconnects
+  into.handshakeFailures += s.handshakeFailures
+  addDrops(into.drops, s.drops)
+}
+
 function addDrops(into: Partial<Record<DropReason, number>>, from: Partial<Record<DropReason, number>>): void {
   for (const [reason, n] of Object.entries(from)) {
     into[reason as DropReason] = (into[reason as DropReason] ?? 0) + (n ?? 0)

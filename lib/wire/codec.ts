@@ -556,8 +556,7 @@ export function decodeMessageAt(bytes: Uint8Array, start: number, end: number): 
   try {
     return codec.decode(state)
   } catch (err) {
-    if (err instanceof ClusterError) throw err
-    throw ClusterError.BAD_FRAME(err instanceof Error ? err.message : 'undecodable message', err)
+    throw ClusterError.from(err, 'BAD_FRAME')
   }
 }
 

@@ -74,7 +74,7 @@ export class FrameDecoder {
     try {
       return this._push(chunk)
     } catch (err) {
-      const error = err instanceof ClusterError ? err : ClusterError.BAD_FRAME(String(err), err)
+      const error = ClusterError.from(err, 'BAD_FRAME')
       this._error = error
       this._buffer = null
       this._have = 0
