@@ -33,6 +33,7 @@ import {
 } from './messages.ts'
 import { shardOf } from './shard-id.ts'
 
+/** What sharding takes for the whole node; every field is optional. */
 export interface ShardingOptions {
   /** Shards per entity type; every node of the cluster must say the same. Default 100. */
   numberOfShards?: number
@@ -54,6 +55,7 @@ export const SHARDING_DEFAULTS = {
   idleTimeoutMs: 120_000
 } as const
 
+/** What registering one entity type takes. */
 export interface EntityTypeOptions {
   /** Only members with this role host the type. Default: every member that registers it. */
   role?: string
@@ -116,7 +118,9 @@ export interface ShardingStats {
   badMessages: number
 }
 
+/** Events sharding emits. */
 export interface ShardingEventMap {
+  /** A shard changed owner (see ShardMovedEvent). */
   'shard-moved': [event: ShardMovedEvent]
   /** This node was refused for disagreeing with the cluster (SHARD_COUNT_MISMATCH). */
   refused: [err: ClusterError]

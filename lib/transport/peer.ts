@@ -12,12 +12,15 @@ import { ConnectionState, type Connection } from './connection.ts'
 import { OutboundQueue, encodeBatch, type QueuedFrame } from './outbound-queue.ts'
 import { DropReason, countDrop, emptyPeerStats, type PeerStats } from './transport.ts'
 
+/** One peer's limits, from TcpTransportOptions. */
 export interface PeerOptions {
   /** Envelopes beyond this many queued bytes are refused and counted. */
   maxQueuedBytes: number
   /** Room kept for control frames on top of maxQueuedBytes. */
   maxControlQueuedBytes: number
+  /** First wait before dialling the peer again; doubles up to backoffMaxMs. */
   backoffBaseMs: number
+  /** Longest wait between dials to the peer. */
   backoffMaxMs: number
 }
 
