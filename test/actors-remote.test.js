@@ -205,6 +205,16 @@ test('channels: send, broadcast to the other members, and messages on unopened c
   t.pass('unhandled counted')
 })
 
+test('a 1 MiB message through a channel arrives whole', async (t) => {
+  const [a, b] = await pair(t)
+  const got = []
+  b.cluster.channel('bulk', (from, body) => got.push(body))
+  const body = new Uint8Array(1024 * 1024).map((_, i) => (i * 31) & 0xff)
+  a.cluster.channel('bulk').send(b.cluster.self, body)
+  await until(() => got.length === 1, 10_000, 'the message')
+  t.ok(got[0].byteLength === body.byteLength && got[0].every((x, i) => x === ((i * 31) & 0xff)), 'intact')
+})
+
 test('a peer sending an undecodable body is disconnected and counted; other peers carry on', async (t) => {
   const [a, b] = await pair(t)
   const got = []

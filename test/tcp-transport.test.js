@@ -340,3 +340,55 @@ test('tcp: drops and traffic counted on a peer stay in the totals after it is di
   t.ok(after.bytesOut >= before.bytesOut, 'bytes out kept')
   t.is(after.drops.disconnected, 10, 'drops kept')
 })
+
+// A backend whose accepted sockets the test can cut after a given number of bytes have come in.
+function cutAfter(backend, limit) {
+  const state = { cuts: 0, armed: true }
+  return {
+    state,
+    name: backend.name,
+    verifiesClientCertificates: backend.verifiesClientCertificates,
+    connect: (opts) => backend.connect(opts),
+    listen: (opts) =>
+      backend.listen({
+        ...opts,
+        onconnection: (socket) => {
+          let inner = null
+          let seen = 0
+          Object.defineProperty(socket, 'ondata', {
+            configurable: true,
+            get: () => (chunk) => {
+              seen += chunk.byteLength
+              if (state.armed && seen > limit) {
+                state.armed = false
+                state.cuts++
+                socket.destroy(null)
+                return
+              }
+              inner?.(chunk)
+            },
+            set: (fn) => (inner = fn)
+          })
+          opts.onconnection(socket)
+        }
+      })
+  }
+}
+
+test('tcp: a connection cut in the middle of a large envelope: it starts again on the next one and all behind it arrives', { timeout: 60000 }, async (t) => {
+  const cutting = cutAfter(getTcpBackend(), 4 * 1024 * 1024)
+  const b = await tcpNode(t, 'b', { backend: cutting })
+  const a = await tcpNode(t, 'a', { backoffBaseMs: 20, backoffMaxMs: 100 })
+  const big = pattern(16 * 1024 * 1024 - 1024)
+  const drops = []
+  a.on('drop', (d) => drops.push(d.reason))
+  a.send(b.self, envelope('big', big))
+  for (let i = 0; i < 200; i++) a.send(b.self, envelope(i))
+  await until(() => b.received.length === 201 || drops.length > 0, 30000, 'all of it, or a counted drop')
+  t.is(cutting.state.cuts, 1, 'the first connection was cut mid-envelope')
+  t.alike(drops, [], 'nothing dropped')
+  t.is(b.received.length, 201, 'the big one and 200 small ones')
+  t.ok(equalBytes(b.received[0].msg.body, big), 'the big one whole')
+  t.ok(b.received.slice(1).every((r, i) => r.msg.manifest === 'n:' + i), 'then the small ones, in order')
+  t.is(a.stats(b.self).reconnects, 1, 'over a second connection')
+})

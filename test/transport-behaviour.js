@@ -166,6 +166,20 @@ export function behaviour(name, factory) {
     t.ok(b.received[0].from.equals(a.self))
   })
 
+  test(`${name}: a 1 MiB channel message arrives whole, and the link carries on`, async (t) => {
+    const [a, b] = (await setup(t)).nodes
+    const big = new Uint8Array(1024 * 1024).map((_, i) => (i * 13) & 0xff)
+    a.send(b.self, { kind: 'subsystem', channel: 'bulk', body: big })
+    a.send(b.self, envelope(1))
+    await until(() => b.received.length === 2, 10000, 'both')
+    const [first, second] = b.received.map((r) => r.msg)
+    t.is(first.kind, 'subsystem')
+    t.is(first.channel, 'bulk')
+    t.ok(first.body.byteLength === big.byteLength && first.body.every((x, i) => x === ((i * 13) & 0xff)), 'intact')
+    t.is(second.manifest, 'n:1', 'the next message after it')
+    t.is(a.stats().reconnects, 0, 'on the one connection')
+  })
+
   test(`${name}: an envelope in the documented shape, without correlationId, is sent and arrives`, async (t) => {
     const [a, b] = (await setup(t)).nodes
     a.send(b.self, { kind: 'envelope', to: '/user/x', from: '/user/y', manifest: 'm', body: new Uint8Array([4, 2]) })

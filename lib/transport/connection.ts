@@ -247,12 +247,12 @@ export class Connection {
 
   private _onchunk(msg: ChunkMessage): void {
     if (msg.totalBytes > this._local.maxFrameBytes) {
-      throw ClusterError.FRAME_TOO_LARGE(`chunked envelope of ${msg.totalBytes} bytes exceeds ${this._local.maxFrameBytes}`)
+      throw ClusterError.FRAME_TOO_LARGE(`chunked message of ${msg.totalBytes} bytes exceeds ${this._local.maxFrameBytes}`)
     }
     let r = this._reassembly.get(msg.id)
     if (r === undefined) {
       if (msg.offset !== 0) throw ClusterError.BAD_FRAME(`chunk ${msg.id} starts at offset ${msg.offset}`)
-      if (this._reassembly.size >= MAX_REASSEMBLIES) throw ClusterError.BAD_FRAME('too many chunked envelopes at once')
+      if (this._reassembly.size >= MAX_REASSEMBLIES) throw ClusterError.BAD_FRAME('too many chunked messages at once')
       r = { parts: [], received: 0, total: msg.totalBytes }
       this._reassembly.set(msg.id, r)
     }
@@ -270,7 +270,10 @@ export class Connection {
     this._reassembly.delete(msg.id)
     const whole = concat(r.parts, r.total)
     const inner = decodeMessage(whole)
-    if (inner.kind !== 'envelope') throw ClusterError.BAD_FRAME(`chunks carried a ${inner.kind}, not an envelope`)
+    // The sender chunks whatever rides the envelope lane: envelopes and channel messages.
+    if (inner.kind !== 'envelope' && inner.kind !== 'subsystem') {
+      throw ClusterError.BAD_FRAME(`chunks carried a ${inner.kind}, not an envelope or a channel message`)
+    }
     this._owner._onmessage(this, inner)
   }
 

@@ -1,6 +1,7 @@
 // One peer's outbound frames in two lanes. Control frames (heartbeats, gossip, leave, goodbye)
-// always go first; envelopes follow in order, and an envelope bigger than CHUNK_BYTES is cut into
-// chunk frames, one per batch, so control frames slip in between its pieces.
+// always go first; envelopes and channel messages follow in order, and one bigger than
+// CHUNK_BYTES is cut into chunk frames, one per batch, so control frames slip in between its
+// pieces.
 
 import b4a from 'b4a'
 import { encodeFrameInto, encodeSplit, FRAME_HEADER_BYTES, messageSize } from '../wire/index.ts'
@@ -145,6 +146,16 @@ export class OutboundQueue {
       bytes += f.size + FRAME_HEADER_BYTES
     }
     return bytes
+  }
+
+  /**
+   * A new connection knows nothing of the pieces the last one carried: a large message partly
+   * sent starts again from its first piece (under a new id), never mid-stream.
+   */
+  restartLarge(): void {
+    if (this._large === null || this._large.offset === 0) return
+    this._large.offset = 0
+    this._large.id = this._nextChunkId++
   }
 
   /**

@@ -149,6 +149,7 @@ export class Peer {
     this._everConnected = true
     this.stats.incarnation = conn.incarnation
     this.conn = conn
+    this.queue.restartLarge()
     this.backoff.reset()
     this.cancelRedial()
     for (const f of this.queue.removeLarger(conn.peerMaxFrameBytes - FRAME_HEADER_BYTES)) {
