@@ -371,6 +371,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
 
   // --- entity refs ---------------------------------------------------------------------------
 
+  /** @internal */
   _tellEntity(type: string, entityId: string, shard: number, msg: unknown, sender: ActorRef | null): void {
     this._route({ type, entityId, shard, hops: 0, sender, hasValue: true, value: msg, manifest: '', body: null, storedId: 0 }, true)
   }

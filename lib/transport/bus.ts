@@ -57,9 +57,15 @@ export type AddressLike = NodeAddress | string
 export interface BusMember {
   readonly self: NodeAddress
   readonly maxFrameBytes: number
-  /** A message arrives; `size` is its encoded size. */
+  /**
+   * A message arrives; `size` is its encoded size.
+   * @internal
+   */
   _receive(from: NodeAddress, msg: WireMessage, size: number): void
-  /** A message this member sent will not arrive: counted and reported by the sender. */
+  /**
+   * A message this member sent will not arrive: counted and reported by the sender.
+   * @internal
+   */
   _undelivered(to: NodeAddress, msg: WireMessage, size: number, reason: DropReason): void
 }
 

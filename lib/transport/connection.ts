@@ -15,11 +15,18 @@ export type { LocalIdentity } from './handshake.ts'
 export { DUPLICATE_REASON } from './handshake.ts'
 
 export interface ConnectionOwner {
-  /** An inbound hello passed validation: null accepts it, a string refuses it for that reason. */
+  /**
+   * An inbound hello passed validation: null accepts it, a string refuses it for that reason.
+   * @internal
+   */
   _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | null
+  /** @internal */
   _onopen(conn: Connection): void
+  /** @internal */
   _onmessage(conn: Connection, msg: WireMessage): void
+  /** @internal */
   _ondrain(conn: Connection): void
+  /** @internal */
   _onclose(conn: Connection, cause: ClusterError | null): void
 }
 

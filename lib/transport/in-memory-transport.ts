@@ -218,7 +218,10 @@ export class InMemoryTransport
     this.send(peer, { kind: 'heartbeat', seq: ++this._heartbeatSeq, sentAt: t })
   }
 
-  /** Called by the bus. */
+  /**
+   * Called by the bus.
+   * @internal
+   */
   _receive(from: NodeAddress, msg: WireMessage, size: number): void {
     if (this._closing) return
     const s = this._peerStats(from)
@@ -227,7 +230,10 @@ export class InMemoryTransport
     dispatch(this._receiver, from, s, msg)
   }
 
-  /** Called by the bus. */
+  /**
+   * Called by the bus.
+   * @internal
+   */
   _undelivered(to: NodeAddress, msg: WireMessage, size: number, reason: DropReason): void {
     this._drop(to, msg, size, reason)
   }

@@ -402,7 +402,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     await peer.flushAndEnd(conn, deadline)
   }
 
-  /** ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives. */
+  /**
+   * ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
+   * @internal
+   */
   _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | null {
     if (this._closing) return 'shutting down'
     const peer = this._peers.get(from.key)
@@ -421,6 +424,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return null
   }
 
+  /** @internal */
   _onopen(conn: Connection): void {
     const remote = conn.remote!
     // While shutting down only dials already under way open, to flush what waits for them.
@@ -453,6 +457,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     peer.flush()
   }
 
+  /** @internal */
   _onmessage(conn: Connection, msg: WireMessage): void {
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (peer === undefined) return
@@ -471,11 +476,13 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return this._systemPaths.has(to.slice(at))
   }
 
+  /** @internal */
   _ondrain(conn: Connection): void {
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (peer !== undefined && peer.conn === conn) peer.flush()
   }
 
+  /** @internal */
   _onclose(conn: Connection, cause: ClusterError | null): void {
     this._connections.delete(conn)
     this._inbound.delete(conn)

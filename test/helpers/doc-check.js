@@ -1,6 +1,7 @@
 // Which public declarations lack a doc comment: every member of an exported interface whose
 // name ends in Options, Settings or EventMap (options with an entry in the defaults object
-// beside them also need @default), and every public member of the main classes. Node only:
+// beside them also need @default), and every public member of the main classes; and any
+// `_underscored` member left public in an exported class or interface. Node only:
 // it reads the .d.ts files with the TypeScript compiler.
 import fs from 'node:fs'
 import path from 'node:path'
@@ -38,6 +39,12 @@ export function undocumented(pkgDir) {
         const where = path.relative(pkgDir, decl.getSourceFile().fileName)
         if (ts.isVariableDeclaration(decl) && Object.values(DEFAULTS).includes(sym.name)) {
           defaults.set(sym.name, new Set(checker.getTypeAtLocation(decl).getProperties().map((p) => p.name)))
+        }
+        if (ts.isInterfaceDeclaration(decl) || ts.isClassDeclaration(decl)) {
+          for (const m of decl.members) {
+            const hidden = ts.getCombinedModifierFlags(m) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)
+            if (!hidden && m.name && m.name.getText().startsWith('_')) missing.add(`${where}: ${sym.name}.${m.name.getText()} (internal, not @internal)`)
+          }
         }
         const isOptions = ts.isInterfaceDeclaration(decl) && DOCUMENTED.test(sym.name)
         const isClass = ts.isClassDeclaration(decl) && CLASSES.includes(sym.name)
