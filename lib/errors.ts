@@ -35,7 +35,9 @@ export const ErrorCode = {
   SYSTEM_STOPPED: 'SYSTEM_STOPPED',
   CHANNEL_TAKEN: 'CHANNEL_TAKEN',
   READY_TIMEOUT: 'READY_TIMEOUT',
-  SHARD_COUNT_MISMATCH: 'SHARD_COUNT_MISMATCH'
+  SHARD_COUNT_MISMATCH: 'SHARD_COUNT_MISMATCH',
+  BAD_RECORD: 'BAD_RECORD',
+  MEMBERSHIP_FULL: 'MEMBERSHIP_FULL'
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -189,6 +191,18 @@ export class ClusterError extends Error {
 
   static SYSTEM_STOPPED(msg = 'the actor system is stopped'): ClusterError {
     return new ClusterError(ErrorCode.SYSTEM_STOPPED, msg)
+  }
+
+  /**
+   * A member record or status decision that is forged, unsigned, out of range or not vouched for.
+   */
+  static BAD_RECORD(msg = 'member record refused'): ClusterError {
+    return new ClusterError('BAD_RECORD', msg)
+  }
+
+  /** The cluster already has as many members as it takes (`maxMembers`). */
+  static MEMBERSHIP_FULL(msg = 'the cluster has as many members as it takes'): ClusterError {
+    return new ClusterError('MEMBERSHIP_FULL', msg)
   }
 
   static CHANNEL_TAKEN(msg = 'a channel with this name is open'): ClusterError {

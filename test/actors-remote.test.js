@@ -264,3 +264,21 @@ test('a failing ask names the actor, the timeout and the line that asked, also f
   t.ok(timeout.message.includes('/user/slow') && timeout.message.includes('200 ms'), timeout.message)
   t.ok(/actors-remote\.test\.js/.test(timeout.stack), 'the timeout names the caller too')
 })
+
+test('envelopes from peers to /system/ paths are refused and counted; the connection carries on', async (t) => {
+  const [a, b] = await pair(t)
+  const got = []
+  b.system.spawn('sink', (msg) => got.push(msg))
+  const drops = []
+  b.cluster.transport.on('drop', (d) => drops.push(d))
+  const body = b4a.alloc(0)
+  for (const to of ['/system/guardian', '/system/receptionist']) {
+    a.cluster.send(b.cluster.self, { kind: 'envelope', to, from: null, manifest: 'x', body, correlationId: null })
+  }
+  a.system.ref(`${b.cluster.self.toString()}/user/sink`).tell('after')
+  await until(() => got.length === 1, 5000, 'the next message')
+  t.is(got[0], 'after', 'delivered after the refused ones, on the same connection')
+  t.alike(drops.map((d) => d.reason), ['forbidden-recipient', 'forbidden-recipient'])
+  t.is(b.cluster.transport.stats(a.cluster.self).drops['forbidden-recipient'], 2, 'counted by the transport')
+  t.is(b.system.stats().remote.badMessages, 0, 'not taken for bad messages')
+})

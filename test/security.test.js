@@ -90,21 +90,6 @@ test(`${runtime}: a recorded handshake replayed to the node is refused`, async (
   t.is(b.received.length, 1, 'the replayed envelope was not delivered')
 })
 
-test(`${runtime}: envelopes to system paths the node does not serve are refused and counted`, async (t) => {
-  const a = await tcpNode(t, 'a')
-  const b = await tcpNode(t, 'b', { systemPaths: ['/system/receptionist'] })
-  const drops = []
-  b.on('drop', (d) => drops.push(d))
-  a.send(b.self, envelope(0, new Uint8Array(0), `${b.self}/system/guardian`))
-  a.send(b.self, envelope(1, new Uint8Array(0), `${b.self}/system/receptionist`))
-  a.send(b.self, envelope(2, new Uint8Array(0), `${b.self}/user/ok`))
-  await until(() => b.received.length === 2)
-  t.alike(b.received.map((r) => r.msg.manifest), ['n:1', 'n:2'])
-  t.is(drops.length, 1)
-  t.is(drops[0].reason, 'forbidden-recipient')
-  t.is(b.stats(a.self).drops['forbidden-recipient'], 1)
-})
-
 test(`${runtime}: dials are limited to maxConcurrentDials; the rest wait their turn`, async (t) => {
   let inFlight = 0
   let most = 0

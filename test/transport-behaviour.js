@@ -9,7 +9,7 @@
 // Only the Transport interface, stats() and events are used. Addresses may ask for port 0, so
 // a test reads `transport.self` after create.
 import test from 'brittle'
-import { NodeAddress, DEFAULT_MAX_FRAME_BYTES } from 'actor-cluster-bare'
+import { NodeAddress, DEFAULT_MAX_FRAME_BYTES, guardRecipients, systemRecipientRule } from 'actor-cluster-bare'
 import { until, envelope } from './helpers/transport.js'
 
 const SELF = 'actor-cluster://behaviour@127.0.0.1:0'
@@ -204,6 +204,24 @@ export function behaviour(name, factory) {
     a.send(b.self, envelope(1))
     await until(() => b.received.length === 1)
     t.is(b.received[0].msg.manifest, 'n:1', 'the link is fine')
+  })
+
+  // The recipient rule is the actor system's, enforced above the transport; what it refuses is
+  // counted by the transport all the same.
+  test(`${name}: envelopes to system paths the node does not serve are refused and counted`, async (t) => {
+    const [a, b] = (await setup(t)).nodes
+    const take = (from, msg) => b.received.push({ from, msg })
+    b.setHandler(guardRecipients(b, take, systemRecipientRule(['/system/receptionist'])))
+    const drops = []
+    b.on('drop', (d) => drops.push(d))
+    a.send(b.self, envelope(0, new Uint8Array(0), `${b.self}/system/guardian`))
+    a.send(b.self, envelope(1, new Uint8Array(0), `${b.self}/system/receptionist`))
+    a.send(b.self, envelope(2, new Uint8Array(0), `${b.self}/user/ok`))
+    await until(() => b.received.length === 2)
+    t.alike(b.received.map((r) => r.msg.manifest), ['n:1', 'n:2'])
+    t.is(drops.length, 1)
+    t.is(drops[0].reason, 'forbidden-recipient')
+    t.is(b.stats(a.self).drops['forbidden-recipient'], 1)
   })
 
   test(`${name}: shutdown delivers what was sent, disconnects, then drops`, async (t) => {

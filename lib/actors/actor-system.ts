@@ -15,6 +15,7 @@ import { ActorRef, checkActorName, isLocalPath, refKey, type AskOptions, type Re
 import type { Behavior, SpawnOptions } from './behavior.ts'
 import { Dispatcher } from './dispatcher.ts'
 import type { MailboxOptions } from './mailbox.ts'
+import { systemRecipientRule, type RecipientRule } from './recipients.ts'
 import { Remoting, type RemotingStats } from './remoting.ts'
 import { Serialization, type RefCodec, type Serializer } from './serialization.ts'
 
@@ -50,6 +51,11 @@ export interface ActorSystemOptions {
    * @default false
    */
   serializeLocalMessages?: boolean
+  /**
+   * Paths under /system/ that peers may address (default none); envelopes from peers to any
+   * other /system/ path are refused and counted as the transport's `drops['forbidden-recipient']`.
+   */
+  systemPaths?: string[]
 }
 
 export const ACTOR_SYSTEM_DEFAULTS = {
@@ -138,6 +144,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   private _askTimeoutMs: number
   private _mailbox: MailboxOptions
   private _serializeLocal: boolean
+  private _recipients: RecipientRule
   private _cluster: Cluster | null
   private _remoting: Remoting | null
   private _refs: Map<string, ActorRef>
@@ -170,6 +177,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this._askTimeoutMs = opts.askTimeoutMs ?? ACTOR_SYSTEM_DEFAULTS.askTimeoutMs
     this._mailbox = opts.mailbox ?? {}
     this._serializeLocal = opts.serializeLocalMessages === true
+    this._recipients = systemRecipientRule(opts.systemPaths ?? [])
     this._cluster = null
     this._remoting = null
     this._refs = new Map()
@@ -268,7 +276,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this._cluster = cluster
     if (opts.serializeLocalMessages === true) this._serializeLocal = true
     this._refs.clear()
-    this._remoting = new Remoting(this, cluster, this.serialization, scopedLogger(this._nodeLog, 'remoting'))
+    this._remoting = new Remoting(this, cluster, this.serialization, scopedLogger(this._nodeLog, 'remoting'), this._recipients)
     cluster.addMetrics(() => actorFamilies(this.stats()))
   }
 

@@ -13,6 +13,7 @@ import type { Member } from '../cluster/membership.ts'
 import type { DropEvent } from '../transport/transport.ts'
 import type { EnvelopeMessage } from '../wire/index.ts'
 import type { ActorCell } from './actor-cell.ts'
+import { refused, type RecipientRule } from './recipients.ts'
 import { ActorRef, isLocalPath, refKey } from './actor-ref.ts'
 import type { TerminationReason } from './behavior.ts'
 import type { DeadLetterReason } from './actor-system.ts'
@@ -66,6 +67,7 @@ export interface RemotingHost {
 
 export class Remoting {
   private _host: RemotingHost
+  private _rule: RecipientRule
   private _cluster: Cluster
   private _serialization: Serialization
   private _log: Logger
@@ -83,8 +85,9 @@ export class Remoting {
   private _ondropped: (e: DropEvent) => void
   private _ondisconnected: (peer: NodeAddress) => void
 
-  constructor(host: RemotingHost, cluster: Cluster, serialization: Serialization, log: Logger) {
+  constructor(host: RemotingHost, cluster: Cluster, serialization: Serialization, log: Logger, rule: RecipientRule) {
     this._host = host
+    this._rule = rule
     this._cluster = cluster
     this._serialization = serialization
     this._log = log
@@ -183,6 +186,8 @@ export class Remoting {
   }
 
   private _onenvelope(from: NodeAddress, msg: EnvelopeMessage): void {
+    // A recipient peers may not address is refused (and counted) before anything is decoded.
+    if (refused(this._cluster.transport, this._rule, from, msg)) return
     this._stats.envelopesReceived++
     // A path with an actor there is valid; only others need the check.
     const cell = this._host.cell(msg.to)

@@ -230,10 +230,12 @@ export class InMemoryTransport
     dispatch(this._receiver, from, s, msg)
   }
 
-  /**
-   * Called by the bus.
-   * @internal
-   */
+  refuse(from: NodeAddress, msg: WireMessage, reason: DropReason): void {
+    this._drop(from, msg, 0, reason)
+  }
+
+  // Called by the bus.
+  /** @internal */
   _undelivered(to: NodeAddress, msg: WireMessage, size: number, reason: DropReason): void {
     this._drop(to, msg, size, reason)
   }

@@ -67,11 +67,6 @@ export interface TcpTransportOptions {
    */
   secret?: string | Uint8Array | null
   /**
-   * Paths under /system/ that peers may address; envelopes to any other system path are refused.
-   * @default []
-   */
-  systemPaths?: string[]
-  /**
    * Address to bind, when it differs from the announced one (`0.0.0.0` in a container).
    * @default self.host
    */
@@ -156,7 +151,7 @@ export const TCP_DEFAULTS = {
 const DUPLICATE_RETRY_MS = 200
 
 type Settings = Required<
-  Omit<TcpTransportOptions, 'self' | 'log' | 'tls' | 'backend' | 'cluster' | 'listenHost' | 'maxFrameBytes' | 'secret' | 'systemPaths'>
+  Omit<TcpTransportOptions, 'self' | 'log' | 'tls' | 'backend' | 'cluster' | 'listenHost' | 'maxFrameBytes' | 'secret'>
 >
 
 export class TcpTransport extends EventEmitter<TransportEventMap> implements ObservableTransport, ConnectionOwner {
@@ -168,7 +163,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _opts: Settings
   private _peerOpts: PeerOptions
   private _secret: Uint8Array | null
-  private _systemPaths: Set<string>
   private _dialer: Dialer
   private _tls: TlsSettings | null
   private _listenHost: string
@@ -234,7 +228,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     // Validate now: half-configured TLS must fail at construction, not at the first dial.
     resolveTls(o.tls)
     this._secret = normalizeSecret(o.secret)
-    this._systemPaths = new Set(o.systemPaths ?? [])
     this._tls = o.tls ?? null
     this._listenHost = o.listenHost ?? this.self.host
     this._log = scopedLogger(o.log ?? silentLogger, 'tcp-transport')
@@ -252,10 +245,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       log: this._log,
       reply: (to, msg) => this.send(to, msg),
       onheartbeat: (from, rttMs) => this.emit('heartbeat', from, rttMs),
-      drop: (from, msg, reason) => {
-        const peer = this._peers.get(from.key)
-        if (peer !== undefined) peer.drop(msg, 0, reason)
-      }
+      drop: (from, msg, reason) => this.refuse(from, msg, reason)
     }
     this._server = null
     this._peers = new Map()
@@ -332,6 +322,16 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     // Not running: counted as a drop, as any send then is.
     if (this._closing || !this._started) this.send(peer, { kind: 'heartbeat', seq: 0, sentAt: now() })
     else this._peer(peer).heartbeat(withinMs)
+  }
+
+  refuse(from: NodeAddress, msg: WireMessage, reason: DropReason): void {
+    const peer = this._peers.get(from.key)
+    if (peer !== undefined) {
+      peer.drop(msg, 0, reason)
+    } else {
+      countDrop(this._orphanDrops, reason)
+      this._emitDrop(from, msg, 0, reason)
+    }
   }
 
   disconnect(peer: NodeAddress): void {
@@ -462,18 +462,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (peer === undefined) return
     peer.received()
-    if (msg.kind === 'envelope' && !this._mayReceive(msg.to)) {
-      peer.drop(msg, 0, DropReason.FORBIDDEN_RECIPIENT)
-      return
-    }
     dispatch(this._receiver, peer.address, peer.stats, msg)
-  }
-
-  /** Peers may address user actors, and of the system's only the paths this node serves. */
-  private _mayReceive(to: string): boolean {
-    const at = to.indexOf('/system/')
-    if (at === -1) return true
-    return this._systemPaths.has(to.slice(at))
   }
 
   /** @internal */

@@ -25,7 +25,7 @@ export const DropReason = {
   SHUTDOWN: 'shutdown',
   DISCONNECTED: 'disconnected',
   NO_HANDLER: 'no-handler',
-  /** An envelope from a peer to a system path this node does not serve. */
+  /** An envelope from a peer to a recipient the actor system does not let peers address. */
   FORBIDDEN_RECIPIENT: 'forbidden-recipient',
   /** Fault injection on an in-memory bus. */
   INJECTED_LOSS: 'injected-loss',
@@ -111,6 +111,12 @@ export interface ObservableTransport extends Transport {
    * `stats(peer).rttMs`. The one way heartbeats are made.
    */
   heartbeat(peer: NodeAddress, withinMs?: number): void
+  /**
+   * A layer above refuses a message that arrived from `from` (an envelope to a recipient it
+   * does not serve, say): counted in `stats(from).drops[reason]` and emitted as 'drop', as the
+   * transport's own refusals are, so nothing is dropped without a count.
+   */
+  refuse(from: NodeAddress, msg: WireMessage, reason: DropReason): void
   on<E extends keyof TransportEventMap>(event: E, fn: Listener<E>): this
   off<E extends keyof TransportEventMap>(event: E, fn: Listener<E>): this
 }
