@@ -24,6 +24,7 @@ export const ErrorCode = {
   QUEUE_FULL: 'QUEUE_FULL',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   STALLED: 'STALLED',
+  STALE_INCARNATION: 'STALE_INCARNATION',
   TRANSPORT_CLOSED: 'TRANSPORT_CLOSED',
   BAD_MESSAGE: 'BAD_MESSAGE',
   NOT_SERIALIZABLE: 'NOT_SERIALIZABLE',
@@ -153,6 +154,10 @@ export class ClusterError extends Error {
 
   static STALLED(msg = 'incomplete frame stalled'): ClusterError {
     return new ClusterError(ErrorCode.STALLED, msg)
+  }
+
+  static STALE_INCARNATION(msg = 'a hello with an incarnation no larger than the live one'): ClusterError {
+    return new ClusterError(ErrorCode.STALE_INCARNATION, msg)
   }
 
   static TRANSPORT_CLOSED(msg = 'transport is shut down'): ClusterError {

@@ -161,3 +161,30 @@ test(`${runtime}: a lone length prefix after the handshake is stalled out`, asyn
   await until(() => closed, 3000, 'the socket closed')
   t.is(node.stats().rejected.STALLED, 1, 'counted')
 })
+
+test(`${runtime}: without a secret, a hello in a live peer's name with an incarnation no larger is refused`, async (t) => {
+  const lines = []
+  const log = createLogger('warn', (r) => lines.push(r.msg))
+  const node = await tcpNode(t, 'node', { log })
+  const peer = await tcpNode(t, 'peer')
+  // The peer dials, so the node's open connection is one the peer made.
+  peer.send(node.self, envelope(0))
+  await until(() => node.received.length === 1, 5000, 'the peer connected')
+  const codes = []
+  node.on('connection-error', (err) => codes.push(err.code))
+  for (const incarnation of [peer.incarnation - 1, peer.incarnation, 1]) {
+    let heard = 0
+    await stranger(node.self.port, (s) => {
+      s.ondata = (c) => (heard += c.byteLength)
+      s.write(encodeFrame({ ...hello(peer.self.toString()), incarnation }))
+    })
+    t.ok(heard > 0, 'told why (a goodbye)')
+  }
+  await until(() => codes.length === 3, 3000, 'three refusals')
+  t.alike(codes, ['STALE_INCARNATION', 'STALE_INCARNATION', 'STALE_INCARNATION'])
+  t.is(node.stats().rejected.STALE_INCARNATION, 3, 'counted')
+  t.ok(lines.some((l) => /refused a hello in the name of/.test(l)), 'logged at warn')
+  node.send(peer.self, envelope(1))
+  await until(() => peer.received.length === 1, 5000, 'traffic still reaches the real peer')
+  t.is(node.stats(peer.self).reconnects, 0, 'its connection untouched')
+})

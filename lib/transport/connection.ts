@@ -16,10 +16,10 @@ export { DUPLICATE_REASON } from './handshake.ts'
 
 export interface ConnectionOwner {
   /**
-   * An inbound hello passed validation: null accepts it, a string refuses it for that reason.
+   * An inbound hello passed validation: null accepts it, a string or an error refuses it.
    * @internal
    */
-  _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | null
+  _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null
   /** @internal */
   _onopen(conn: Connection): void
   /** @internal */

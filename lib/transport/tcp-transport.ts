@@ -406,17 +406,22 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
    * ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
    * @internal
    */
-  _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | null {
+  _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null {
     if (this._closing) return 'shutting down'
     const peer = this._peers.get(from.key)
     if (peer === undefined) return null
     const open = peer.conn
     if (open !== null && open !== conn) {
-      // A new incarnation, or the peer redialling a connection it dialled before (it lost it;
-      // this side has not noticed yet): the new one replaces the old.
-      if (hello.incarnation !== open.incarnation || !open.outbound) return null
+      // A restart is a strictly larger incarnation: the new connection replaces the old.
+      if (hello.incarnation > open.incarnation) return null
       // This side dialled and is already open: the peer's dial crossed it.
-      return DUPLICATE_REASON
+      if (hello.incarnation === open.incarnation && open.outbound) return DUPLICATE_REASON
+      // With a secret the hello is proven before the connection opens, so this is the peer
+      // itself redialling a connection it lost (this side has not noticed yet): it replaces
+      // the old one. Without one, it would hand a live peer's traffic to whoever says hello in
+      // its name: refused, and the peer, if it is the peer, dials again once the old one closed.
+      if (this._secret !== null) return null
+      return this._stale(from, hello.incarnation, open.incarnation)
     }
     // Both dialling at once: the dial from the lower address wins, on both sides. (Our own dial
     // is given up only once this one has finished its handshake: see _onopen.)
@@ -463,6 +468,11 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     if (peer === undefined) return
     peer.received()
     dispatch(this._receiver, peer.address, peer.stats, msg)
+  }
+
+  private _stale(from: NodeAddress, incarnation: number, live: number): ClusterError {
+    this._log.warn(`refused a hello in the name of ${from.toString()}: incarnation ${incarnation}, and it is connected with ${live}`)
+    return ClusterError.STALE_INCARNATION(`${from.toString()} is connected with incarnation ${live}; a hello with ${incarnation} is not a restart`)
   }
 
   /** @internal */
