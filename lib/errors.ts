@@ -25,6 +25,7 @@ export const ErrorCode = {
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   STALLED: 'STALLED',
   STALE_INCARNATION: 'STALE_INCARNATION',
+  REASSEMBLY_FULL: 'REASSEMBLY_FULL',
   TRANSPORT_CLOSED: 'TRANSPORT_CLOSED',
   BAD_MESSAGE: 'BAD_MESSAGE',
   NOT_SERIALIZABLE: 'NOT_SERIALIZABLE',
@@ -154,6 +155,10 @@ export class ClusterError extends Error {
 
   static STALLED(msg = 'incomplete frame stalled'): ClusterError {
     return new ClusterError(ErrorCode.STALLED, msg)
+  }
+
+  static REASSEMBLY_FULL(msg = 'chunked messages being joined hold too many bytes'): ClusterError {
+    return new ClusterError(ErrorCode.REASSEMBLY_FULL, msg)
   }
 
   static STALE_INCARNATION(msg = 'a hello with an incarnation no larger than the live one'): ClusterError {

@@ -188,3 +188,50 @@ test(`${runtime}: without a secret, a hello in a live peer's name with an incarn
   await until(() => peer.received.length === 1, 5000, 'traffic still reaches the real peer')
   t.is(node.stats(peer.self).reconnects, 0, 'its connection untouched')
 })
+
+test(`${runtime}: chunked messages held open are capped per connection and per node, and stalled out`, { timeout: 60000 }, async (t) => {
+  const MAX = 1024 * 1024
+  const node = await tcpNode(t, 'node', { maxFrameBytes: MAX, maxReassemblyBytes: 2 * MAX, stallTimeoutMs: 500 })
+  const codes = []
+  node.on('connection-error', (err) => codes.push(err.code))
+  const PIECE = 256 * 1024
+  const total = MAX - 64
+  const chunk = (id, offset) => encodeFrame({ kind: 'chunk', id, offset, totalBytes: total, data: new Uint8Array(PIECE).fill(id) })
+  const open = []
+  // Four strangers under made-up addresses each start a message of almost 1 MiB and keep the
+  // connection busy with heartbeats, never sending its last piece.
+  for (let i = 0; i < 4; i++) {
+    const socket = await backend.connect({ host: HOST, port: node.self.port })
+    // The node's answer first: until the handshake is done it takes no frame this large.
+    const acked = new Promise((resolve) => (socket.ondata = resolve))
+    socket.onend = () => socket.end()
+    const closed = new Promise((resolve) => (socket.onclose = resolve))
+    socket.write(encodeFrame(hello(`actor-cluster://test@127.0.0.1:${3001 + i}`)))
+    await acked
+    socket.ondata = () => {}
+    for (let offset = 0; offset < 3 * PIECE; offset += PIECE) socket.write(chunk(1, offset))
+    const beat = setInterval(() => socket.write(encodeFrame({ kind: 'heartbeat', seq: 1, sentAt: 0 })), 100)
+    t.teardown(() => clearInterval(beat))
+    open.push(closed.then(() => clearInterval(beat)))
+    await until(() => node.stats().reassemblyBytes >= Math.min(2 * MAX, 3 * PIECE * (i + 1)) || codes.length > i - 2, 3000, `stranger ${i}'s pieces`)
+  }
+  t.ok(node.stats().reassemblyBytes <= 2 * MAX, `never more than the node's cap held (${node.stats().reassemblyBytes})`)
+  await Promise.all(open)
+  await until(() => codes.length === 4, 3000, 'a code for each')
+  t.alike(codes.slice().sort(), ['REASSEMBLY_FULL', 'REASSEMBLY_FULL', 'STALLED', 'STALLED'], 'two refused at the cap, two stalled out')
+  t.is(node.stats().reassemblyBytes, 0, 'all of it released')
+  t.is(node.stats().rejected.STALLED, 2, 'counted')
+
+  // One connection may hold one frame's worth: a second message on top is refused.
+  codes.length = 0
+  await stranger(node.self.port, async (s) => {
+    const acked = new Promise((resolve) => (s.ondata = resolve))
+    s.write(encodeFrame(hello('actor-cluster://test@127.0.0.1:3009')))
+    await acked
+    for (let offset = 0; offset < 3 * PIECE; offset += PIECE) s.write(chunk(1, offset))
+    for (let offset = 0; offset < 2 * PIECE; offset += PIECE) s.write(chunk(2, offset))
+  })
+  await until(() => codes.length === 1, 3000, 'the refusal')
+  t.is(codes[0], 'FRAME_TOO_LARGE')
+  t.is(node.stats().reassemblyBytes, 0)
+})

@@ -203,6 +203,7 @@ export class InMemoryTransport
       handshakeFailures: 0,
       rejected: {},
       inboundConnections: 0,
+      reassemblyBytes: 0,
       dialsQueued: 0
     }
     // What is on its way to peers no longer linked counts too.

@@ -13,7 +13,7 @@ import { NodeAddress } from '../node-address.ts'
 import { DEFAULT_MAX_FRAME_BYTES } from '../wire/index.ts'
 import type { HelloMessage, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
-import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity } from './connection.ts'
+import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
 import { Dialer } from './dialer.ts'
 import { Peer, closed, within, type PeerOptions } from './peer.ts'
 import { checkFits, dispatch, retire, sendSize, sumStats, type Receiver } from './traffic.ts'
@@ -122,14 +122,15 @@ export interface TcpTransportOptions {
    */
   maxConcurrentDials?: number
   /**
-   * A connection holding part of a frame without progress for this long is closed (STALLED).
-   * @default 30000
+   * A connection holding part of a frame, or part of a chunked message, without progress for this
+   * long is closed (STALLED).
    */
   stallTimeoutMs?: number
   /**
-   * How long `shutdown()` waits for queued frames to flush before closing anyway.
-   * @default 5000
+   * Bytes held in unfinished chunked messages on all connections together; a chunk past it
+   * closes its connection (REASSEMBLY_FULL). Each connection may hold at most maxFrameBytes.
    */
+  maxReassemblyBytes?: number
   shutdownTimeoutMs?: number
 }
 
@@ -145,6 +146,7 @@ export const TCP_DEFAULTS = {
   maxInboundConnections: 1024,
   maxConcurrentDials: 64,
   stallTimeoutMs: 30_000,
+  maxReassemblyBytes: 64 * 1024 * 1024,
   shutdownTimeoutMs: 5_000
 } as const
 
@@ -183,6 +185,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _orphanDrops: Partial<Record<DropReason, number>>
   /** The counts of peers no longer in the table (disconnected), kept in the totals. */
   private _retired: PeerStats
+  private _reassembly: ReassemblyBudget
   private _ondial: (peer: Peer) => void
   private _ondrop: (peer: Peer, msg: WireMessage, bytes: number, reason: DropReason) => void
 
@@ -217,6 +220,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       maxInboundConnections: o.maxInboundConnections ?? TCP_DEFAULTS.maxInboundConnections,
       maxConcurrentDials: o.maxConcurrentDials ?? TCP_DEFAULTS.maxConcurrentDials,
       stallTimeoutMs: o.stallTimeoutMs ?? TCP_DEFAULTS.stallTimeoutMs,
+      maxReassemblyBytes: o.maxReassemblyBytes ?? TCP_DEFAULTS.maxReassemblyBytes,
       shutdownTimeoutMs: o.shutdownTimeoutMs ?? TCP_DEFAULTS.shutdownTimeoutMs
     }
     this._peerOpts = {
@@ -259,6 +263,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._unboundHandshakeFailures = 0
     this._orphanDrops = {}
     this._retired = emptyPeerStats('')
+    this._reassembly = { held: 0, max: this._opts.maxReassemblyBytes }
     this._ondial = (peer) => {
       if (this._dialer.wanted(peer)) this._dialer.ensure(peer)
     }
@@ -362,6 +367,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       handshakeFailures: this._unboundHandshakeFailures,
       rejected: { ...this._rejected },
       inboundConnections: this._inbound.size,
+      reassemblyBytes: this._reassembly.held,
       dialsQueued: this._dialer.queued
     }
     const peers = [...this._peers.values()].map((p) => p.snapshot())
@@ -511,7 +517,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
     const conn = new Connection(this, socket, this._local, {
       outbound: false,
-      handshakeTimeoutMs: this._opts.handshakeTimeoutMs
+      handshakeTimeoutMs: this._opts.handshakeTimeoutMs,
+      reassembly: this._reassembly
     })
     this._inbound.add(conn)
     this._connections.add(conn)
@@ -552,7 +559,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       conn = new Connection(this, socket, local, {
         outbound: true,
         expected: target,
-        handshakeTimeoutMs: this._opts.handshakeTimeoutMs
+        handshakeTimeoutMs: this._opts.handshakeTimeoutMs,
+        reassembly: this._reassembly
       })
     } catch (err) {
       peer.dialInFlight = false
@@ -578,6 +586,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     for (const conn of this._connections) {
       if (conn.pendingFrameBytes > 0 && t - conn.lastDataAt > this._opts.stallTimeoutMs) {
         conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a frame and stopped`))
+      } else if (conn.reassemblyBytes > 0 && t - conn.reassemblyProgressAt > this._opts.stallTimeoutMs) {
+        // Other frames may still flow: what counts is that the chunked message stopped moving.
+        conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a chunked message and stopped`))
       }
     }
     const interval = this._opts.heartbeatIntervalMs
