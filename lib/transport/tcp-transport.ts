@@ -124,13 +124,19 @@ export interface TcpTransportOptions {
   /**
    * A connection holding part of a frame, or part of a chunked message, without progress for this
    * long is closed (STALLED).
+   * @default 30000
    */
   stallTimeoutMs?: number
   /**
    * Bytes held in unfinished chunked messages on all connections together; a chunk past it
    * closes its connection (REASSEMBLY_FULL). Each connection may hold at most maxFrameBytes.
+   * @default 67108864 (64 MiB)
    */
   maxReassemblyBytes?: number
+  /**
+   * How long `shutdown()` waits for queued frames to flush before closing anyway.
+   * @default 5000
+   */
   shutdownTimeoutMs?: number
 }
 
