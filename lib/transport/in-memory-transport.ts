@@ -203,6 +203,7 @@ export class InMemoryTransport
       handshakeFailures: 0,
       rejected: {},
       inboundConnections: 0,
+      knownPeers: this._stats.size,
       reassemblyBytes: 0,
       dialsQueued: 0
     }

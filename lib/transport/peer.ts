@@ -45,6 +45,8 @@ export class Peer {
   dialDone: Promise<void> | null
   /** Monotonic time before which no dial starts (backoff after the last failure). */
   nextDialAt: number
+  /** Monotonic time the peer was last connected or sent to (its creation before that). */
+  lastActiveAt: number
   /** The peer wants a connection: it has frames queued and none is open. Set by the transport. */
   ondial: ((peer: Peer) => void) | null
   ondrop: PeerDropHandler | null
@@ -71,6 +73,7 @@ export class Peer {
     this.dialInFlight = false
     this.dialDone = null
     this.nextDialAt = 0
+    this.lastActiveAt = now()
     this.ondial = null
     this.ondrop = null
     this._opts = opts
@@ -92,6 +95,11 @@ export class Peer {
     return this.conn !== null
   }
 
+  /** Nothing open, under way or waiting: the peer can be forgotten without losing anything. */
+  get idle(): boolean {
+    return this.conn === null && this.dialing === null && !this.dialInFlight && this.dialDone === null && this._redialTimer === null && this.queue.length === 0
+  }
+
   /** Whether a redial is waiting for its time. */
   get redialPending(): boolean {
     return this._redialTimer !== null
@@ -102,6 +110,7 @@ export class Peer {
    * its lane, and writes or asks for a connection. A message over the lane's bound is dropped.
    */
   send(msg: WireMessage, size: number): void {
+    this.lastActiveAt = now()
     const queue = this.queue
     if (CONTROL_KINDS.has(msg.kind)) {
       if (queue.queuedBytes + size > this._opts.maxQueuedBytes + this._opts.maxControlQueuedBytes) {
@@ -163,6 +172,7 @@ export class Peer {
     this.stats.bytesIn += conn.bytesIn
     if (this.conn !== conn) return false
     this.conn = null
+    this.lastActiveAt = now()
     return true
   }
 

@@ -117,6 +117,23 @@ export interface TcpTransportOptions {
    */
   maxInboundConnections?: number
   /**
+   * Open connections that peers dialled, all peers together; a handshake past it is refused
+   * (TOO_MANY_CONNECTIONS).
+   * @default 4096
+   */
+  maxConnections?: number
+  /**
+   * Peers remembered (stats, incarnation, backoff). Idle ones are forgotten after
+   * forgetPeerAfterMs, or at once, oldest first, when there are more than this.
+   * @default 10000
+   */
+  maxPeers?: number
+  /**
+   * A peer with no connection and nothing queued for this long is forgotten.
+   * @default 600000 (10 minutes)
+   */
+  forgetPeerAfterMs?: number
+  /**
    * Dials under way at once; more wait their turn.
    * @default 64
    */
@@ -150,6 +167,9 @@ export const TCP_DEFAULTS = {
   backoffMaxMs: 10_000,
   maxDialAttempts: 8,
   maxInboundConnections: 1024,
+  maxConnections: 4096,
+  maxPeers: 10_000,
+  forgetPeerAfterMs: 10 * 60_000,
   maxConcurrentDials: 64,
   stallTimeoutMs: 30_000,
   maxReassemblyBytes: 64 * 1024 * 1024,
@@ -180,6 +200,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _server: TcpServer | null
   private _peers: Map<string, Peer>
   private _inbound: Set<Connection>
+  /** Open connections that peers dialled. */
+  private _accepted: Set<Connection>
   private _connections: Set<Connection>
   private _local: LocalIdentity | null
   private _started: boolean
@@ -224,6 +246,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       backoffMaxMs: o.backoffMaxMs ?? TCP_DEFAULTS.backoffMaxMs,
       maxDialAttempts: o.maxDialAttempts ?? TCP_DEFAULTS.maxDialAttempts,
       maxInboundConnections: o.maxInboundConnections ?? TCP_DEFAULTS.maxInboundConnections,
+      maxConnections: o.maxConnections ?? TCP_DEFAULTS.maxConnections,
+      maxPeers: o.maxPeers ?? TCP_DEFAULTS.maxPeers,
+      forgetPeerAfterMs: o.forgetPeerAfterMs ?? TCP_DEFAULTS.forgetPeerAfterMs,
       maxConcurrentDials: o.maxConcurrentDials ?? TCP_DEFAULTS.maxConcurrentDials,
       stallTimeoutMs: o.stallTimeoutMs ?? TCP_DEFAULTS.stallTimeoutMs,
       maxReassemblyBytes: o.maxReassemblyBytes ?? TCP_DEFAULTS.maxReassemblyBytes,
@@ -260,6 +285,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._server = null
     this._peers = new Map()
     this._inbound = new Set()
+    this._accepted = new Set()
     this._connections = new Set()
     this._local = null
     this._started = false
@@ -373,6 +399,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       handshakeFailures: this._unboundHandshakeFailures,
       rejected: { ...this._rejected },
       inboundConnections: this._inbound.size,
+      knownPeers: this._peers.size,
       reassemblyBytes: this._reassembly.held,
       dialsQueued: this._dialer.queued
     }
@@ -421,6 +448,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null {
     if (this._closing) return 'shutting down'
     const peer = this._peers.get(from.key)
+    // A connection that would replace this peer's adds none.
+    if (this._accepted.size >= this._opts.maxConnections && peer?.conn == null) {
+      return ClusterError.TOO_MANY_CONNECTIONS(`${this._accepted.size} connections from peers already open (maxConnections)`)
+    }
     if (peer === undefined) return null
     const open = peer.conn
     if (open !== null && open !== conn) {
@@ -454,6 +485,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       peer.dialing = null
     } else {
       this._inbound.delete(conn)
+      this._accepted.add(conn)
       // The peer's dial won over ours.
       const ours = peer.dialing
       peer.dialing = null
@@ -497,6 +529,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   _onclose(conn: Connection, cause: ClusterError | null): void {
     this._connections.delete(conn)
     this._inbound.delete(conn)
+    this._accepted.delete(conn)
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (cause !== null && !conn.refusedAsDuplicate) this._reject(cause, conn.describe())
     if (peer === undefined) {
@@ -597,11 +630,37 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
         conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a chunked message and stopped`))
       }
     }
+    this._forgetIdlePeers(t)
     const interval = this._opts.heartbeatIntervalMs
     if (interval <= 0) return
     for (const peer of this._peers.values()) {
       if (peer.conn !== null && peer.conn.state === ConnectionState.OPEN) peer.heartbeat(interval)
     }
+  }
+
+  /**
+   * Keeps the peer table bounded: strangers that said hello under made-up addresses, and peers
+   * gone for good, would otherwise stay forever. Their counts stay in the totals.
+   */
+  private _forgetIdlePeers(t: number): void {
+    const over = this._peers.size - this._opts.maxPeers
+    let idle: Peer[] | null = over > 0 ? [] : null
+    for (const peer of this._peers.values()) {
+      if (!peer.idle) continue
+      if (t - peer.lastActiveAt > this._opts.forgetPeerAfterMs) this._forget(peer)
+      else idle?.push(peer)
+    }
+    if (idle === null) return
+    const excess = this._peers.size - this._opts.maxPeers
+    if (excess <= 0) return
+    idle.sort((a, b) => a.lastActiveAt - b.lastActiveAt)
+    for (let i = 0; i < excess && i < idle.length; i++) this._forget(idle[i]!)
+    idle = null
+  }
+
+  private _forget(peer: Peer): void {
+    this._peers.delete(peer.address.key)
+    retire(this._retired, peer.snapshot())
   }
 
   private _emitDrop(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {
