@@ -6,12 +6,22 @@ import { exitProcess, onSignals, pearTeardown, type SignalName } from '../../bac
 import { silentLogger, type Logger } from '../logger.ts'
 import type { Cluster } from './cluster.ts'
 
+/** What `leaveOnSignals()` takes. */
 export interface LeaveOnSignalsOptions {
-  /** Signals that make the node leave. Default: `['SIGINT', 'SIGTERM']`. */
+  /**
+   * Signals that make the node leave.
+   * @default ['SIGINT', 'SIGTERM']
+   */
   signals?: SignalName[]
-  /** Exit the process once the node has left. Default: true. */
+  /**
+   * Exit the process (with 0) once the node has left.
+   * @default true
+   */
   exit?: boolean
-  /** Where "leaving on SIGINT" is said (info). Default: silent. */
+  /**
+   * Where "SIGINT: leaving the cluster" is said, at info.
+   * @default silentLogger
+   */
   log?: Logger
 }
 

@@ -4,12 +4,19 @@
 
 import type { ClusterStatus, MemberStatusView } from './status.ts'
 
+/** What `renderStatus()` takes. */
 export interface StatusViewOptions {
-  /** Columns to fit; every line is at most this long. Default: 100. */
+  /**
+   * Columns to fit; every line is at most this long (narrower drops the last columns).
+   * @default 100
+   */
   width?: number
-  /** The first line. Default: `actor-cluster-bare status`. */
+  /**
+   * The first line.
+   * @default 'actor-cluster-bare status'
+   */
   title?: string
-  /** A short name for a member (its address is shown when this returns null). */
+  /** A short name for a member, shown before its address (none when this returns null). */
   name?: (member: MemberStatusView) => string | null
 }
 
