@@ -15,7 +15,8 @@ import type { HelloMessage, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
 import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity } from './connection.ts'
 import { Dialer } from './dialer.ts'
-import { Peer, closed, within, type PeerOptions } from './peer.ts'
+import { Peer, closed, within } from './peer.ts'
+import { tcpSettings, type TcpSettings, type TcpTransportOptions } from './tcp-options.ts'
 import { checkFits, dispatch, retire, sendSize, sumStats, type Receiver } from './traffic.ts'
 import {
   DropReason,
@@ -29,58 +30,9 @@ import {
   type TransportStats
 } from './transport.ts'
 
-export interface TcpTransportOptions {
-  self: NodeAddress | string
-  log?: Logger
-  tls?: TlsSettings | null
-  maxFrameBytes?: number
-  backend?: TcpBackend
-  // Name both sides must agree on in the handshake. Default: the address's system name.
-  cluster?: string
-  // A shared secret (at least 16 bytes) both sides of every connection must prove they know.
-  secret?: string | Uint8Array | null
-  // Address to bind. Default: self.host.
-  listenHost?: string
-  handshakeTimeoutMs?: number
-  connectTimeoutMs?: number
-  // Per peer: envelopes beyond this many queued bytes are refused and counted.
-  maxQueuedBytes?: number
-  // Per peer: room kept for control frames on top of maxQueuedBytes.
-  maxControlQueuedBytes?: number
-  // The transport's own heartbeat per connection, for round-trip time; 0 turns it off.
-  heartbeatIntervalMs?: number
-  backoffBaseMs?: number
-  backoffMaxMs?: number
-  // Consecutive failed dials after which the peer's queued envelopes are dropped as unreachable.
-  maxDialAttempts?: number
-  maxInboundConnections?: number
-  // Dials under way at once; more wait their turn.
-  maxConcurrentDials?: number
-  // A connection holding part of a frame without progress for this long is closed (STALLED).
-  stallTimeoutMs?: number
-  shutdownTimeoutMs?: number
-}
-
-export const TCP_DEFAULTS = {
-  handshakeTimeoutMs: 5_000,
-  connectTimeoutMs: 5_000,
-  maxQueuedBytes: 32 * 1024 * 1024,
-  maxControlQueuedBytes: 4 * 1024 * 1024,
-  heartbeatIntervalMs: 1_000,
-  backoffBaseMs: 100,
-  backoffMaxMs: 10_000,
-  maxDialAttempts: 8,
-  maxInboundConnections: 1024,
-  maxConcurrentDials: 64,
-  stallTimeoutMs: 30_000,
-  shutdownTimeoutMs: 5_000
-} as const
+export { TCP_DEFAULTS, type TcpTransportOptions } from './tcp-options.ts'
 
 const DUPLICATE_RETRY_MS = 200
-
-type Settings = Required<
-  Omit<TcpTransportOptions, 'self' | 'log' | 'tls' | 'backend' | 'cluster' | 'listenHost' | 'maxFrameBytes' | 'secret'>
->
 
 export class TcpTransport extends EventEmitter<TransportEventMap> implements ObservableTransport, ConnectionOwner {
   self: NodeAddress
@@ -88,15 +40,13 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   readonly maxFrameBytes: number
   readonly cluster: string
   readonly incarnation: number
-  private _opts: Settings
-  private _peerOpts: PeerOptions
+  private _opts: TcpSettings
   private _secret: Uint8Array | null
   private _dialer: Dialer
   private _tls: TlsSettings | null
   private _listenHost: string
   private _log: Logger
   private _receiver: Receiver
-  private _handler: MessageHandler | null
   private _server: TcpServer | null
   private _peers: Map<string, Peer>
   private _inbound: Set<Connection>
@@ -133,26 +83,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
     this.cluster = o.cluster ?? this.self.system
     this.incarnation = newIncarnation()
-    this._opts = {
-      handshakeTimeoutMs: o.handshakeTimeoutMs ?? TCP_DEFAULTS.handshakeTimeoutMs,
-      connectTimeoutMs: o.connectTimeoutMs ?? TCP_DEFAULTS.connectTimeoutMs,
-      maxQueuedBytes: o.maxQueuedBytes ?? TCP_DEFAULTS.maxQueuedBytes,
-      maxControlQueuedBytes: o.maxControlQueuedBytes ?? TCP_DEFAULTS.maxControlQueuedBytes,
-      heartbeatIntervalMs: o.heartbeatIntervalMs ?? TCP_DEFAULTS.heartbeatIntervalMs,
-      backoffBaseMs: o.backoffBaseMs ?? TCP_DEFAULTS.backoffBaseMs,
-      backoffMaxMs: o.backoffMaxMs ?? TCP_DEFAULTS.backoffMaxMs,
-      maxDialAttempts: o.maxDialAttempts ?? TCP_DEFAULTS.maxDialAttempts,
-      maxInboundConnections: o.maxInboundConnections ?? TCP_DEFAULTS.maxInboundConnections,
-      maxConcurrentDials: o.maxConcurrentDials ?? TCP_DEFAULTS.maxConcurrentDials,
-      stallTimeoutMs: o.stallTimeoutMs ?? TCP_DEFAULTS.stallTimeoutMs,
-      shutdownTimeoutMs: o.shutdownTimeoutMs ?? TCP_DEFAULTS.shutdownTimeoutMs
-    }
-    this._peerOpts = {
-      maxQueuedBytes: this._opts.maxQueuedBytes,
-      maxControlQueuedBytes: this._opts.maxControlQueuedBytes,
-      backoffBaseMs: this._opts.backoffBaseMs,
-      backoffMaxMs: this._opts.backoffMaxMs
-    }
+    this._opts = tcpSettings(o)
     // Validate now: half-configured TLS must fail at construction, not at the first dial.
     resolveTls(o.tls)
     this._secret = normalizeSecret(o.secret)
@@ -167,7 +98,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       log: this._log,
       onfailed: (peer, cause) => this.emit('dial-failed', peer.address, cause)
     })
-    this._handler = null
     this._receiver = {
       handler: null,
       log: this._log,
@@ -224,7 +154,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   setHandler(handler: MessageHandler): void {
-    this._handler = handler
     this._receiver = { ...this._receiver, handler }
   }
 
@@ -431,7 +360,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _peer(address: NodeAddress): Peer {
     let peer = this._peers.get(address.key)
     if (peer === undefined) {
-      peer = new Peer(address, this._peerOpts)
+      peer = new Peer(address, this._opts)
       peer.ondial = this._ondial
       peer.ondrop = this._ondrop
       this._peers.set(address.key, peer)
