@@ -311,7 +311,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   _onmessage(conn: Connection, msg: WireMessage): void {
-    const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
+    const remote = conn.remote
+    const peer = remote === null ? undefined : this._peers.get(remote.key)
     if (peer === undefined) return
     peer.received()
     dispatch(this._receiver, peer.address, peer.stats, msg)
