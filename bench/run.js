@@ -71,11 +71,11 @@ if (SECTIONS.includes('latency')) {
 // Through the actor layer: remote tells to one actor and remote asks, each interleaved run by run
 // with the same thing on TcpTransport alone.
 if (SECTIONS.includes('actors')) {
-  const got = { transport: [], 'actor-tell': [], 'rtt-transport': [], 'actor-ask': [] }
+  const got = { transport: [], 'actor-tell': [], 'entity-tell': [], 'rtt-transport': [], 'actor-ask': [], 'entity-ask': [] }
   for (let r = 0; r < runs; r++) {
     for (const name of Object.keys(got)) {
       const sample = await pair(name, 64)
-      if (sample) got[name].push(name.startsWith('rtt') || name === 'actor-ask' ? sample.sent : sample.got)
+      if (sample) got[name].push(name.startsWith('rtt') || name.endsWith('-ask') ? sample.sent : sample.got)
     }
   }
   const rate = (list) => median(list.map((x) => (x.messages / x.ms) * 1000))
@@ -84,14 +84,19 @@ if (SECTIONS.includes('actors')) {
     tellPerSec: rate(got['actor-tell']),
     transportPerSec: rate(got.transport),
     ask: pct(got['actor-ask']),
-    transportRtt: pct(got['rtt-transport'])
+    transportRtt: pct(got['rtt-transport']),
+    entityTellPerSec: rate(got['entity-tell']),
+    entityAsk: pct(got['entity-ask'])
   }
+  a.entityTellRatio = a.entityTellPerSec / a.tellPerSec
+  a.entityAskP50Ratio = a.entityAsk.p50 / a.ask.p50
   a.tellRatio = a.tellPerSec / a.transportPerSec
   a.askP50Ratio = a.ask.p50 / a.transportRtt.p50
   a.askP99Ratio = a.ask.p99 / a.transportRtt.p99
   results.actors = a
   const fmt = (n) => (n >= 1e6 ? (n / 1e6).toFixed(2) + 'M' : (n / 1e3).toFixed(1) + 'k')
   console.log(`\nactors, 64 B: remote tell ${fmt(a.tellPerSec)}/s (${a.tellRatio.toFixed(2)} of TcpTransport's ${fmt(a.transportPerSec)}/s)`)
+  console.log(`  sharded entity tell ${fmt(a.entityTellPerSec)}/s (${a.entityTellRatio.toFixed(2)} of remote tell); entity ask p50 ${a.entityAsk.p50.toFixed(3)} ms, p99 ${a.entityAsk.p99.toFixed(3)} ms (p50 ${a.entityAskP50Ratio.toFixed(2)}x remote ask)`)
   console.log(`  remote ask p50 ${a.ask.p50.toFixed(3)} ms, p99 ${a.ask.p99.toFixed(3)} ms (transport round trip p50 ${a.transportRtt.p50.toFixed(3)}, p99 ${a.transportRtt.p99.toFixed(3)}: ${a.askP50Ratio.toFixed(2)}x, ${a.askP99Ratio.toFixed(2)}x)`)
 }
 

@@ -24,6 +24,8 @@ export const ErrorCode = {
   QUEUE_FULL: 'QUEUE_FULL',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   STALLED: 'STALLED',
+  STALE_INCARNATION: 'STALE_INCARNATION',
+  REASSEMBLY_FULL: 'REASSEMBLY_FULL',
   TRANSPORT_CLOSED: 'TRANSPORT_CLOSED',
   BAD_MESSAGE: 'BAD_MESSAGE',
   NOT_SERIALIZABLE: 'NOT_SERIALIZABLE',
@@ -35,7 +37,9 @@ export const ErrorCode = {
   SYSTEM_STOPPED: 'SYSTEM_STOPPED',
   CHANNEL_TAKEN: 'CHANNEL_TAKEN',
   READY_TIMEOUT: 'READY_TIMEOUT',
-  SHARD_COUNT_MISMATCH: 'SHARD_COUNT_MISMATCH'
+  SHARD_COUNT_MISMATCH: 'SHARD_COUNT_MISMATCH',
+  BAD_RECORD: 'BAD_RECORD',
+  MEMBERSHIP_FULL: 'MEMBERSHIP_FULL'
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -153,6 +157,14 @@ export class ClusterError extends Error {
     return new ClusterError(ErrorCode.STALLED, msg)
   }
 
+  static REASSEMBLY_FULL(msg = 'chunked messages being joined hold too many bytes'): ClusterError {
+    return new ClusterError(ErrorCode.REASSEMBLY_FULL, msg)
+  }
+
+  static STALE_INCARNATION(msg = 'a hello with an incarnation no larger than the live one'): ClusterError {
+    return new ClusterError(ErrorCode.STALE_INCARNATION, msg)
+  }
+
   static TRANSPORT_CLOSED(msg = 'transport is shut down'): ClusterError {
     return new ClusterError(ErrorCode.TRANSPORT_CLOSED, msg)
   }
@@ -189,6 +201,16 @@ export class ClusterError extends Error {
 
   static SYSTEM_STOPPED(msg = 'the actor system is stopped'): ClusterError {
     return new ClusterError(ErrorCode.SYSTEM_STOPPED, msg)
+  }
+
+  // A member record or status decision that is forged, unsigned, out of range or not vouched for.
+  static BAD_RECORD(msg = 'member record refused'): ClusterError {
+    return new ClusterError('BAD_RECORD', msg)
+  }
+
+  // The cluster already has as many members as it takes (`maxMembers`).
+  static MEMBERSHIP_FULL(msg = 'the cluster has as many members as it takes'): ClusterError {
+    return new ClusterError('MEMBERSHIP_FULL', msg)
   }
 
   static CHANNEL_TAKEN(msg = 'a channel with this name is open'): ClusterError {

@@ -1,7 +1,7 @@
 // The handshake state machine alone: no socket, no timer. Frames go in, steps come out.
 import test from 'brittle'
 import b4a from 'b4a'
-import { NodeAddress, WIRE_VERSION } from 'actor-cluster-bare'
+import { ClusterError, NodeAddress, WIRE_VERSION } from 'actor-cluster-bare'
 import { Handshake, HandshakeState, DUPLICATE_REASON, AUTH_REASON } from 'actor-cluster-bare/testkit'
 
 const SECRET = b4a.from('correct horse battery staple, at length')
@@ -78,7 +78,8 @@ test('handshake: the listener refuses with a goodbye and a code', (t) => {
     ['another cluster', {}, (h) => ({ ...h, cluster: 'other' }), 'CLUSTER_MISMATCH', 'cluster mismatch'],
     ['a secret here, none there', { b: { secret: SECRET } }, (h) => h, 'AUTH_FAILED', AUTH_REASON],
     ['a secret there, none here', { a: { secret: SECRET } }, (h) => h, 'AUTH_FAILED', AUTH_REASON],
-    ['the transport keeps another connection', { accept: () => DUPLICATE_REASON }, (h) => h, 'HANDSHAKE_FAILED', DUPLICATE_REASON]
+    ['the transport keeps another connection', { accept: () => DUPLICATE_REASON }, (h) => h, 'HANDSHAKE_FAILED', DUPLICATE_REASON],
+    ['the transport refuses with a code of its own', { accept: () => ClusterError.STALE_INCARNATION('not a restart') }, (h) => h, 'STALE_INCARNATION', 'STALE_INCARNATION: not a restart']
   ]
   for (const [what, opts, edit, code, reason] of cases) {
     const { dialler, listener } = pair(opts)

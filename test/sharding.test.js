@@ -105,12 +105,15 @@ test('a runner is killed: its entities answer from other nodes once it is remove
   for (const id of all) await kit.nodes[0].sharding.entity('counter', id).ask('where', { timeoutMs: 5000 })
   const onVictim = all.filter((id) => kit.liveEntities().get('counter/' + id).has(victim.name))
   t.ok(onVictim.length > 0)
+  // Once the survivors have said it is unreachable, messages for it must wait, not vanish.
+  const { until } = await import('./helpers/transport.js')
+  const away = new Promise((resolve) => {
+    const on = (m) => m.address.equals(victim.cluster.self) && resolve()
+    for (const e of ['member-unreachable', 'member-down', 'member-removed']) kit.nodes[0].cluster.on(e, on)
+  })
   await victim.system.terminate({ leave: false })
   victim.gone = true
-  // Wait until the survivors see it unreachable, then send: these must wait, not vanish.
-
-  const { until } = await import('./helpers/transport.js')
-  await until(() => kit.nodes[0].cluster.members().some((m) => m.address.equals(victim.cluster.self) && (!m.reachable || m.status !== 'up')), 5000, 'unreachable')
+  await away
   const got = []
   const log = kit.nodes[0].system.spawn('log', (m) => got.push(m))
   onVictim.forEach((id, seq) => kit.nodes[0].sharding.entity('counter', id).tell({ add: 1, seq, log }))

@@ -315,7 +315,7 @@ test('tcp: at debug level the transport logs [tcp-transport] lines for connects,
   await until(() => b.received.length === 1)
   a.disconnect(b.self)
   t.ok(lines.every((l) => l.includes('[tcp-transport]')), 'every line is scoped')
-  t.ok(lines.some((l) => /^debug .*connected to .*wire version 1/.test(l)), 'connect logged')
+  t.ok(lines.some((l) => /^debug .*connected to .*wire version 2/.test(l)), 'connect logged')
   t.ok(lines.some((l) => /dropped envelope .*queue-full/.test(l)), 'drop logged with its reason')
   t.ok(lines.some((l) => /disconnecting/.test(l)), 'disconnect logged')
   t.is(quiet.length, 0, 'nothing below info on an info logger')

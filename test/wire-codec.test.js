@@ -251,8 +251,10 @@ test('unknown core kinds are refused, unknown extension kinds skipped, trailing 
 })
 
 test('version negotiation picks the highest common version or refuses', (t) => {
-  t.is(chooseVersion(1, 1), WIRE_VERSION)
+  t.is(chooseVersion(1, WIRE_VERSION), WIRE_VERSION)
   t.is(chooseVersion(1, 99), WIRE_VERSION, 'a newer peer meets us at ours')
+  // Version 1 records are unsigned: a node that speaks only version 1 is refused.
+  t.exception(() => chooseVersion(1, 1), /BAD_VERSION/)
   t.exception(() => chooseVersion(WIRE_VERSION + 1, WIRE_VERSION + 5), /BAD_VERSION/)
   t.exception(() => chooseVersion(3, 2), /BAD_VERSION/)
 })

@@ -137,11 +137,23 @@ function shapeError(m) {
     case 'gossip':
       ok =
         typeof m.reply === 'boolean' &&
-        (m.summary === null || uint(m.summary)) &&
+        (m.summary === null || (bytes(m.summary) && m.summary.byteLength === 16)) &&
         Array.isArray(m.digest) &&
         m.digest.every(entry) &&
         Array.isArray(m.deltas) &&
-        m.deltas.every((d) => entry(d) && strs(d.roles) && strs(d.unreachable))
+        m.deltas.every(
+          (d) =>
+            entry(d) &&
+            strs(d.roles) &&
+            Array.isArray(d.unreachable) &&
+            d.unreachable.every((o) => str(o.address) && uint(o.version)) &&
+            bytes(d.key) &&
+            d.key.byteLength === 32 &&
+            bytes(d.signature) &&
+            d.signature.byteLength === 64 &&
+            (d.vouch === null || (str(d.vouch.by) && bytes(d.vouch.signature) && d.vouch.signature.byteLength === 64)) &&
+            (d.decision === null || (STATUSES.has(d.decision.status) && str(d.decision.by) && bytes(d.decision.signature) && d.decision.signature.byteLength === 64))
+        )
       break
     case 'envelope':
       ok =

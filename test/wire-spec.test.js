@@ -186,13 +186,18 @@ class SpecReader {
       }
       case 'gossip': {
         const flags = this.byte()
-        const summary = flags & 2 ? this.uint() : null
+        const summary = flags & 2 ? this.bytesField() : null
         const digest = this.list(() => this.entry())
         const deltas = this.list(() => {
           const e = this.entry()
           const roles = this.list(() => this.string())
-          const unreachable = this.list(() => this.string())
-          return { ...e, roles, unreachable }
+          const unreachable = this.list(() => ({ address: this.string(), version: this.uint() }))
+          const key = this.bytesField()
+          const signature = this.bytesField()
+          const has = this.byte()
+          const vouch = has & 1 ? { by: this.string(), signature: this.bytesField() } : null
+          const decision = has & 2 ? { status: this.status(), by: this.string(), signature: this.bytesField() } : null
+          return { ...e, roles, unreachable, key, signature, vouch, decision }
         })
         return { kind, digest, deltas, reply: (flags & 1) !== 0, summary }
       }

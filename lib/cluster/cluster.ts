@@ -2,8 +2,10 @@
 // neighbours with heartbeats, and lets the leader move members along (joining -> up,
 // unreachable too long -> down, leaving or down -> removed).
 
+import b4a from 'b4a'
 import EventEmitter from 'bare-events'
 import { now } from '../../backends/clock.ts'
+import { randomBytes } from '../../backends/crypto.ts'
 import { ClusterError } from '../errors.ts'
 import { nodeLogger, scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
@@ -11,15 +13,17 @@ import { TcpTransport } from '../transport/tcp-transport.ts'
 import type { DropEvent, ObservableTransport } from '../transport/transport.ts'
 import { Backoff } from '../transport/backoff.ts'
 import type { TlsSettings } from '../../backends/types.ts'
-import { messageSize, type EnvelopeMessage, type GossipMessage, type SubsystemMessage, type WireMessage } from '../wire/index.ts'
+import { messageSize, type Observation, type EnvelopeMessage, type GossipMessage, type SubsystemMessage, type WireMessage } from '../wire/index.ts'
 import { Channel, type ChannelHandler } from './channel.ts'
 import { Diagnostics } from './diagnostics.ts'
 import { Readiness, type ReadyOptions } from './ready.ts'
 import { clusterStatus, type ClusterStatus } from './status.ts'
 import { clusterFamilies, formatMetrics, type MetricsSource } from './metrics.ts'
 import type { PeerStats, TransportStats } from '../transport/transport.ts'
-import { Membership, STATUS_RANK, type Member, type MemberRecord } from './membership.ts'
-import { PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.ts'
+import { DEFAULT_MAX_MEMBERS, Membership, STATUS_RANK, type Member, type MemberRecord, type Refusal } from './membership.ts'
+import { PauseDetector } from './pause-detector.ts'
+import { PHI_DEFAULTS, PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.ts'
+import { newKeyPair, type SigningKeyPair } from './record-signing.ts'
 
 // What Cluster.join needs of an actor system: its name (the cluster's) and a logger. A system
 // that hosts actors also takes the cluster when it has joined, to route its messages.
@@ -66,6 +70,12 @@ export interface ClusterOptions {
   // Actor systems: pass every local message through the serializer too, so a message that could
   // not cross the wire fails in tests on one node.
   serializeLocalMessages?: boolean
+  /** This node's Ed25519 identity, which signs its record and its decisions. Default: a new key pair. */
+  keyPair?: SigningKeyPair
+  /** Members (tombstones included) this node keeps; a join beyond it is refused. Default 1000. */
+  maxMembers?: number
+  /** Every this many gossip rounds, the whole digest goes out instead of a summary. Default 10. */
+  fullGossipEvery?: number
 }
 
 export const CLUSTER_DEFAULTS = {
@@ -79,8 +89,16 @@ export const CLUSTER_DEFAULTS = {
   seedRetryBaseMs: 200,
   seedRetryMaxMs: 5_000,
   tombstoneMs: 60_000,
-  leaveTimeoutMs: 10_000
+  leaveTimeoutMs: 10_000,
+  maxMembers: DEFAULT_MAX_MEMBERS,
+  fullGossipEvery: 10
 } as const
+
+// Messages a sleeping node (tests only) holds before it counts the rest as discarded.
+const SLEEP_INBOX = 10_000
+
+// The subsystem channel on which a member tells a node it was not let in, and why.
+export const REFUSED_CHANNEL = 'cluster/refused'
 
 export interface ClusterEventMap {
   'member-joined': [member: Member]
@@ -91,6 +109,8 @@ export interface ClusterEventMap {
   'member-down': [member: Member]
   'member-removed': [member: Member]
   'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
+  // A member this node asked to let it in refused (MEMBERSHIP_FULL); it keeps asking.
+  'join-refused': [error: ClusterError, by: NodeAddress]
   // Envelopes nobody took (no envelope handler) and subsystem messages on no open channel.
   message: [from: NodeAddress, msg: WireMessage]
   // The transport's: a message it did not deliver, and a peer connection that closed.
@@ -119,6 +139,16 @@ export interface ClusterStats {
   unhandledMessages: number
   /** Messages discarded above the transport, by reason (the transport's own drops are in its stats). */
   discarded: Partial<Record<ClusterDiscardReason, number>>
+  // Member records and decisions refused, by error code (BAD_RECORD, MEMBERSHIP_FULL).
+  refusedRecords: Record<string, number>
+  // Connections closed because the peer sent a forged or out-of-range record.
+  forgersDisconnected: number
+  // Ticks on which this node found its own timers had run late and judged nobody.
+  pausesDetected: number
+  // Times this node answered an accusation about itself with a newer record.
+  refutations: number
+  // Gossip messages whose handling failed (counted, never thrown out of the handler).
+  gossipErrors: number
 }
 
 export class Cluster extends EventEmitter<ClusterEventMap> {
@@ -129,7 +159,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   onenvelope: EnvelopeHandler | null
   private _membership: Membership
   private _log: Logger
-  private _opts: Required<Omit<ClusterOptions, 'host' | 'port' | 'seeds' | 'transport' | 'tls' | 'secret' | 'roles' | 'log' | 'failureDetector' | 'clientOnly' | 'serializeLocalMessages'>>
+  private _opts: Required<Omit<ClusterOptions, 'host' | 'port' | 'seeds' | 'transport' | 'tls' | 'secret' | 'roles' | 'log' | 'failureDetector' | 'clientOnly' | 'serializeLocalMessages' | 'keyPair'>>
   private _phi: PhiAccrualOptions
   private _seeds: NodeAddress[]
   private _joined: boolean
@@ -147,6 +177,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _stats: ClusterStats
   private _channels: Map<string, Channel>
   private _leaving: boolean
+  private _heartbeatPause: PauseDetector
+  private _gossipPause: PauseDetector
+  private _lastRefutation: number
+  private _refusalsLogged: number
+  // While asleep (tests only), what arrives waits here, as the kernel would hold it.
+  private _asleep: [NodeAddress, WireMessage][] | null
   private _beforeLeave: Set<() => Promise<void>>
   private _prepared: Promise<void> | null
   private _diagnostics: Diagnostics
@@ -179,7 +215,11 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this.incarnation = transport.incarnation
     this.clientOnly = opts.clientOnly === true
     this.onenvelope = null
-    this._membership = new Membership(transport.self, this.incarnation, opts.roles ?? [], { observer: this.clientOnly })
+    const keyPair = opts.keyPair ?? newKeyPair()
+    this._membership = new Membership(transport.self, this.incarnation, opts.roles ?? [], keyPair, {
+      observer: this.clientOnly,
+      maxMembers: opts.maxMembers ?? CLUSTER_DEFAULTS.maxMembers
+    })
     this._log = scopedLogger(opts.log ?? system.log ?? silentLogger, 'cluster')
     this._opts = {
       gossipIntervalMs: opts.gossipIntervalMs ?? CLUSTER_DEFAULTS.gossipIntervalMs,
@@ -191,7 +231,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       seedRetryBaseMs: opts.seedRetryBaseMs ?? CLUSTER_DEFAULTS.seedRetryBaseMs,
       seedRetryMaxMs: opts.seedRetryMaxMs ?? CLUSTER_DEFAULTS.seedRetryMaxMs,
       tombstoneMs: opts.tombstoneMs ?? CLUSTER_DEFAULTS.tombstoneMs,
-      leaveTimeoutMs: opts.leaveTimeoutMs ?? CLUSTER_DEFAULTS.leaveTimeoutMs
+      leaveTimeoutMs: opts.leaveTimeoutMs ?? CLUSTER_DEFAULTS.leaveTimeoutMs,
+      maxMembers: opts.maxMembers ?? CLUSTER_DEFAULTS.maxMembers,
+      fullGossipEvery: opts.fullGossipEvery ?? CLUSTER_DEFAULTS.fullGossipEvery
     }
     this._phi = { firstHeartbeatEstimateMs: this._opts.heartbeatIntervalMs, ...opts.failureDetector }
     this._seeds = (opts.seeds ?? []).map((s) => NodeAddress.from(s, system.name))
@@ -207,21 +249,64 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._view = new Map()
     this._leader = null
     this._ontransport = {
-      heartbeat: (peer) => this._detectors.get(peer.key)?.heartbeat(now()),
+      heartbeat: (peer) => {
+        if (this._asleep === null) this._detectors.get(peer.key)?.heartbeat(now())
+      },
       drop: (e) => this.emit('drop', e),
       disconnected: (peer) => this.emit('peer-disconnected', peer)
     }
-    this._stats = { gossipRounds: 0, gossipMessagesSent: 0, gossipBytesSent: 0, heartbeatsSent: 0, unhandledMessages: 0, discarded: {} }
+    this._stats = {
+      gossipRounds: 0,
+      gossipMessagesSent: 0,
+      gossipBytesSent: 0,
+      heartbeatsSent: 0,
+      unhandledMessages: 0,
+      refusedRecords: {},
+      forgersDisconnected: 0,
+      pausesDetected: 0,
+      refutations: 0,
+      gossipErrors: 0,
+      discarded: {}
+    }
     this._channels = new Map()
     this._leaving = false
     this._beforeLeave = new Set()
     this._prepared = null
     this._metricsSources = []
+    const pause = this._phi.acceptableHeartbeatPauseMs ?? PHI_DEFAULTS.acceptableHeartbeatPauseMs
+    this._heartbeatPause = new PauseDetector(this._opts.heartbeatIntervalMs, pause)
+    this._gossipPause = new PauseDetector(this._opts.gossipIntervalMs, pause)
+    this._lastRefutation = 0
+    this._refusalsLogged = 0
+    this._asleep = null
     this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self)
     this._readiness = new Readiness(
       () => this.isReady(),
       (ms) => `${this.self.toString()} is not ${this.clientOnly ? 'connected' : 'up'} after ${ms} ms; seeds tried: ${this._diagnostics.seedAnswers().join(', ') || 'none'}`
     )
+  }
+
+  /**
+   * @internal For tests: this node stops for `ms` as a stopped process would (no timers, nothing
+   * it receives handled), then its timers fire, late, and then what arrived meanwhile is handled.
+   */
+  async _sleepFor(ms: number): Promise<void> {
+    if (this._stopped || this._asleep !== null) return
+    this._asleep = []
+    for (const t of [this._gossipTimer, this._heartbeatTimer]) if (t !== null) clearInterval(t)
+    await sleep(ms)
+    const held = this._asleep
+    this._asleep = null
+    if (this._stopped) return
+    this._startTimers()
+    this._onheartbeattick()
+    this._ongossiptick()
+    for (const [from, msg] of held) this._onmessage(from, msg)
+  }
+
+  /** This node's public key (32 bytes, Ed25519), which signs its record. */
+  get publicKey(): Uint8Array {
+    return this._membership.keys.publicKey
   }
 
   /**
@@ -317,7 +402,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   stats(): ClusterStats {
-    return { ...this._stats, discarded: { ...this._stats.discarded } }
+    return { ...this._stats, refusedRecords: { ...this._stats.refusedRecords }, discarded: { ...this._stats.discarded } }
   }
 
   /**
@@ -388,6 +473,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       this._contactSeeds()
     }
     this._publish()
+    this._startTimers()
+  }
+
+  private _startTimers(): void {
     this._gossipTimer = setInterval(() => this._ongossiptick(), this._opts.gossipIntervalMs)
     this._heartbeatTimer = setInterval(() => this._onheartbeattick(), this._opts.heartbeatIntervalMs)
   }
@@ -403,6 +492,11 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   private _onmessage(from: NodeAddress, msg: WireMessage): void {
+    if (this._asleep !== null && !this._stopped) {
+      if (this._asleep.length < SLEEP_INBOX) this._asleep.push([from, msg])
+      else if (msg.kind === 'envelope' || msg.kind === 'subsystem') this._discard('stopped')
+      return
+    }
     if (this._stopped) {
       // The transport delivers until its shutdown ends; what was meant for the layers above is lost.
       if (msg.kind === 'envelope' || msg.kind === 'subsystem') this._discard('stopped')
@@ -430,6 +524,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   private _onsubsystem(from: NodeAddress, msg: SubsystemMessage): void {
+    if (msg.channel === REFUSED_CHANNEL) {
+      const reason = b4a.toString(msg.body.subarray(0, 1024), 'utf8')
+      this._log.error(`${from.toString()} did not let this node in: ${reason}`)
+      this.emit('join-refused', ClusterError.MEMBERSHIP_FULL(reason.replace(/^MEMBERSHIP_FULL: /, '')), from)
+      return
+    }
     const handler = this._channels.get(msg.channel)?.onmessage
     if (handler === undefined || handler === null) {
       this._unhandled(from, msg)
@@ -457,18 +557,32 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._stats.discarded[reason] = (this._stats.discarded[reason] ?? 0) + 1
   }
 
+  // Nothing a peer sends can throw out of here: a failure is counted and logged.
   private _ongossip(from: NodeAddress, msg: GossipMessage): void {
-    if (!this._joined) {
+    try {
+      this._handleGossip(from, msg)
+    } catch (err) {
+      this._stats.gossipErrors++
+      this._log.warn(`gossip from ${from.toString()} failed: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+
+  private _handleGossip(from: NodeAddress, msg: GossipMessage): void {
+    const { changes, refused } = this._membership.merge(msg.deltas, from)
+    if (refused.length > 0 && this._onrefused(from, refused)) {
+      if (changes.length > 0) this._publish()
+      return
+    }
+    if (!this._joined && this._membership.record(from) !== null) {
       this._joined = true
       if (this._seedTimer !== null) clearTimeout(this._seedTimer)
       this._seedTimer = null
       this._log.info(`joined through ${from.toString()}`)
     }
     this._readiness.update()
-    const changes = this._membership.merge(msg.deltas)
     if (msg.summary !== null) {
       // A round opened with a summary: silence if the views agree, else our whole digest.
-      if (msg.summary !== this._membership.summary()) this._sendGossip(from)
+      if (!this._membership.sameSummary(msg.summary)) this._sendGossip(from)
     } else if (msg.reply) {
       // A digest: answer with what they lack, and ask for what we lack.
       const { newer, wanted } = this._membership.compare(msg.digest)
@@ -476,16 +590,65 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     } else if (msg.digest.length > 0) {
       this._sendGossipMessage(from, { kind: 'gossip', digest: [], deltas: this._membership.deltasFor(msg.digest), reply: false, summary: null })
     }
-    if (changes.length > 0) this._publish()
+    if (changes.length > 0) {
+      this._refuteIfAccused()
+      this._publish()
+    }
+  }
+
+  // Counts what was refused; a sender caught forging loses its connection and what else it sent
+  // in that message. Returns whether the message is to be dropped.
+  private _onrefused(from: NodeAddress, refused: Refusal[]): boolean {
+    let forged: Refusal | null = null
+    for (const r of refused) {
+      const code = r.error.code
+      this._stats.refusedRecords[code] = (this._stats.refusedRecords[code] ?? 0) + 1
+      if (r.forged && forged === null) forged = r
+      if (code === 'MEMBERSHIP_FULL' && r.address === from.toString()) {
+        this._log.warn(`refused ${from.toString()}: ${r.error.message}`)
+        this.transport.send(from, { kind: 'subsystem', channel: REFUSED_CHANNEL, body: b4a.from(r.error.message, 'utf8') })
+      }
+    }
+    if (this._refusalsLogged < 20) {
+      this._refusalsLogged++
+      this._log.warn(`refused ${refused.length} record(s) from ${from.toString()}: ${refused[0]!.error.message}`)
+    }
+    if (forged === null) return false
+    this._stats.forgersDisconnected++
+    this.transport.disconnect(from)
+    return true
+  }
+
+  // SWIM's refutation: a live node that some member calls unreachable at its current record
+  // answers with a newer one, which makes that observation stale everywhere; a member that still
+  // cannot reach it says so again about the new version. At most once a heartbeat interval.
+  private _refuteIfAccused(): void {
+    if (this.clientOnly || this._stopped || !this._membership.accused()) return
+    const own = this._membership.own.status
+    if (own === 'down' || own === 'removed') return
+    const t = now()
+    if (t - this._lastRefutation < this._opts.heartbeatIntervalMs) return
+    this._lastRefutation = t
+    this._stats.refutations++
+    this._membership.updateOwn({})
+    this._log.debug(`${this.self.toString()} is called unreachable while alive; refuting`)
   }
 
   private _ongossiptick(): void {
     if (this._stopped) return
     this._stats.gossipRounds++
-    if (this._joined && !this.clientOnly) this._leaderActions()
+    if (this._gossipPause.tick(now())) {
+      // Asleep for a while: how long others were unreachable says nothing this round.
+      this._unreachableSince.clear()
+    } else if (this._joined && !this.clientOnly) {
+      this._leaderActions()
+    }
     this._forgetOldTombstones()
     const target = this._gossipTarget()
-    if (target !== null) this._sendSummary(target)
+    if (target === null) return
+    // Now and then the whole digest, whatever the summaries say.
+    if (this._stats.gossipRounds % this._opts.fullGossipEvery === 0) this._sendGossip(target)
+    else this._sendSummary(target)
   }
 
   private _gossipTarget(): NodeAddress | null {
@@ -508,13 +671,14 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
 
   // Opens a round cheaply: a summary of our view, answered only if the views differ.
   private _sendSummary(to: NodeAddress): void {
-    this._sendGossipMessage(to, { kind: 'gossip', digest: [], deltas: [], reply: true, summary: this._membership.summary() })
+    this._sendGossipMessage(to, { kind: 'gossip', digest: [], deltas: [], reply: true, summary: this._membership.summary(randomBytes(8)) })
   }
 
   private _sendGossipMessage(to: NodeAddress, msg: GossipMessage): void {
-    this._stats.gossipMessagesSent++
-    this._stats.gossipBytesSent += messageSize(msg)
     try {
+      const size = messageSize(msg)
+      this._stats.gossipMessagesSent++
+      this._stats.gossipBytesSent += size
       this.transport.send(to, msg)
     } catch (err) {
       this._discard('not-sent')
@@ -531,10 +695,17 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       for (const m of this._others()) if (m.status === 'up') this.transport.heartbeat(m.address, this._opts.heartbeatIntervalMs / 2)
       return
     }
+    const paused = this._heartbeatPause.tick(t)
+    if (paused) {
+      // This node heard nothing while it slept: start every window again instead of judging.
+      this._stats.pausesDetected++
+      this._detectors.clear()
+      this._log.warn(`this node's timers ran late by more than ${this._heartbeatPause.acceptablePauseMs} ms; judging nobody on this tick`)
+    }
     const watched = this._watched()
     const keys = new Set(watched.map((a) => a.key))
     for (const key of [...this._detectors.keys()]) if (!keys.has(key)) this._detectors.delete(key)
-    const unreachable: string[] = []
+    const unreachable: Observation[] = []
     for (const address of watched) {
       let detector = this._detectors.get(address.key)
       if (detector === undefined) {
@@ -542,14 +713,15 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         detector.heartbeat(t) // the clock starts when watching starts
         this._detectors.set(address.key, detector)
       }
-      if (!detector.isAvailable(t)) unreachable.push(address.toString())
+      if (!detector.isAvailable(t)) unreachable.push({ address: address.toString(), version: this._membership.record(address)?.version ?? 0 })
       // The transport makes heartbeats, one per connection per interval at most: one that went
       // out on the transport's own schedule lately does for this round too.
       this._stats.heartbeatsSent++
       this.transport.heartbeat(address, this._opts.heartbeatIntervalMs / 2)
     }
+    if (paused) return
     const own = this._membership.own.unreachable
-    if (unreachable.length !== own.length || unreachable.some((a, i) => a !== own[i])) {
+    if (unreachable.length !== own.length || unreachable.some((o, i) => o.address !== own[i]!.address || o.version !== own[i]!.version)) {
       this._membership.updateOwn({ unreachable })
       this._publish()
     }
@@ -585,20 +757,31 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         this._unreachableSince.set(m.address.key, since)
         if (this._opts.downingRule(m, t - since, members)) {
           this._log.info(`marking ${m.address.toString()} down: unreachable for ${t - since} ms`)
-          changed = this._membership.setStatus(m.address, 'down') !== null || changed
+          changed = this._membership.decide(m.address, 'down') !== null || changed
         }
         continue
       }
       this._unreachableSince.delete(m.address.key)
       if (m.status === 'joining' && m.reachable) {
-        if (m.address.equals(this.self)) this._membership.updateOwn({ status: 'up' })
-        else this._membership.setStatus(m.address, 'up')
-        changed = true
+        changed = this._membership.decide(m.address, 'up') !== null || changed
       } else if (m.status === 'leaving' || m.status === 'down') {
-        changed = this._membership.setStatus(m.address, 'removed') !== null || changed
+        changed = this._membership.decide(m.address, 'removed') !== null || changed
+      }
+    }
+    // What a leader that has since gone decided is signed again, so nodes that never knew it
+    // (joined after it left) can check it.
+    for (const r of this._membership.records()) {
+      if (r.decision !== null && !this._signerActive(r.decision.by)) {
+        const status = r.decision.status as 'up' | 'down' | 'removed'
+        changed = this._membership.decide(r.address, status, true) !== null || changed
       }
     }
     if (changed) this._publish()
+  }
+
+  private _signerActive(by: string): boolean {
+    const r = this._membership.records().find((x) => x.address.toString() === by)
+    return r !== undefined && STATUS_RANK[r.status] < STATUS_RANK.down
   }
 
   private _forgetOldTombstones(): void {

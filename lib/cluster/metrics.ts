@@ -51,6 +51,16 @@ export function clusterFamilies(
       samples: Object.entries(stats.discarded).map(([reason, value]) => ({ labels: { reason }, value: value ?? 0 }))
     },
     {
+      name: 'refused_records_total',
+      help: 'Member records and decisions refused, by error code.',
+      type: 'counter',
+      samples: Object.entries(stats.refusedRecords).map(([code, value]) => ({ labels: { code }, value }))
+    },
+    counter('forgers_disconnected_total', 'Connections closed for a forged or out-of-range record.', stats.forgersDisconnected),
+    counter('pauses_detected_total', 'Ticks on which this node found it had been paused and judged nobody.', stats.pausesDetected),
+    counter('refutations_total', 'Newer records this node published against an accusation of itself.', stats.refutations),
+    counter('gossip_errors_total', 'Gossip messages whose handling failed.', stats.gossipErrors),
+    {
       name: 'members',
       help: 'Members this node knows, by status.',
       type: 'gauge',

@@ -11,6 +11,7 @@ import { InMemoryTransport } from '../transport/in-memory-transport.ts'
 import { TcpTransport } from '../transport/tcp-transport.ts'
 import { Cluster, type ClusterOptions } from './cluster.ts'
 import type { Member } from './membership.ts'
+import { RogueMember } from './rogue-member.ts'
 
 export interface TestKitOptions {
   nodes: number
@@ -41,6 +42,7 @@ export class ClusterTestKit {
   addresses: NodeAddress[]
   private _opts: TestKitOptions
   private _nextHost: number
+  private _rogues: RogueMember[]
 
   static async start(opts: TestKitOptions): Promise<ClusterTestKit> {
     const kit = new ClusterTestKit(opts)
@@ -55,6 +57,30 @@ export class ClusterTestKit {
     this.addresses = []
     this._opts = opts
     this._nextHost = 1
+    this._rogues = []
+  }
+
+  // A malicious node at the next address, on the same bus or loopback: not a member until it
+  // sends a member its own record, and then one that sends whatever it likes.
+  // On TCP, `port` picks its port (default: any free one).
+  async rogue(opts: { port?: number } = {}): Promise<RogueMember> {
+    const self = this.bus !== null ? new NodeAddress(this.system, `10.0.0.${this._nextHost++}`, 2552) : new NodeAddress(this.system, '127.0.0.1', opts.port ?? 0)
+    const rogue = await RogueMember.start({ transport: this._transport(self) })
+    this._rogues.push(rogue)
+    return rogue
+  }
+
+  // Node `i` stops for `ms` as a stopped process would (SIGSTOP, a long pause): no timers, deaf to
+  // every message, silent; on the bus, cut off both ways too. Then its timers fire, late.
+  async pause(i: number, ms: number): Promise<void> {
+    const node = this.node(i)
+    const others = this.addresses.filter((_, j) => j !== i)
+    if (this.bus !== null) this.bus.partition([this.addresses[i]!], others)
+    try {
+      await node._sleepFor(ms)
+    } finally {
+      if (this.bus !== null) this.bus.heal([this.addresses[i]!])
+    }
   }
 
   // Starts one more node; the first node is every node's seed.
@@ -131,19 +157,22 @@ export class ClusterTestKit {
   }
 
   async shutdown(): Promise<void> {
-    await Promise.all(this.running().map((n) => n.shutdown()))
+    await Promise.all([...this.running().map((n) => n.shutdown()), ...this._rogues.map((r) => r.shutdown())])
     this.nodes = this.nodes.map(() => null)
     this.bus?.close()
   }
 
   private async _startAt(self: NodeAddress): Promise<Cluster> {
     const seed = this.addresses[0] ?? self
-    const transport =
-      this.bus !== null
-        ? new InMemoryTransport({ self, bus: this.bus, log: this._opts.log })
-        : new TcpTransport({ self, log: this._opts.log, backoffBaseMs: 20, backoffMaxMs: 200 })
+    const transport = this._transport(self)
     const cluster = await Cluster.join({ name: this.system, log: this._opts.log }, { ...FAST_CLUSTER, ...this._opts.cluster, transport, seeds: [seed] })
     return cluster
+  }
+
+  private _transport(self: NodeAddress): InMemoryTransport | TcpTransport {
+    return this.bus !== null
+      ? new InMemoryTransport({ self, bus: this.bus, log: this._opts.log })
+      : new TcpTransport({ self, log: this._opts.log, backoffBaseMs: 20, backoffMaxMs: 200 })
   }
 
   private _bus(): Bus {

@@ -39,7 +39,8 @@ export class MemoryMessageStorage implements MessageStorage {
   evicted: number
   private _seq: number
   private _max: number
-  private _messages: Map<number, StoredMessage>
+  // Kept as given (no copy with the id on the hot path); the id is added when listed.
+  private _messages: Map<number, Omit<StoredMessage, 'id'>>
 
   constructor(opts: { maxMessages?: number } = {}) {
     this.evicted = 0
@@ -58,7 +59,7 @@ export class MemoryMessageStorage implements MessageStorage {
       this._messages.delete(this._messages.keys().next().value!)
       this.evicted++
     }
-    this._messages.set(id, { ...message, id })
+    this._messages.set(id, message)
     return id
   }
 
@@ -68,7 +69,7 @@ export class MemoryMessageStorage implements MessageStorage {
 
   undelivered(type: string, shard: number): StoredMessage[] {
     const out: StoredMessage[] = []
-    for (const m of this._messages.values()) if (m.shard === shard && m.type === type) out.push(m)
+    for (const [id, m] of this._messages) if (m.shard === shard && m.type === type) out.push({ ...m, id })
     return out
   }
 }

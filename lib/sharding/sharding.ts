@@ -6,6 +6,7 @@
 // its shard moves. Messages ride the `sharding` channel (messages.ts).
 
 import EventEmitter from 'bare-events'
+import b4a from 'b4a'
 import { ClusterError } from '../errors.ts'
 import { scopedLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
@@ -25,6 +26,8 @@ import {
   SHARDING_LIMITS,
   SHARDING_TAG,
   decodeShardingMessage,
+  encodeEntityEnvelope,
+  encodeEnvelopeHead,
   encodeShardingMessage,
   type EntityEnvelope,
   type ShardAllocation,
@@ -294,7 +297,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     let ref = this._refs.get(key)
     if (ref === undefined) {
       checkTypeName(typeName)
-      if (typeof entityId !== 'string' || entityId.length === 0 || entityId.length > SHARDING_LIMITS.maxEntityId) {
+      if (typeof entityId !== 'string' || entityId.length === 0 || b4a.byteLength(entityId, 'utf8') > SHARDING_LIMITS.maxEntityId) {
         throw ClusterError.BAD_OPTIONS(`an entity id is a string of 1 to ${SHARDING_LIMITS.maxEntityId} characters`)
       }
       const owner = new EntityRefOwner(this, typeName, entityId, shardOf(entityId, this.numberOfShards))
@@ -367,7 +370,19 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
 
   // --- entity refs ---------------------------------------------------------------------------
 
-  _tellEntity(type: string, entityId: string, shard: number, msg: unknown, sender: ActorRef | null): void {
+  _tellEntity(type: string, entityId: string, shard: number, head: Uint8Array, msg: unknown, sender: ActorRef | null): void {
+    // The common case first: the shard's owner is another node, reachable.
+    const owner = this._owners.get(type)?.[shard] ?? null
+    if (owner !== null && owner !== this.cluster.self && this._refused === null && !this._stopped && !this._away.has(owner.key) && !this.system.terminated) {
+      const { manifest, body } = this.system.serialization.serialize(msg)
+      const bytes = encodeEntityEnvelope(head, 0, sender === null ? null : sender.path, manifest, body)
+      try {
+        this._channel.send(owner, bytes)
+        return
+      } catch (err) {
+        if (err instanceof ClusterError && err.code === 'FRAME_TOO_LARGE') throw err
+      }
+    }
     this._route({ type, entityId, shard, hops: 0, sender, hasValue: true, value: msg, manifest: '', body: null, storedId: 0 }, true)
   }
 
@@ -866,16 +881,18 @@ class EntityRefOwner implements RefOwner {
   private _type: string
   private _id: string
   private _shard: number
+  private _head: Uint8Array
 
   constructor(sharding: Sharding, type: string, id: string, shard: number) {
     this._sharding = sharding
     this._type = type
     this._id = id
     this._shard = shard
+    this._head = encodeEnvelopeHead(type, id)
   }
 
   _tell(_ref: ActorRef, msg: unknown, sender: ActorRef | null): void {
-    this._sharding._tellEntity(this._type, this._id, this._shard, msg, sender)
+    this._sharding._tellEntity(this._type, this._id, this._shard, this._head, msg, sender)
   }
 
   _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site?: CallSite | null): Promise<unknown> {

@@ -15,8 +15,8 @@ export type { LocalIdentity } from './handshake.ts'
 export { DUPLICATE_REASON } from './handshake.ts'
 
 export interface ConnectionOwner {
-  // An inbound hello passed validation: null accepts it, a string refuses it for that reason.
-  _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | null
+  // An inbound hello passed validation: null accepts it, a string or an error refuses it.
+  _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null
   _onopen(conn: Connection): void
   _onmessage(conn: Connection, msg: WireMessage): void
   _ondrain(conn: Connection): void
@@ -33,6 +33,12 @@ export const ConnectionState = {
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState]
 
 const MAX_REASSEMBLIES = 4
+
+// Bytes held in unfinished chunked messages on all of a transport's connections together.
+export interface ReassemblyBudget {
+  held: number
+  readonly max: number
+}
 // Until the handshake is done a stranger may send no frame larger than this (a hello is well
 // under 1 KiB), so unauthenticated connections cannot make a node buffer megabytes each.
 export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024
@@ -59,6 +65,10 @@ export class Connection {
   private _handshakeTimer: TimerHandle | null
   private _closeTimer: TimerHandle | null
   private _reassembly: Map<number, { parts: Uint8Array[]; received: number; total: number }>
+  private _reassemblyBytes: number
+  private _budget: ReassemblyBudget
+  // When a chunk last added to a reassembly, on the monotonic clock.
+  reassemblyProgressAt: number
   private _cause: ClusterError | null
   private _opened: boolean
   private _settleHandshake: ((cause: ClusterError | null) => void) | null
@@ -71,7 +81,7 @@ export class Connection {
     owner: ConnectionOwner,
     socket: TcpSocket,
     local: LocalIdentity,
-    opts: { outbound: boolean; expected?: NodeAddress | null; handshakeTimeoutMs: number }
+    opts: { outbound: boolean; expected?: NodeAddress | null; handshakeTimeoutMs: number; reassembly?: ReassemblyBudget }
   ) {
     this.socket = socket
     this.outbound = opts.outbound
@@ -95,6 +105,9 @@ export class Connection {
     this._local = local
     this._decoder = new FrameDecoder({ maxFrameBytes: Math.min(local.maxFrameBytes, HANDSHAKE_MAX_FRAME_BYTES) })
     this._reassembly = new Map()
+    this._reassemblyBytes = 0
+    this._budget = opts.reassembly ?? { held: 0, max: Infinity }
+    this.reassemblyProgressAt = 0
     this._cause = null
     this._closeTimer = null
     this._settleHandshake = null
@@ -129,6 +142,11 @@ export class Connection {
 
   get pendingFrameBytes(): number {
     return this._decoder.pendingFrameBytes
+  }
+
+  // Bytes held for chunked messages not yet complete.
+  get reassemblyBytes(): number {
+    return this._reassemblyBytes
   }
 
   describe(): string {
@@ -254,15 +272,29 @@ export class Connection {
     if (msg.offset !== r.received || msg.totalBytes !== r.total || r.received + msg.data.byteLength > r.total) {
       throw ClusterError.BAD_FRAME(`chunk ${msg.id} out of order or inconsistent`)
     }
+    // A sender has one large message in flight at a time: one frame's worth per connection, and
+    // the transport's budget across them all.
+    const n = msg.data.byteLength
+    if (this._reassemblyBytes + n > this._local.maxFrameBytes) {
+      throw ClusterError.FRAME_TOO_LARGE(`chunked messages from ${this.describe()} hold more than ${this._local.maxFrameBytes} bytes`)
+    }
+    if (this._budget.held + n > this._budget.max) {
+      throw ClusterError.REASSEMBLY_FULL(`chunked messages being joined would hold more than ${this._budget.max} bytes`)
+    }
+    this._reassemblyBytes += n
+    this._budget.held += n
+    this.reassemblyProgressAt = now()
     // A view, not a copy: it points into a socket chunk or a split-frame buffer, and neither is
     // ever reused (see the TcpBackend contract and FrameDecoder).
     r.parts.push(msg.data)
-    r.received += msg.data.byteLength
+    r.received += n
     if (r.received < r.total) {
       if (msg.data.byteLength === 0) throw ClusterError.BAD_FRAME(`empty chunk in ${msg.id}`)
       return
     }
     this._reassembly.delete(msg.id)
+    this._reassemblyBytes -= r.total
+    this._budget.held -= r.total
     const whole = concat(r.parts, r.total)
     const inner = decodeMessage(whole)
     // The sender chunks whatever rides the envelope lane: envelopes and channel messages.
@@ -278,6 +310,8 @@ export class Connection {
     if (this._closeTimer !== null) clearTimeout(this._closeTimer)
     this._closeTimer = null
     this._reassembly.clear()
+    this._budget.held -= this._reassemblyBytes
+    this._reassemblyBytes = 0
     const final = this._cause ?? cause
     this._settleHandshake?.(final ?? ClusterError.CONNECTION_CLOSED('closed during the handshake'))
     this._settleHandshake = null

@@ -23,8 +23,8 @@ export interface LocalIdentity {
 }
 
 // A listener's decision on a hello that passed every check: null accepts it, a string refuses it
-// with that reason (sent to the dialler in a goodbye).
-export type AcceptHello = (from: NodeAddress, hello: HelloMessage) => string | null
+// with that reason (sent to the dialler in a goodbye), an error refuses it with its code.
+export type AcceptHello = (from: NodeAddress, hello: HelloMessage) => string | ClusterError | null
 
 export const HandshakeState = {
   // Dialler: hello sent, waiting for the listener's hello-ack.
@@ -197,7 +197,8 @@ export class Handshake {
     }
     this._identify(from, version, msg.incarnation, msg.maxFrameBytes)
     const refusal = this._accept(from, msg)
-    if (refusal !== null) return this._refuse(refusal, ClusterError.HANDSHAKE_FAILED(`refused ${from.toString()}: ${refusal}`))
+    if (typeof refusal === 'string') return this._refuse(refusal, ClusterError.HANDSHAKE_FAILED(`refused ${from.toString()}: ${refusal}`))
+    if (refusal !== null) return this._refuse(refusal.message, refusal)
     const dialler: HandshakeSide = { address: msg.from, incarnation: msg.incarnation, nonce: msg.nonce }
     const listener: HandshakeSide = { address: local.address.toString(), incarnation: local.incarnation, nonce: this._nonce }
     const ack: HelloAckMessage = {

@@ -187,6 +187,8 @@ export class InMemoryTransport
       handshakeFailures: 0,
       rejected: {},
       inboundConnections: 0,
+      knownPeers: this._stats.size,
+      reassemblyBytes: 0,
       dialsQueued: 0
     }
     // What is on its way to peers no longer linked counts too.

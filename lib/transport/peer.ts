@@ -42,6 +42,8 @@ export class Peer {
   dialDone: Promise<void> | null
   // Monotonic time before which no dial starts (backoff after the last failure).
   nextDialAt: number
+  // Monotonic time the peer was last connected or sent to (its creation before that).
+  lastActiveAt: number
   // The peer wants a connection: it has frames queued and none is open. Set by the transport.
   ondial: ((peer: Peer) => void) | null
   ondrop: PeerDropHandler | null
@@ -68,6 +70,7 @@ export class Peer {
     this.dialInFlight = false
     this.dialDone = null
     this.nextDialAt = 0
+    this.lastActiveAt = now()
     this.ondial = null
     this.ondrop = null
     this._opts = opts
@@ -89,6 +92,11 @@ export class Peer {
     return this.conn !== null
   }
 
+  // Nothing open, under way or waiting: the peer can be forgotten without losing anything.
+  get idle(): boolean {
+    return this.conn === null && this.dialing === null && !this.dialInFlight && this.dialDone === null && this._redialTimer === null && this.queue.length === 0
+  }
+
   // Whether a redial is waiting for its time.
   get redialPending(): boolean {
     return this._redialTimer !== null
@@ -97,6 +105,7 @@ export class Peer {
   // Queues a message of `size` encoded bytes (checked by the caller against the frame limit) in
   // its lane, and writes or asks for a connection. A message over the lane's bound is dropped.
   send(msg: WireMessage, size: number): void {
+    this.lastActiveAt = now()
     const queue = this.queue
     if (CONTROL_KINDS.has(msg.kind)) {
       if (queue.queuedBytes + size > this._opts.maxQueuedBytes + this._opts.maxControlQueuedBytes) {
@@ -154,6 +163,7 @@ export class Peer {
     this.stats.bytesIn += conn.bytesIn
     if (this.conn !== conn) return false
     this.conn = null
+    this.lastActiveAt = now()
     return true
   }
 

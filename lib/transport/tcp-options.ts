@@ -40,10 +40,31 @@ export interface TcpTransportOptions {
   maxDialAttempts?: number
   /** Inbound connections in their handshake at once. Default: 1024. */
   maxInboundConnections?: number
+  /**
+   * Open connections that peers dialled, all peers together; a handshake past it is refused
+   * (TOO_MANY_CONNECTIONS). Default: 4096.
+   */
+  maxConnections?: number
+  /**
+   * Peers remembered (stats, incarnation, backoff). Idle ones are forgotten after
+   * forgetPeerAfterMs, or at once, oldest first, when there are more than this. Default: 10000.
+   */
+  maxPeers?: number
+  /** Default: 10 minutes. */
+  forgetPeerAfterMs?: number
   /** Dials under way at once; more wait their turn. Default: 64. */
   maxConcurrentDials?: number
-  /** A connection holding part of a frame without progress this long is closed. Default: 30000. */
+  /**
+   * A connection holding part of a frame, or part of a chunked message, without progress this
+   * long is closed (STALLED). Default: 30000.
+   */
   stallTimeoutMs?: number
+  /**
+   * Bytes held in unfinished chunked messages on all connections together; a chunk past it
+   * closes its connection (REASSEMBLY_FULL). Each connection may hold at most maxFrameBytes.
+   * Default: 64 MiB.
+   */
+  maxReassemblyBytes?: number
   /** How long `shutdown()` may spend flushing. Default: 5000. */
   shutdownTimeoutMs?: number
 }
@@ -58,8 +79,12 @@ export const TCP_DEFAULTS = {
   backoffMaxMs: 10_000,
   maxDialAttempts: 8,
   maxInboundConnections: 1024,
+  maxConnections: 4096,
+  maxPeers: 10_000,
+  forgetPeerAfterMs: 10 * 60_000,
   maxConcurrentDials: 64,
   stallTimeoutMs: 30_000,
+  maxReassemblyBytes: 64 * 1024 * 1024,
   shutdownTimeoutMs: 5_000
 } as const
 
@@ -79,8 +104,12 @@ export function tcpSettings(o: TcpTransportOptions): TcpSettings {
     backoffMaxMs: o.backoffMaxMs ?? TCP_DEFAULTS.backoffMaxMs,
     maxDialAttempts: o.maxDialAttempts ?? TCP_DEFAULTS.maxDialAttempts,
     maxInboundConnections: o.maxInboundConnections ?? TCP_DEFAULTS.maxInboundConnections,
+    maxConnections: o.maxConnections ?? TCP_DEFAULTS.maxConnections,
+    maxPeers: o.maxPeers ?? TCP_DEFAULTS.maxPeers,
+    forgetPeerAfterMs: o.forgetPeerAfterMs ?? TCP_DEFAULTS.forgetPeerAfterMs,
     maxConcurrentDials: o.maxConcurrentDials ?? TCP_DEFAULTS.maxConcurrentDials,
     stallTimeoutMs: o.stallTimeoutMs ?? TCP_DEFAULTS.stallTimeoutMs,
+    maxReassemblyBytes: o.maxReassemblyBytes ?? TCP_DEFAULTS.maxReassemblyBytes,
     shutdownTimeoutMs: o.shutdownTimeoutMs ?? TCP_DEFAULTS.shutdownTimeoutMs
   }
 }

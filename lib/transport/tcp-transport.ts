@@ -13,7 +13,7 @@ import { NodeAddress } from '../node-address.ts'
 import { DEFAULT_MAX_FRAME_BYTES } from '../wire/index.ts'
 import type { HelloMessage, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
-import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity } from './connection.ts'
+import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
 import { Dialer } from './dialer.ts'
 import { Peer, closed, within } from './peer.ts'
 import { tcpSettings, type TcpSettings, type TcpTransportOptions } from './tcp-options.ts'
@@ -50,6 +50,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _server: TcpServer | null
   private _peers: Map<string, Peer>
   private _inbound: Set<Connection>
+  // Open connections that peers dialled.
+  private _accepted: Set<Connection>
   private _connections: Set<Connection>
   private _local: LocalIdentity | null
   private _started: boolean
@@ -61,6 +63,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _orphanDrops: Partial<Record<DropReason, number>>
   // The counts of peers no longer in the table (disconnected), kept in the totals.
   private _retired: PeerStats
+  private _reassembly: ReassemblyBudget
   private _ondial: (peer: Peer) => void
   private _ondrop: (peer: Peer, msg: WireMessage, bytes: number, reason: DropReason) => void
 
@@ -108,6 +111,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._server = null
     this._peers = new Map()
     this._inbound = new Set()
+    this._accepted = new Set()
     this._connections = new Set()
     this._local = null
     this._started = false
@@ -117,6 +121,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._unboundHandshakeFailures = 0
     this._orphanDrops = {}
     this._retired = emptyPeerStats('')
+    this._reassembly = { held: 0, max: this._opts.maxReassemblyBytes }
     this._ondial = (peer) => {
       if (this._dialer.wanted(peer)) this._dialer.ensure(peer)
     }
@@ -219,6 +224,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       handshakeFailures: this._unboundHandshakeFailures,
       rejected: { ...this._rejected },
       inboundConnections: this._inbound.size,
+      knownPeers: this._peers.size,
+      reassemblyBytes: this._reassembly.held,
       dialsQueued: this._dialer.queued
     }
     const peers = [...this._peers.values()].map((p) => p.snapshot())
@@ -260,17 +267,26 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   // ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
-  _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | null {
+  _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null {
     if (this._closing) return 'shutting down'
     const peer = this._peers.get(from.key)
+    // A connection that would replace this peer's adds none.
+    if (this._accepted.size >= this._opts.maxConnections && peer?.conn == null) {
+      return ClusterError.TOO_MANY_CONNECTIONS(`${this._accepted.size} connections from peers already open (maxConnections)`)
+    }
     if (peer === undefined) return null
     const open = peer.conn
     if (open !== null && open !== conn) {
-      // A new incarnation, or the peer redialling a connection it dialled before (it lost it;
-      // this side has not noticed yet): the new one replaces the old.
-      if (hello.incarnation !== open.incarnation || !open.outbound) return null
+      // A restart is a strictly larger incarnation: the new connection replaces the old.
+      if (hello.incarnation > open.incarnation) return null
       // This side dialled and is already open: the peer's dial crossed it.
-      return DUPLICATE_REASON
+      if (hello.incarnation === open.incarnation && open.outbound) return DUPLICATE_REASON
+      // With a secret the hello is proven before the connection opens, so this is the peer
+      // itself redialling a connection it lost (this side has not noticed yet): it replaces
+      // the old one. Without one, it would hand a live peer's traffic to whoever says hello in
+      // its name: refused, and the peer, if it is the peer, dials again once the old one closed.
+      if (this._secret !== null) return null
+      return this._stale(from, hello.incarnation, open.incarnation)
     }
     // Both dialling at once: the dial from the lower address wins, on both sides. (Our own dial
     // is given up only once this one has finished its handshake: see _onopen.)
@@ -290,6 +306,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       peer.dialing = null
     } else {
       this._inbound.delete(conn)
+      this._accepted.add(conn)
       // The peer's dial won over ours.
       const ours = peer.dialing
       peer.dialing = null
@@ -318,6 +335,11 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     dispatch(this._receiver, peer.address, peer.stats, msg)
   }
 
+  private _stale(from: NodeAddress, incarnation: number, live: number): ClusterError {
+    this._log.warn(`refused a hello in the name of ${from.toString()}: incarnation ${incarnation}, and it is connected with ${live}`)
+    return ClusterError.STALE_INCARNATION(`${from.toString()} is connected with incarnation ${live}; a hello with ${incarnation} is not a restart`)
+  }
+
   _ondrain(conn: Connection): void {
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (peer !== undefined && peer.conn === conn) peer.flush()
@@ -326,6 +348,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   _onclose(conn: Connection, cause: ClusterError | null): void {
     this._connections.delete(conn)
     this._inbound.delete(conn)
+    this._accepted.delete(conn)
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (cause !== null && !conn.refusedAsDuplicate) this._reject(cause, conn.describe())
     if (peer === undefined) {
@@ -352,7 +375,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
     const conn = new Connection(this, socket, this._local, {
       outbound: false,
-      handshakeTimeoutMs: this._opts.handshakeTimeoutMs
+      handshakeTimeoutMs: this._opts.handshakeTimeoutMs,
+      reassembly: this._reassembly
     })
     this._inbound.add(conn)
     this._connections.add(conn)
@@ -393,7 +417,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       conn = new Connection(this, socket, local, {
         outbound: true,
         expected: target,
-        handshakeTimeoutMs: this._opts.handshakeTimeoutMs
+        handshakeTimeoutMs: this._opts.handshakeTimeoutMs,
+        reassembly: this._reassembly
       })
     } catch (err) {
       peer.dialInFlight = false
@@ -419,13 +444,40 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     for (const conn of this._connections) {
       if (conn.pendingFrameBytes > 0 && t - conn.lastDataAt > this._opts.stallTimeoutMs) {
         conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a frame and stopped`))
+      } else if (conn.reassemblyBytes > 0 && t - conn.reassemblyProgressAt > this._opts.stallTimeoutMs) {
+        // Other frames may still flow: what counts is that the chunked message stopped moving.
+        conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a chunked message and stopped`))
       }
     }
+    this._forgetIdlePeers(t)
     const interval = this._opts.heartbeatIntervalMs
     if (interval <= 0) return
     for (const peer of this._peers.values()) {
       if (peer.conn !== null && peer.conn.state === ConnectionState.OPEN) peer.heartbeat(interval)
     }
+  }
+
+  // Keeps the peer table bounded: strangers that said hello under made-up addresses, and peers
+  // gone for good, would otherwise stay forever. Their counts stay in the totals.
+  private _forgetIdlePeers(t: number): void {
+    const over = this._peers.size - this._opts.maxPeers
+    let idle: Peer[] | null = over > 0 ? [] : null
+    for (const peer of this._peers.values()) {
+      if (!peer.idle) continue
+      if (t - peer.lastActiveAt > this._opts.forgetPeerAfterMs) this._forget(peer)
+      else idle?.push(peer)
+    }
+    if (idle === null) return
+    const excess = this._peers.size - this._opts.maxPeers
+    if (excess <= 0) return
+    idle.sort((a, b) => a.lastActiveAt - b.lastActiveAt)
+    for (let i = 0; i < excess && i < idle.length; i++) this._forget(idle[i]!)
+    idle = null
+  }
+
+  private _forget(peer: Peer): void {
+    this._peers.delete(peer.address.key)
+    retire(this._retired, peer.snapshot())
   }
 
   private _emitDrop(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {

@@ -72,6 +72,10 @@ export interface TransportStats {
   // Connections closed for what they sent, by error code (BAD_FRAME, HANDSHAKE_TIMEOUT, ...).
   rejected: Partial<Record<string, number>>
   inboundConnections: number
+  // Peers in the transport's table (connected or not); bounded by maxPeers.
+  knownPeers: number
+  // Bytes held in unfinished chunked messages, all connections together.
+  reassemblyBytes: number
   // Dials that had to wait for a free slot under maxConcurrentDials.
   dialsQueued: number
 }

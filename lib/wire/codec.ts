@@ -14,8 +14,11 @@ import {
   MEMBER_STATUSES,
   MIN_WIRE_VERSION,
   WIRE_VERSION,
+  type Endorsement,
   type GossipDelta,
   type GossipDigestEntry,
+  type Observation,
+  type StatusDecision,
   type MemberStatus,
   type WireKind,
   type WireMessage
@@ -181,10 +184,15 @@ function decDigestEntry(state: State): GossipDigestEntry {
   const address = decString(state, LIMITS.address, 'address')
   const incarnation = decUint(state)
   const version = decUint(state)
+  const status = decStatus(state)
+  return { address, incarnation, version, status }
+}
+
+function decStatus(state: State): MemberStatus {
   const code = decByte(state)
   const status = MEMBER_STATUSES[code]
   if (status === undefined) throw ClusterError.BAD_FRAME(`unknown member status ${code}`)
-  return { address, incarnation, version, status }
+  return status
 }
 
 function preStringList(state: State, list: string[], maxEntries: number, maxBytes: number, what: string): void {
@@ -212,29 +220,112 @@ function statusCode(s: MemberStatus): number {
   return i
 }
 
+const HAS_VOUCH = 1
+const HAS_DECISION = 2
+
+function preObservations(state: State, list: Observation[]): void {
+  if (!Array.isArray(list)) throw ClusterError.BAD_FRAME('unreachable must be an array')
+  if (list.length > LIMITS.observations) throw ClusterError.BAD_FRAME(`${list.length} observations, more than ${LIMITS.observations}`)
+  c.uint.preencode(state, list.length)
+  for (const o of list) {
+    preString(state, o.address, LIMITS.address, 'address')
+    preUint(state, o.version)
+  }
+}
+
+function encObservations(state: State, list: Observation[]): void {
+  c.uint.encode(state, list.length)
+  for (const o of list) {
+    encString(state, o.address)
+    encUint(state, o.version)
+  }
+}
+
+function decObservations(state: State): Observation[] {
+  const n = decCount(state, LIMITS.observations, 'observations')
+  const out = new Array<Observation>(n)
+  for (let i = 0; i < n; i++) {
+    const address = decString(state, LIMITS.address, 'address')
+    out[i] = { address, version: decUint(state) }
+  }
+  return out
+}
+
+function preFixed(state: State, b: Uint8Array, size: number, what: string): void {
+  if (!(b instanceof Uint8Array) || b.byteLength !== size) throw ClusterError.BAD_FRAME(`${what} must be ${size} bytes`)
+  preBytes(state, b, size, what)
+}
+
+function decFixed(state: State, size: number, what: string): Uint8Array {
+  const b = decBytes(state, size, what)
+  if (b.byteLength !== size) throw ClusterError.BAD_FRAME(`${what} of ${b.byteLength} bytes, not ${size}`)
+  return b
+}
+
+function preEndorsement(state: State, e: Endorsement): void {
+  preString(state, e.by, LIMITS.address, 'address')
+  preFixed(state, e.signature, LIMITS.signature, 'signature')
+}
+
+function encEndorsement(state: State, e: Endorsement): void {
+  encString(state, e.by)
+  encBytes(state, e.signature)
+}
+
+function decEndorsement(state: State): Endorsement {
+  const by = decString(state, LIMITS.address, 'address')
+  return { by, signature: decFixed(state, LIMITS.signature, 'signature') }
+}
+
 function preDelta(state: State, d: GossipDelta): void {
   preDigestEntry(state, d)
   preStringList(state, d.roles, LIMITS.roles, LIMITS.role, 'roles')
-  preStringList(state, d.unreachable, LIMITS.entries, LIMITS.address, 'unreachable')
+  preObservations(state, d.unreachable)
+  preFixed(state, d.key, LIMITS.key, 'key')
+  preFixed(state, d.signature, LIMITS.signature, 'signature')
+  state.end++
+  if (d.vouch !== null) preEndorsement(state, d.vouch)
+  if (d.decision !== null) {
+    statusCode(d.decision.status)
+    state.end++
+    preEndorsement(state, d.decision)
+  }
 }
 
 function encDelta(state: State, d: GossipDelta): void {
   encDigestEntry(state, d)
   encStringList(state, d.roles)
-  encStringList(state, d.unreachable)
+  encObservations(state, d.unreachable)
+  encBytes(state, d.key)
+  encBytes(state, d.signature)
+  state.buffer[state.start++] = (d.vouch === null ? 0 : HAS_VOUCH) | (d.decision === null ? 0 : HAS_DECISION)
+  if (d.vouch !== null) encEndorsement(state, d.vouch)
+  if (d.decision !== null) {
+    state.buffer[state.start++] = statusCode(d.decision.status)
+    encEndorsement(state, d.decision)
+  }
 }
 
 function decDelta(state: State): GossipDelta {
   const { address, incarnation, version, status } = decDigestEntry(state)
   const roles = decStringList(state, LIMITS.roles, LIMITS.role, 'roles')
-  const unreachable = decStringList(state, LIMITS.entries, LIMITS.address, 'unreachable')
-  return { address, incarnation, version, status, roles, unreachable }
+  const unreachable = decObservations(state)
+  const key = decFixed(state, LIMITS.key, 'key')
+  const signature = decFixed(state, LIMITS.signature, 'signature')
+  const flags = decByte(state)
+  const vouch = flags & HAS_VOUCH ? decEndorsement(state) : null
+  let decision: StatusDecision | null = null
+  if (flags & HAS_DECISION) {
+    const decided = decStatus(state)
+    decision = { status: decided, ...decEndorsement(state) }
+  }
+  return { address, incarnation, version, status, roles, unreachable, key, signature, vouch, decision }
 }
 
 const gossip: Codec<Of<'gossip'>> = {
   preencode(state, m) {
     state.end++
-    if (m.summary !== null) preUint(state, m.summary)
+    if (m.summary !== null) preFixed(state, m.summary, LIMITS.summary, 'summary')
     if (m.digest.length > LIMITS.entries || m.deltas.length > LIMITS.entries) {
       throw ClusterError.BAD_FRAME(`gossip of more than ${LIMITS.entries} entries`)
     }
@@ -245,7 +336,7 @@ const gossip: Codec<Of<'gossip'>> = {
   },
   encode(state, m) {
     state.buffer[state.start++] = (m.reply ? IS_REPLY : 0) | (m.summary === null ? 0 : HAS_SUMMARY)
-    if (m.summary !== null) encUint(state, m.summary)
+    if (m.summary !== null) encBytes(state, m.summary)
     c.uint.encode(state, m.digest.length)
     for (const e of m.digest) encDigestEntry(state, e)
     c.uint.encode(state, m.deltas.length)
@@ -253,7 +344,7 @@ const gossip: Codec<Of<'gossip'>> = {
   },
   decode(state) {
     const flags = decByte(state)
-    const summary = flags & HAS_SUMMARY ? decUint(state) : null
+    const summary = flags & HAS_SUMMARY ? decFixed(state, LIMITS.summary, 'summary') : null
     const nd = decCount(state, LIMITS.entries, 'digest entries')
     const digest = new Array<GossipDigestEntry>(nd)
     for (let i = 0; i < nd; i++) digest[i] = decDigestEntry(state)

@@ -1,8 +1,10 @@
 // The messages nodes exchange. A union discriminated by `kind`; the byte layout of each is in
 // codec.ts and docs/wire.md.
 
-export const WIRE_VERSION = 1
-export const MIN_WIRE_VERSION = 1
+// Version 2: member records carry their owner's key and signature, vouches and leader decisions;
+// summaries are keyed 64-bit hashes. Version 1 nodes cannot verify records, so they are refused.
+export const WIRE_VERSION = 2
+export const MIN_WIRE_VERSION = 2
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 export const FRAME_HEADER_BYTES = 4
 
@@ -60,13 +62,37 @@ export interface GossipDigestEntry {
   status: MemberStatus
 }
 
+// "I cannot reach `address` as it was at `version`": a newer record of that member refutes it.
+export interface Observation {
+  address: string
+  version: number
+}
+
+// A signature by the member at `by` over a statement about another member's record.
+export interface Endorsement {
+  by: string
+  signature: Uint8Array
+}
+
+// The leader's decision about a member's status, bound to that member's incarnation and key.
+export interface StatusDecision extends Endorsement {
+  status: MemberStatus
+}
+
+// A whole member record. Its owner signs everything up to `signature` (`status` is then the
+// owner's own: joining or leaving); `vouch` is a member's word that it met the owner, and
+// `decision` the leader's. The record's status is the higher of `status` and `decision.status`.
 export interface GossipDelta {
   address: string
   incarnation: number
   version: number
   status: MemberStatus
   roles: string[]
-  unreachable: string[]
+  unreachable: Observation[]
+  key: Uint8Array
+  signature: Uint8Array
+  vouch: Endorsement | null
+  decision: StatusDecision | null
 }
 
 export interface GossipMessage {
@@ -74,8 +100,9 @@ export interface GossipMessage {
   digest: GossipDigestEntry[]
   deltas: GossipDelta[]
   reply: boolean
-  // A hash of the sender's whole digest: when it matches the receiver's, nothing more is said.
-  summary: number | null
+  // 8 random bytes chosen by the sender, then 8 bytes of a hash of its digest keyed by them: when
+  // the receiver's hash under the same key matches, nothing more is said.
+  summary: Uint8Array | null
 }
 
 export interface EnvelopeMessage {
@@ -170,5 +197,10 @@ export const LIMITS = {
   roles: 64,
   nonce: 64,
   proof: 64,
-  entries: 10_000
+  entries: 10_000,
+  // Observations in one record: a member watches a few neighbours, never thousands.
+  observations: 256,
+  key: 32,
+  signature: 64,
+  summary: 16
 } as const

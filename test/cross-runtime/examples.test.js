@@ -6,7 +6,8 @@ import { ROOT, RUNTIMES, start } from './helpers.js'
 const EXAMPLES = [
   ['p2p-chat.js', /everyone has left/],
   ['cluster.js', /ada is alone: 1 up/],
-  ['two-nodes.js', /both nodes shut down/]
+  ['two-nodes.js', /both nodes shut down/],
+  ['sharded-chat.js', /every room answered; \d+ posts sent, 0 dropped/]
 ]
 
 for (const [file, ending] of EXAMPLES) {

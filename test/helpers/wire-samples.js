@@ -10,15 +10,15 @@ function bytes(n, seed = 1) {
 
 export function samples() {
   return [
-    ['hello', { kind: 'hello', minVersion: 1, maxVersion: 1, cluster: 'app', from: 'actor-cluster://app@127.0.0.1:2552', incarnation: 1838506722830958, maxFrameBytes: 16777216, features: 0, nonce: bytes(32), proof: null }],
+    ['hello', { kind: 'hello', minVersion: 2, maxVersion: 2, cluster: 'app', from: 'actor-cluster://app@127.0.0.1:2552', incarnation: 1838506722830958, maxFrameBytes: 16777216, features: 0, nonce: bytes(32), proof: null }],
     ['hello-proof', { kind: 'hello', minVersion: 0, maxVersion: MAX, cluster: '', from: 'actor-ts://x@[::1]:0', incarnation: MAX, maxFrameBytes: 0, features: MAX, nonce: new Uint8Array(0), proof: bytes(64, 9) }],
-    ['hello-ack', { kind: 'hello-ack', version: 1, cluster: 'app', from: 'actor-cluster://app@10.0.0.5:2553', incarnation: 7, maxFrameBytes: 1024, features: 1, nonce: bytes(32, 2), proof: bytes(32, 3) }],
+    ['hello-ack', { kind: 'hello-ack', version: 2, cluster: 'app', from: 'actor-cluster://app@10.0.0.5:2553', incarnation: 7, maxFrameBytes: 1024, features: 1, nonce: bytes(32, 2), proof: bytes(32, 3) }],
     ['auth', { kind: 'auth', proof: bytes(32, 4) }],
     ['heartbeat', { kind: 'heartbeat', seq: 0, sentAt: 0 }],
     ['heartbeat-max', { kind: 'heartbeat', seq: MAX, sentAt: 123456.789 }],
     ['heartbeat-ack', { kind: 'heartbeat-ack', seq: 42, sentAt: -1.5 }],
     ['gossip-empty', { kind: 'gossip', digest: [], deltas: [], reply: false, summary: null }],
-    ['gossip-summary', { kind: 'gossip', digest: [], deltas: [], reply: true, summary: 4294967295 }],
+    ['gossip-summary', { kind: 'gossip', digest: [], deltas: [], reply: true, summary: bytes(16, 11) }],
     ['gossip', {
       kind: 'gossip',
       reply: true,
@@ -28,9 +28,31 @@ export function samples() {
         { address: 'actor-cluster://app@127.0.0.1:2', incarnation: MAX, version: MAX, status: 'down' }
       ],
       deltas: [
-        { address: 'actor-cluster://app@127.0.0.1:1', incarnation: 1, version: 3, status: 'joining', roles: [], unreachable: [] },
-        { address: 'actor-cluster://app@127.0.0.1:2', incarnation: 2, version: 9, status: 'up', roles: ['web', 'ünï'], unreachable: ['actor-cluster://app@127.0.0.1:3'] },
-        { address: 'actor-cluster://app@127.0.0.1:3', incarnation: 3, version: 1, status: 'removed', roles: ['x'], unreachable: [] }
+        { address: 'actor-cluster://app@127.0.0.1:1', incarnation: 1, version: 3, status: 'joining', roles: [], unreachable: [], key: bytes(32, 12), signature: bytes(64, 13), vouch: null, decision: null },
+        {
+          address: 'actor-cluster://app@127.0.0.1:2',
+          incarnation: 2,
+          version: 9,
+          status: 'leaving',
+          roles: ['web', 'ünï'],
+          unreachable: [{ address: 'actor-cluster://app@127.0.0.1:3', version: 300 }],
+          key: bytes(32, 14),
+          signature: bytes(64, 15),
+          vouch: { by: 'actor-cluster://app@127.0.0.1:1', signature: bytes(64, 16) },
+          decision: { status: 'up', by: 'actor-cluster://app@127.0.0.1:1', signature: bytes(64, 17) }
+        },
+        {
+          address: 'actor-cluster://app@127.0.0.1:3',
+          incarnation: 3,
+          version: 1,
+          status: 'joining',
+          roles: ['x'],
+          unreachable: [],
+          key: bytes(32, 18),
+          signature: bytes(64, 19),
+          vouch: null,
+          decision: { status: 'removed', by: 'actor-cluster://app@127.0.0.1:1', signature: bytes(64, 20) }
+        }
       ]
     }],
     ['envelope', { kind: 'envelope', to: 'actor-cluster://app@127.0.0.1:1/user/echo', from: 'actor-cluster://app@127.0.0.1:2/user/ünïcødé-😀', manifest: 'json', body: bytes(64, 5), correlationId: 17 }],
