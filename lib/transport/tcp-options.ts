@@ -4,68 +4,131 @@ import type { TcpBackend, TlsSettings } from '../../backends/types.ts'
 import type { Logger } from '../logger.ts'
 import type { NodeAddress } from '../node-address.ts'
 
-/** Options of `new TcpTransport(options)`; every one but `self` may be left out. */
+/** What `new TcpTransport(options)` takes; only `self` is required. */
 export interface TcpTransportOptions {
-  /** This node's address; listens on its host and port (port 0 picks a free one). */
+  /**
+   * This node's address (`actor-cluster://app@host:port` or a NodeAddress): the address others
+   * dial, and with port 0 a free port is picked at listen.
+   */
   self: NodeAddress | string
-  /** Default: silent. At debug level it writes `[tcp-transport]` lines. */
+  /**
+   * Where the transport logs.
+   * @default silent
+   */
   log?: Logger
-  /** TLS settings, the same on every node. Default: null (plaintext). */
+  /**
+   * TLS for every connection, both directions (docs/security.md).
+   * @default null
+   */
   tls?: TlsSettings | null
-  /** The longest frame accepted, length prefix included. Default: 16 MiB. */
+  /**
+   * Longest frame sent or accepted; each side announces its own in the handshake.
+   * @default 16777216 (16 MiB)
+   */
   maxFrameBytes?: number
-  /** The socket backend. Default: `getTcpBackend()`. */
+  /**
+   * The sockets to use.
+   * @default getTcpBackend(), this runtime's
+   */
   backend?: TcpBackend
-  /** The name both sides must agree on in the handshake. Default: the address's system name. */
+  /**
+   * Name both sides must agree on in the handshake.
+   * @default the address's system name
+   */
   cluster?: string
-  /** A shared secret (16 bytes or more) both sides of every connection must prove. Default: null. */
+  /**
+   * A shared secret (at least 16 bytes) both sides of every connection must prove they know.
+   * @default null
+   */
   secret?: string | Uint8Array | null
-  /** The address to bind, when it differs from the one announced. Default: `self.host`. */
+  /**
+   * Address to bind, when it differs from the announced one (`0.0.0.0` in a container).
+   * @default self.host
+   */
   listenHost?: string
-  /** A connection that does not finish its handshake in this time is closed. Default: 5000. */
+  /**
+   * A connection that has not finished its handshake by then is closed.
+   * @default 5000
+   */
   handshakeTimeoutMs?: number
-  /** Default: 5000. */
+  /**
+   * A dial that has not connected by then fails.
+   * @default 5000
+   */
   connectTimeoutMs?: number
-  /** Per peer: envelopes beyond this many queued bytes are dropped (queue-full). Default: 32 MiB. */
+  /**
+   * Per peer: envelopes beyond this many queued bytes are refused and counted.
+   * @default 33554432 (32 MiB)
+   */
   maxQueuedBytes?: number
-  /** Per peer: room kept for control frames on top of maxQueuedBytes. Default: 4 MiB. */
+  /**
+   * Per peer: room kept for control frames on top of maxQueuedBytes.
+   * @default 4194304 (4 MiB)
+   */
   maxControlQueuedBytes?: number
-  /** A heartbeat per open connection at most this often; 0 sends only on `heartbeat()`. Default: 1000. */
+  /**
+   * The transport's own heartbeat per connection, for round-trip time; 0 turns it off.
+   * @default 1000
+   */
   heartbeatIntervalMs?: number
-  /** Redial backoff, exponential with jitter, per peer. Default: 100. */
+  /**
+   * First wait before dialling a peer again; doubles up to backoffMaxMs.
+   * @default 100
+   */
   backoffBaseMs?: number
-  /** Default: 10000. */
+  /**
+   * Longest wait between dials to one peer.
+   * @default 10000
+   */
   backoffMaxMs?: number
-  /** Consecutive failed dials after which a peer's queued envelopes are dropped. Default: 8. */
+  /**
+   * Consecutive failed dials after which the peer's queued envelopes are dropped as unreachable.
+   * @default 8
+   */
   maxDialAttempts?: number
-  /** Inbound connections in their handshake at once. Default: 1024. */
+  /**
+   * Accepted connections at most; more are closed with TOO_MANY_CONNECTIONS.
+   * @default 1024
+   */
   maxInboundConnections?: number
   /**
    * Open connections that peers dialled, all peers together; a handshake past it is refused
-   * (TOO_MANY_CONNECTIONS). Default: 4096.
+   * (TOO_MANY_CONNECTIONS).
+   * @default 4096
    */
   maxConnections?: number
   /**
    * Peers remembered (stats, incarnation, backoff). Idle ones are forgotten after
-   * forgetPeerAfterMs, or at once, oldest first, when there are more than this. Default: 10000.
+   * forgetPeerAfterMs, or at once, oldest first, when there are more than this.
+   * @default 10000
    */
   maxPeers?: number
-  /** Default: 10 minutes. */
+  /**
+   * A peer with no connection and nothing queued for this long is forgotten.
+   * @default 600000 (10 minutes)
+   */
   forgetPeerAfterMs?: number
-  /** Dials under way at once; more wait their turn. Default: 64. */
+  /**
+   * Dials under way at once; more wait their turn.
+   * @default 64
+   */
   maxConcurrentDials?: number
   /**
-   * A connection holding part of a frame, or part of a chunked message, without progress this
-   * long is closed (STALLED). Default: 30000.
+   * A connection holding part of a frame, or part of a chunked message, without progress for this
+   * long is closed (STALLED).
+   * @default 30000
    */
   stallTimeoutMs?: number
   /**
    * Bytes held in unfinished chunked messages on all connections together; a chunk past it
    * closes its connection (REASSEMBLY_FULL). Each connection may hold at most maxFrameBytes.
-   * Default: 64 MiB.
+   * @default 67108864 (64 MiB)
    */
   maxReassemblyBytes?: number
-  /** How long `shutdown()` may spend flushing. Default: 5000. */
+  /**
+   * How long `shutdown()` waits for queued frames to flush before closing anyway.
+   * @default 5000
+   */
   shutdownTimeoutMs?: number
 }
 

@@ -50,7 +50,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _server: TcpServer | null
   private _peers: Map<string, Peer>
   private _inbound: Set<Connection>
-  // Open connections that peers dialled.
+  /** Open connections that peers dialled. */
   private _accepted: Set<Connection>
   private _connections: Set<Connection>
   private _local: LocalIdentity | null
@@ -59,9 +59,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _ticker: TimerHandle | null
   private _rejected: Partial<Record<string, number>>
   private _unboundHandshakeFailures: number
-  // Drops of messages for which no peer state exists (sent before start or after shutdown).
+  /** Drops of messages for which no peer state exists (sent before start or after shutdown). */
   private _orphanDrops: Partial<Record<DropReason, number>>
-  // The counts of peers no longer in the table (disconnected), kept in the totals.
+  /** The counts of peers no longer in the table (disconnected), kept in the totals. */
   private _retired: PeerStats
   private _reassembly: ReassemblyBudget
   private _ondial: (peer: Peer) => void
@@ -266,7 +266,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     await peer.flushAndEnd(conn, deadline)
   }
 
-  // ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
+  /**
+   * ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
+   * @internal
+   */
   _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null {
     if (this._closing) return 'shutting down'
     const peer = this._peers.get(from.key)
@@ -294,6 +297,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return null
   }
 
+  /** @internal */
   _onopen(conn: Connection): void {
     const remote = conn.remote!
     // While shutting down only dials already under way open, to flush what waits for them.
@@ -327,6 +331,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     peer.flush()
   }
 
+  /** @internal */
   _onmessage(conn: Connection, msg: WireMessage): void {
     const remote = conn.remote
     const peer = remote === null ? undefined : this._peers.get(remote.key)
@@ -340,11 +345,13 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return ClusterError.STALE_INCARNATION(`${from.toString()} is connected with incarnation ${live}; a hello with ${incarnation} is not a restart`)
   }
 
+  /** @internal */
   _ondrain(conn: Connection): void {
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (peer !== undefined && peer.conn === conn) peer.flush()
   }
 
+  /** @internal */
   _onclose(conn: Connection, cause: ClusterError | null): void {
     this._connections.delete(conn)
     this._inbound.delete(conn)
@@ -393,7 +400,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return peer
   }
 
-  // One dial: the socket, then the handshake. Failures go to the dialer, which backs off.
+  /** One dial: the socket, then the handshake. Failures go to the dialer, which backs off. */
   private async _dialOnce(peer: Peer): Promise<void> {
     const local = this._local
     if (local === null) return
@@ -457,8 +464,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
   }
 
-  // Keeps the peer table bounded: strangers that said hello under made-up addresses, and peers
-  // gone for good, would otherwise stay forever. Their counts stay in the totals.
+  /**
+   * Keeps the peer table bounded: strangers that said hello under made-up addresses, and peers
+   * gone for good, would otherwise stay forever. Their counts stay in the totals.
+   */
   private _forgetIdlePeers(t: number): void {
     const over = this._peers.size - this._opts.maxPeers
     let idle: Peer[] | null = over > 0 ? [] : null
