@@ -12,3 +12,5 @@ export { Connection, ConnectionState } from './lib/transport/connection.ts'
 export type { ConnectionOwner } from './lib/transport/connection.ts'
 export { Peer } from './lib/transport/peer.ts'
 export type { PeerOptions } from './lib/transport/peer.ts'
+// Ed25519 as the cluster uses it, for benchmarks and tests of signing cost.
+export { generateSigningKeyPair, verifySignature } from './backends/crypto.ts'

@@ -25,6 +25,7 @@ export const ErrorCode = {
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   STALLED: 'STALLED',
   STALE_INCARNATION: 'STALE_INCARNATION',
+  REASSEMBLY_FULL: 'REASSEMBLY_FULL',
   TRANSPORT_CLOSED: 'TRANSPORT_CLOSED',
   BAD_MESSAGE: 'BAD_MESSAGE',
   NOT_SERIALIZABLE: 'NOT_SERIALIZABLE',
@@ -156,6 +157,10 @@ export class ClusterError extends Error {
     return new ClusterError(ErrorCode.STALLED, msg)
   }
 
+  static REASSEMBLY_FULL(msg = 'chunked messages being joined hold too many bytes'): ClusterError {
+    return new ClusterError(ErrorCode.REASSEMBLY_FULL, msg)
+  }
+
   static STALE_INCARNATION(msg = 'a hello with an incarnation no larger than the live one'): ClusterError {
     return new ClusterError(ErrorCode.STALE_INCARNATION, msg)
   }
@@ -164,12 +169,12 @@ export class ClusterError extends Error {
     return new ClusterError(ErrorCode.TRANSPORT_CLOSED, msg)
   }
 
-  // A message body from a peer that does not decode.
+  /** A message body from a peer that does not decode. */
   static BAD_MESSAGE(msg = 'malformed message body', cause?: unknown): ClusterError {
     return new ClusterError(ErrorCode.BAD_MESSAGE, msg, { cause })
   }
 
-  // A value that cannot cross the wire (a function, a class with no serializer, a cycle).
+  /** A value that cannot cross the wire (a function, a class with no serializer, a cycle). */
   static NOT_SERIALIZABLE(msg = 'value cannot be serialized', cause?: unknown): ClusterError {
     return new ClusterError(ErrorCode.NOT_SERIALIZABLE, msg, { cause })
   }
@@ -198,12 +203,14 @@ export class ClusterError extends Error {
     return new ClusterError(ErrorCode.SYSTEM_STOPPED, msg)
   }
 
-  // A member record or status decision that is forged, unsigned, out of range or not vouched for.
+  /**
+   * A member record or status decision that is forged, unsigned, out of range or not vouched for.
+   */
   static BAD_RECORD(msg = 'member record refused'): ClusterError {
     return new ClusterError('BAD_RECORD', msg)
   }
 
-  // The cluster already has as many members as it takes (`maxMembers`).
+  /** The cluster already has as many members as it takes (`maxMembers`). */
   static MEMBERSHIP_FULL(msg = 'the cluster has as many members as it takes'): ClusterError {
     return new ClusterError('MEMBERSHIP_FULL', msg)
   }
@@ -212,12 +219,14 @@ export class ClusterError extends Error {
     return new ClusterError(ErrorCode.CHANNEL_TAKEN, msg)
   }
 
-  // `cluster.ready()` ran out of time; the message names the seeds tried and what each answered.
+  /**
+   * `cluster.ready()` ran out of time; the message names the seeds tried and what each answered.
+   */
   static READY_TIMEOUT(msg = 'the node did not join in time'): ClusterError {
     return new ClusterError(ErrorCode.READY_TIMEOUT, msg)
   }
 
-  // This node and the cluster's sharding leader disagree on the number of shards.
+  /** This node and the cluster's sharding leader disagree on the number of shards. */
   static SHARD_COUNT_MISMATCH(msg = 'the cluster has another number of shards'): ClusterError {
     return new ClusterError(ErrorCode.SHARD_COUNT_MISMATCH, msg)
   }

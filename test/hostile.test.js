@@ -188,3 +188,104 @@ test(`${runtime}: without a secret, a hello in a live peer's name with an incarn
   await until(() => peer.received.length === 1, 5000, 'traffic still reaches the real peer')
   t.is(node.stats(peer.self).reconnects, 0, 'its connection untouched')
 })
+
+test(`${runtime}: chunked messages held open are capped per connection and per node, and stalled out`, { timeout: 60000 }, async (t) => {
+  const MAX = 1024 * 1024
+  const node = await tcpNode(t, 'node', { maxFrameBytes: MAX, maxReassemblyBytes: 2 * MAX, stallTimeoutMs: 500 })
+  const codes = []
+  node.on('connection-error', (err) => codes.push(err.code))
+  const PIECE = 256 * 1024
+  const total = MAX - 64
+  const chunk = (id, offset) => encodeFrame({ kind: 'chunk', id, offset, totalBytes: total, data: new Uint8Array(PIECE).fill(id) })
+  const open = []
+  // Four strangers under made-up addresses each start a message of almost 1 MiB and keep the
+  // connection busy with heartbeats, never sending its last piece.
+  for (let i = 0; i < 4; i++) {
+    const socket = await backend.connect({ host: HOST, port: node.self.port })
+    // The node's answer first: until the handshake is done it takes no frame this large.
+    const acked = new Promise((resolve) => (socket.ondata = resolve))
+    socket.onend = () => socket.end()
+    const closed = new Promise((resolve) => (socket.onclose = resolve))
+    socket.write(encodeFrame(hello(`actor-cluster://test@127.0.0.1:${3001 + i}`)))
+    await acked
+    socket.ondata = () => {}
+    for (let offset = 0; offset < 3 * PIECE; offset += PIECE) socket.write(chunk(1, offset))
+    const beat = setInterval(() => socket.write(encodeFrame({ kind: 'heartbeat', seq: 1, sentAt: 0 })), 100)
+    t.teardown(() => clearInterval(beat))
+    open.push(closed.then(() => clearInterval(beat)))
+    await until(() => node.stats().reassemblyBytes >= Math.min(2 * MAX, 3 * PIECE * (i + 1)) || codes.length > i - 2, 3000, `stranger ${i}'s pieces`)
+  }
+  t.ok(node.stats().reassemblyBytes <= 2 * MAX, `never more than the node's cap held (${node.stats().reassemblyBytes})`)
+  await Promise.all(open)
+  await until(() => codes.length === 4, 3000, 'a code for each')
+  t.alike(codes.slice().sort(), ['REASSEMBLY_FULL', 'REASSEMBLY_FULL', 'STALLED', 'STALLED'], 'two refused at the cap, two stalled out')
+  t.is(node.stats().reassemblyBytes, 0, 'all of it released')
+  t.is(node.stats().rejected.STALLED, 2, 'counted')
+
+  // One connection may hold one frame's worth: a second message on top is refused.
+  codes.length = 0
+  await stranger(node.self.port, async (s) => {
+    const acked = new Promise((resolve) => (s.ondata = resolve))
+    s.write(encodeFrame(hello('actor-cluster://test@127.0.0.1:3009')))
+    await acked
+    for (let offset = 0; offset < 3 * PIECE; offset += PIECE) s.write(chunk(1, offset))
+    for (let offset = 0; offset < 2 * PIECE; offset += PIECE) s.write(chunk(2, offset))
+  })
+  await until(() => codes.length === 1, 3000, 'the refusal')
+  t.is(codes[0], 'FRAME_TOO_LARGE')
+  t.is(node.stats().reassemblyBytes, 0)
+})
+
+// A stranger that finishes a handshake under `address` and sends one heartbeat; resolves with
+// the socket once the node has answered, and a promise of its close.
+async function handshaken(port, address) {
+  const socket = await backend.connect({ host: HOST, port })
+  const acked = new Promise((resolve) => (socket.ondata = resolve))
+  socket.onend = () => socket.end()
+  const closed = new Promise((resolve) => (socket.onclose = resolve))
+  socket.write(encodeFrame(hello(address)))
+  await Promise.race([acked, closed])
+  socket.ondata = () => {}
+  if (!socket.closed) socket.write(encodeFrame({ kind: 'heartbeat', seq: 1, sentAt: 0 }))
+  return { socket, closed }
+}
+
+test(`${runtime}: established connections from peers are capped by maxConnections`, async (t) => {
+  const node = await tcpNode(t, 'node', { maxConnections: 3 })
+  const codes = []
+  node.on('connection-error', (err) => codes.push(err.code))
+  const strangers = []
+  for (let i = 0; i < 5; i++) strangers.push(await handshaken(node.self.port, `actor-cluster://test@127.0.0.1:${4001 + i}`))
+  await until(() => codes.length === 2, 3000, 'two refused')
+  t.alike(codes, ['TOO_MANY_CONNECTIONS', 'TOO_MANY_CONNECTIONS'])
+  t.is(node.peers().length, 3, 'three open')
+  strangers[0].socket.destroy(null)
+  await strangers[0].closed
+  await until(() => node.peers().length === 2, 3000, 'one closed')
+  const late = await handshaken(node.self.port, 'actor-cluster://test@127.0.0.1:4010')
+  t.teardown(() => late.socket.destroy(null))
+  await until(() => node.peers().length === 3, 3000, 'room again for one more')
+  for (const s of strangers) s.socket.destroy(null)
+})
+
+test(`${runtime}: the peer table stays bounded under many handshakes with made-up addresses`, { timeout: 120000 }, async (t) => {
+  const node = await tcpNode(t, 'node', { maxPeers: 100, stallTimeoutMs: 200 })
+  const N = 1000
+  for (let i = 0; i < N; i++) {
+    const { socket, closed } = await handshaken(node.self.port, `actor-cluster://test@10.${(i >> 8) & 255}.${i & 255}.1:5000`)
+    socket.destroy(null)
+    await closed
+  }
+  await until(() => node.stats().knownPeers <= 100, 3000, 'the table back under its bound')
+  const s = node.stats()
+  t.ok(s.knownPeers <= 100, `${s.knownPeers} peers remembered after ${N} handshakes`)
+  await until(() => node.stats().framesIn >= N, 3000, 'every heartbeat counted')
+  t.ok(node.stats().framesIn >= N, 'what forgotten peers sent is still in the totals')
+
+  const quick = await tcpNode(t, 'quick', { forgetPeerAfterMs: 100, stallTimeoutMs: 200 })
+  const one = await handshaken(quick.self.port, 'actor-cluster://test@127.0.0.1:5999')
+  await until(() => quick.stats().knownPeers === 1, 3000, 'known while connected')
+  one.socket.destroy(null)
+  await until(() => quick.stats().knownPeers === 0, 3000, 'forgotten once idle a while')
+  t.pass('an idle peer is forgotten after forgetPeerAfterMs')
+})

@@ -137,6 +137,29 @@ for (const transport of TRANSPORTS) {
     for (const n of k.running().slice(0, 3)) t.is(n.members().length, 4, `${n.self.toString()} still holds four`)
   })
 
+  test(`${transport}: a live node falsely called unreachable refutes it, and everyone sees it reachable again`, async (t) => {
+    const k = await kit(t, { nodes: 4, transport, cluster: { downAfterMs: 60000 } })
+    await k.awaitUp(4)
+    const member = await rogueAfterLeader(k)
+    member.gossip(k.addresses[0], [member.ownRecord()])
+    await k.awaitCondition(() => k.running().every((n) => n.member(member.self)?.status === 'up'), 5000, 'the rogue admitted as a member')
+    const victim = k.addresses[2]
+    const rec = (await member.records(k.addresses[0])).find((r) => r.address === victim.toString())
+    let accused = false
+    k.node(0).on('member-unreachable', (m) => {
+      if (m.address.equals(victim)) accused = true
+    })
+    member.gossip(k.addresses[0], [member.ownRecord({ unreachable: [{ address: victim.toString(), version: rec.version }] })])
+    await k.awaitCondition(() => accused, 5000, 'the accusation taken')
+    await k.awaitCondition(
+      () => k.node(2).stats().refutations >= 1 && k.running().every((n) => n.member(victim).reachable),
+      5000,
+      'the victim refuted and reachable everywhere'
+    )
+    t.ok(k.node(0).member(victim).status === 'up', 'still up')
+    t.ok(k.running().every((n) => n.stats().refutations === 0 || n.self.equals(victim)), 'only the accused refuted')
+  })
+
   test(`${transport}: a node paused 7 s accuses nobody on waking; no healthy node sees another unreachable`, { timeout: 60000 }, async (t) => {
     // Each node watches two neighbours, so most members count the paused node's observations.
     const k = await kit(t, { nodes: 6, transport, cluster: { downAfterMs: 60000, monitoredMembers: 2 } })

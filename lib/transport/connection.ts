@@ -15,11 +15,18 @@ export type { LocalIdentity } from './handshake.ts'
 export { DUPLICATE_REASON } from './handshake.ts'
 
 export interface ConnectionOwner {
-  // An inbound hello passed validation: null accepts it, a string or an error refuses it.
+  /**
+   * An inbound hello passed validation: null accepts it, a string or an error refuses it.
+   * @internal
+   */
   _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null
+  /** @internal */
   _onopen(conn: Connection): void
+  /** @internal */
   _onmessage(conn: Connection, msg: WireMessage): void
+  /** @internal */
   _ondrain(conn: Connection): void
+  /** @internal */
   _onclose(conn: Connection, cause: ClusterError | null): void
 }
 
@@ -33,8 +40,16 @@ export const ConnectionState = {
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState]
 
 const MAX_REASSEMBLIES = 4
-// Until the handshake is done a stranger may send no frame larger than this (a hello is well
-// under 1 KiB), so unauthenticated connections cannot make a node buffer megabytes each.
+
+/** Bytes held in unfinished chunked messages on all of a transport's connections together. */
+export interface ReassemblyBudget {
+  held: number
+  readonly max: number
+}
+/**
+ * Until the handshake is done a stranger may send no frame larger than this (a hello is well
+ * under 1 KiB), so unauthenticated connections cannot make a node buffer megabytes each.
+ */
 export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024
 const CLOSE_GRACE_MS = 2000
 
@@ -45,7 +60,7 @@ export class Connection {
   state: ConnectionState
   writable: boolean
   bytesIn: number
-  // When data last arrived, on the monotonic clock.
+  /** When data last arrived, on the monotonic clock. */
   lastDataAt: number
   private _owner: ConnectionOwner
   private _local: LocalIdentity
@@ -53,10 +68,14 @@ export class Connection {
   private _handshakeTimer: TimerHandle | null
   private _closeTimer: TimerHandle | null
   private _reassembly: Map<number, { parts: Uint8Array[]; received: number; total: number }>
+  private _reassemblyBytes: number
+  private _budget: ReassemblyBudget
+  /** When a chunk last added to a reassembly, on the monotonic clock. */
+  reassemblyProgressAt: number
   private _cause: ClusterError | null
   private _settleHandshake: ((cause: ClusterError | null) => void) | null
   private _settleClosed: (() => void) | null
-  // Settles when the handshake ends: null once open, the cause if it closed first.
+  /** Settles when the handshake ends: null once open, the cause if it closed first. */
   readonly handshake: Promise<ClusterError | null>
   readonly closed: Promise<void>
 
@@ -64,7 +83,7 @@ export class Connection {
     owner: ConnectionOwner,
     socket: TcpSocket,
     local: LocalIdentity,
-    opts: { outbound: boolean; expected?: NodeAddress | null; handshakeTimeoutMs: number }
+    opts: { outbound: boolean; expected?: NodeAddress | null; handshakeTimeoutMs: number; reassembly?: ReassemblyBudget }
   ) {
     this.socket = socket
     this.outbound = opts.outbound
@@ -82,6 +101,9 @@ export class Connection {
     this._local = local
     this._decoder = new FrameDecoder({ maxFrameBytes: Math.min(local.maxFrameBytes, HANDSHAKE_MAX_FRAME_BYTES) })
     this._reassembly = new Map()
+    this._reassemblyBytes = 0
+    this._budget = opts.reassembly ?? { held: 0, max: Infinity }
+    this.reassemblyProgressAt = 0
     this._cause = null
     this._closeTimer = null
     this._settleHandshake = null
@@ -109,12 +131,12 @@ export class Connection {
     if (hello !== null) this._writeNow(hello)
   }
 
-  // Who the dialler expects at the other end.
+  /** Who the dialler expects at the other end. */
   get expected(): NodeAddress | null {
     return this.handshaker.expected
   }
 
-  // The other side, once its hello (or hello-ack) passed the checks.
+  /** The other side, once its hello (or hello-ack) passed the checks. */
   get remote(): NodeAddress | null {
     return this.handshaker.remote
   }
@@ -139,13 +161,18 @@ export class Connection {
     return this._decoder.pendingFrameBytes
   }
 
+  /** Bytes held for chunked messages not yet complete. */
+  get reassemblyBytes(): number {
+    return this._reassemblyBytes
+  }
+
   describe(): string {
     const who = this.remote ?? this.expected
     const where = `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`
     return who ? `${who.toString()} (${where})` : where
   }
 
-  // Writes encoded frames; returns false when the socket asks to wait for drain.
+  /** Writes encoded frames; returns false when the socket asks to wait for drain. */
   write(data: Uint8Array): boolean {
     if (this.state === ConnectionState.CLOSED) return false
     const ok = this.socket.write(data)
@@ -153,7 +180,9 @@ export class Connection {
     return ok
   }
 
-  // Flush and half-close; the connection closes when the other side ends too (or after a grace).
+  /**
+   * Flush and half-close; the connection closes when the other side ends too (or after a grace).
+   */
   end(): void {
     if (this.state === ConnectionState.CLOSED) return
     if (this.state !== ConnectionState.CLOSING) {
@@ -171,7 +200,7 @@ export class Connection {
     this.socket.destroy(cause)
   }
 
-  // Carries out what the handshake asked for.
+  /** Carries out what the handshake asked for. */
   private _step(step: HandshakeStep): void {
     if (step.send !== null) this._writeNow(step.send)
     switch (step.then) {
@@ -255,15 +284,29 @@ export class Connection {
     if (msg.offset !== r.received || msg.totalBytes !== r.total || r.received + msg.data.byteLength > r.total) {
       throw ClusterError.BAD_FRAME(`chunk ${msg.id} out of order or inconsistent`)
     }
+    // A sender has one large message in flight at a time: one frame's worth per connection, and
+    // the transport's budget across them all.
+    const n = msg.data.byteLength
+    if (this._reassemblyBytes + n > this._local.maxFrameBytes) {
+      throw ClusterError.FRAME_TOO_LARGE(`chunked messages from ${this.describe()} hold more than ${this._local.maxFrameBytes} bytes`)
+    }
+    if (this._budget.held + n > this._budget.max) {
+      throw ClusterError.REASSEMBLY_FULL(`chunked messages being joined would hold more than ${this._budget.max} bytes`)
+    }
+    this._reassemblyBytes += n
+    this._budget.held += n
+    this.reassemblyProgressAt = now()
     // A view, not a copy: it points into a socket chunk or a split-frame buffer, and neither is
     // ever reused (see the TcpBackend contract and FrameDecoder).
     r.parts.push(msg.data)
-    r.received += msg.data.byteLength
+    r.received += n
     if (r.received < r.total) {
       if (msg.data.byteLength === 0) throw ClusterError.BAD_FRAME(`empty chunk in ${msg.id}`)
       return
     }
     this._reassembly.delete(msg.id)
+    this._reassemblyBytes -= r.total
+    this._budget.held -= r.total
     const whole = concat(r.parts, r.total)
     const inner = decodeMessage(whole)
     // The sender chunks whatever rides the envelope lane: envelopes and channel messages.
@@ -279,6 +322,8 @@ export class Connection {
     if (this._closeTimer !== null) clearTimeout(this._closeTimer)
     this._closeTimer = null
     this._reassembly.clear()
+    this._budget.held -= this._reassemblyBytes
+    this._reassemblyBytes = 0
     const final = this._cause ?? cause
     this._settleHandshake?.(final ?? ClusterError.CONNECTION_CLOSED('closed during the handshake'))
     this._settleHandshake = null

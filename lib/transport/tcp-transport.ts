@@ -13,7 +13,7 @@ import { NodeAddress } from '../node-address.ts'
 import { DEFAULT_MAX_FRAME_BYTES } from '../wire/index.ts'
 import type { HelloMessage, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
-import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity } from './connection.ts'
+import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
 import { Dialer } from './dialer.ts'
 import { Peer, closed, within, type PeerOptions } from './peer.ts'
 import { checkFits, dispatch, retire, sendSize, sumStats, type Receiver } from './traffic.ts'
@@ -29,35 +29,131 @@ import {
   type TransportStats
 } from './transport.ts'
 
+/** What `new TcpTransport(options)` takes; only `self` is required. */
 export interface TcpTransportOptions {
+  /**
+   * This node's address (`actor-cluster://app@host:port` or a NodeAddress): the address others
+   * dial, and with port 0 a free port is picked at listen.
+   */
   self: NodeAddress | string
+  /**
+   * Where the transport logs.
+   * @default silent
+   */
   log?: Logger
+  /**
+   * TLS for every connection, both directions (docs/security.md).
+   * @default null
+   */
   tls?: TlsSettings | null
+  /**
+   * Longest frame sent or accepted; each side announces its own in the handshake.
+   * @default 16777216 (16 MiB)
+   */
   maxFrameBytes?: number
+  /**
+   * The sockets to use.
+   * @default getTcpBackend(), this runtime's
+   */
   backend?: TcpBackend
-  // Name both sides must agree on in the handshake. Default: the address's system name.
+  /**
+   * Name both sides must agree on in the handshake.
+   * @default the address's system name
+   */
   cluster?: string
-  // A shared secret (at least 16 bytes) both sides of every connection must prove they know.
+  /**
+   * A shared secret (at least 16 bytes) both sides of every connection must prove they know.
+   * @default null
+   */
   secret?: string | Uint8Array | null
-  // Address to bind. Default: self.host.
+  /**
+   * Address to bind, when it differs from the announced one (`0.0.0.0` in a container).
+   * @default self.host
+   */
   listenHost?: string
+  /**
+   * A connection that has not finished its handshake by then is closed.
+   * @default 5000
+   */
   handshakeTimeoutMs?: number
+  /**
+   * A dial that has not connected by then fails.
+   * @default 5000
+   */
   connectTimeoutMs?: number
-  // Per peer: envelopes beyond this many queued bytes are refused and counted.
+  /**
+   * Per peer: envelopes beyond this many queued bytes are refused and counted.
+   * @default 33554432 (32 MiB)
+   */
   maxQueuedBytes?: number
-  // Per peer: room kept for control frames on top of maxQueuedBytes.
+  /**
+   * Per peer: room kept for control frames on top of maxQueuedBytes.
+   * @default 4194304 (4 MiB)
+   */
   maxControlQueuedBytes?: number
-  // The transport's own heartbeat per connection, for round-trip time; 0 turns it off.
+  /**
+   * The transport's own heartbeat per connection, for round-trip time; 0 turns it off.
+   * @default 1000
+   */
   heartbeatIntervalMs?: number
+  /**
+   * First wait before dialling a peer again; doubles up to backoffMaxMs.
+   * @default 100
+   */
   backoffBaseMs?: number
+  /**
+   * Longest wait between dials to one peer.
+   * @default 10000
+   */
   backoffMaxMs?: number
-  // Consecutive failed dials after which the peer's queued envelopes are dropped as unreachable.
+  /**
+   * Consecutive failed dials after which the peer's queued envelopes are dropped as unreachable.
+   * @default 8
+   */
   maxDialAttempts?: number
+  /**
+   * Accepted connections at most; more are closed with TOO_MANY_CONNECTIONS.
+   * @default 1024
+   */
   maxInboundConnections?: number
-  // Dials under way at once; more wait their turn.
+  /**
+   * Open connections that peers dialled, all peers together; a handshake past it is refused
+   * (TOO_MANY_CONNECTIONS).
+   * @default 4096
+   */
+  maxConnections?: number
+  /**
+   * Peers remembered (stats, incarnation, backoff). Idle ones are forgotten after
+   * forgetPeerAfterMs, or at once, oldest first, when there are more than this.
+   * @default 10000
+   */
+  maxPeers?: number
+  /**
+   * A peer with no connection and nothing queued for this long is forgotten.
+   * @default 600000 (10 minutes)
+   */
+  forgetPeerAfterMs?: number
+  /**
+   * Dials under way at once; more wait their turn.
+   * @default 64
+   */
   maxConcurrentDials?: number
-  // A connection holding part of a frame without progress for this long is closed (STALLED).
+  /**
+   * A connection holding part of a frame, or part of a chunked message, without progress for this
+   * long is closed (STALLED).
+   * @default 30000
+   */
   stallTimeoutMs?: number
+  /**
+   * Bytes held in unfinished chunked messages on all connections together; a chunk past it
+   * closes its connection (REASSEMBLY_FULL). Each connection may hold at most maxFrameBytes.
+   * @default 67108864 (64 MiB)
+   */
+  maxReassemblyBytes?: number
+  /**
+   * How long `shutdown()` waits for queued frames to flush before closing anyway.
+   * @default 5000
+   */
   shutdownTimeoutMs?: number
 }
 
@@ -71,8 +167,12 @@ export const TCP_DEFAULTS = {
   backoffMaxMs: 10_000,
   maxDialAttempts: 8,
   maxInboundConnections: 1024,
+  maxConnections: 4096,
+  maxPeers: 10_000,
+  forgetPeerAfterMs: 10 * 60_000,
   maxConcurrentDials: 64,
   stallTimeoutMs: 30_000,
+  maxReassemblyBytes: 64 * 1024 * 1024,
   shutdownTimeoutMs: 5_000
 } as const
 
@@ -100,6 +200,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _server: TcpServer | null
   private _peers: Map<string, Peer>
   private _inbound: Set<Connection>
+  /** Open connections that peers dialled. */
+  private _accepted: Set<Connection>
   private _connections: Set<Connection>
   private _local: LocalIdentity | null
   private _started: boolean
@@ -107,10 +209,11 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _ticker: TimerHandle | null
   private _rejected: Partial<Record<string, number>>
   private _unboundHandshakeFailures: number
-  // Drops of messages for which no peer state exists (sent before start or after shutdown).
+  /** Drops of messages for which no peer state exists (sent before start or after shutdown). */
   private _orphanDrops: Partial<Record<DropReason, number>>
-  // The counts of peers no longer in the table (disconnected), kept in the totals.
+  /** The counts of peers no longer in the table (disconnected), kept in the totals. */
   private _retired: PeerStats
+  private _reassembly: ReassemblyBudget
   private _ondial: (peer: Peer) => void
   private _ondrop: (peer: Peer, msg: WireMessage, bytes: number, reason: DropReason) => void
 
@@ -143,8 +246,12 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       backoffMaxMs: o.backoffMaxMs ?? TCP_DEFAULTS.backoffMaxMs,
       maxDialAttempts: o.maxDialAttempts ?? TCP_DEFAULTS.maxDialAttempts,
       maxInboundConnections: o.maxInboundConnections ?? TCP_DEFAULTS.maxInboundConnections,
+      maxConnections: o.maxConnections ?? TCP_DEFAULTS.maxConnections,
+      maxPeers: o.maxPeers ?? TCP_DEFAULTS.maxPeers,
+      forgetPeerAfterMs: o.forgetPeerAfterMs ?? TCP_DEFAULTS.forgetPeerAfterMs,
       maxConcurrentDials: o.maxConcurrentDials ?? TCP_DEFAULTS.maxConcurrentDials,
       stallTimeoutMs: o.stallTimeoutMs ?? TCP_DEFAULTS.stallTimeoutMs,
+      maxReassemblyBytes: o.maxReassemblyBytes ?? TCP_DEFAULTS.maxReassemblyBytes,
       shutdownTimeoutMs: o.shutdownTimeoutMs ?? TCP_DEFAULTS.shutdownTimeoutMs
     }
     this._peerOpts = {
@@ -178,6 +285,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._server = null
     this._peers = new Map()
     this._inbound = new Set()
+    this._accepted = new Set()
     this._connections = new Set()
     this._local = null
     this._started = false
@@ -187,6 +295,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._unboundHandshakeFailures = 0
     this._orphanDrops = {}
     this._retired = emptyPeerStats('')
+    this._reassembly = { held: 0, max: this._opts.maxReassemblyBytes }
     this._ondial = (peer) => {
       if (this._dialer.wanted(peer)) this._dialer.ensure(peer)
     }
@@ -290,6 +399,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       handshakeFailures: this._unboundHandshakeFailures,
       rejected: { ...this._rejected },
       inboundConnections: this._inbound.size,
+      knownPeers: this._peers.size,
+      reassemblyBytes: this._reassembly.held,
       dialsQueued: this._dialer.queued
     }
     const peers = [...this._peers.values()].map((p) => p.snapshot())
@@ -330,10 +441,17 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     await peer.flushAndEnd(conn, deadline)
   }
 
-  // ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
+  /**
+   * ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
+   * @internal
+   */
   _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null {
     if (this._closing) return 'shutting down'
     const peer = this._peers.get(from.key)
+    // A connection that would replace this peer's adds none.
+    if (this._accepted.size >= this._opts.maxConnections && peer?.conn == null) {
+      return ClusterError.TOO_MANY_CONNECTIONS(`${this._accepted.size} connections from peers already open (maxConnections)`)
+    }
     if (peer === undefined) return null
     const open = peer.conn
     if (open !== null && open !== conn) {
@@ -354,6 +472,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return null
   }
 
+  /** @internal */
   _onopen(conn: Connection): void {
     const remote = conn.remote!
     // While shutting down only dials already under way open, to flush what waits for them.
@@ -366,6 +485,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       peer.dialing = null
     } else {
       this._inbound.delete(conn)
+      this._accepted.add(conn)
       // The peer's dial won over ours.
       const ours = peer.dialing
       peer.dialing = null
@@ -386,6 +506,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     peer.flush()
   }
 
+  /** @internal */
   _onmessage(conn: Connection, msg: WireMessage): void {
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (peer === undefined) return
@@ -398,14 +519,17 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return ClusterError.STALE_INCARNATION(`${from.toString()} is connected with incarnation ${live}; a hello with ${incarnation} is not a restart`)
   }
 
+  /** @internal */
   _ondrain(conn: Connection): void {
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (peer !== undefined && peer.conn === conn) peer.flush()
   }
 
+  /** @internal */
   _onclose(conn: Connection, cause: ClusterError | null): void {
     this._connections.delete(conn)
     this._inbound.delete(conn)
+    this._accepted.delete(conn)
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (cause !== null && !conn.refusedAsDuplicate) this._reject(cause, conn.describe())
     if (peer === undefined) {
@@ -432,7 +556,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
     const conn = new Connection(this, socket, this._local, {
       outbound: false,
-      handshakeTimeoutMs: this._opts.handshakeTimeoutMs
+      handshakeTimeoutMs: this._opts.handshakeTimeoutMs,
+      reassembly: this._reassembly
     })
     this._inbound.add(conn)
     this._connections.add(conn)
@@ -449,7 +574,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return peer
   }
 
-  // One dial: the socket, then the handshake. Failures go to the dialer, which backs off.
+  /** One dial: the socket, then the handshake. Failures go to the dialer, which backs off. */
   private async _dialOnce(peer: Peer): Promise<void> {
     const local = this._local
     if (local === null) return
@@ -473,7 +598,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       conn = new Connection(this, socket, local, {
         outbound: true,
         expected: target,
-        handshakeTimeoutMs: this._opts.handshakeTimeoutMs
+        handshakeTimeoutMs: this._opts.handshakeTimeoutMs,
+        reassembly: this._reassembly
       })
     } catch (err) {
       peer.dialInFlight = false
@@ -499,13 +625,42 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     for (const conn of this._connections) {
       if (conn.pendingFrameBytes > 0 && t - conn.lastDataAt > this._opts.stallTimeoutMs) {
         conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a frame and stopped`))
+      } else if (conn.reassemblyBytes > 0 && t - conn.reassemblyProgressAt > this._opts.stallTimeoutMs) {
+        // Other frames may still flow: what counts is that the chunked message stopped moving.
+        conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a chunked message and stopped`))
       }
     }
+    this._forgetIdlePeers(t)
     const interval = this._opts.heartbeatIntervalMs
     if (interval <= 0) return
     for (const peer of this._peers.values()) {
       if (peer.conn !== null && peer.conn.state === ConnectionState.OPEN) peer.heartbeat(interval)
     }
+  }
+
+  /**
+   * Keeps the peer table bounded: strangers that said hello under made-up addresses, and peers
+   * gone for good, would otherwise stay forever. Their counts stay in the totals.
+   */
+  private _forgetIdlePeers(t: number): void {
+    const over = this._peers.size - this._opts.maxPeers
+    let idle: Peer[] | null = over > 0 ? [] : null
+    for (const peer of this._peers.values()) {
+      if (!peer.idle) continue
+      if (t - peer.lastActiveAt > this._opts.forgetPeerAfterMs) this._forget(peer)
+      else idle?.push(peer)
+    }
+    if (idle === null) return
+    const excess = this._peers.size - this._opts.maxPeers
+    if (excess <= 0) return
+    idle.sort((a, b) => a.lastActiveAt - b.lastActiveAt)
+    for (let i = 0; i < excess && i < idle.length; i++) this._forget(idle[i]!)
+    idle = null
+  }
+
+  private _forget(peer: Peer): void {
+    this._peers.delete(peer.address.key)
+    retire(this._retired, peer.snapshot())
   }
 
   private _emitDrop(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {

@@ -1,14 +1,15 @@
 // One cluster node in its own process, on any runtime.
-//   cluster-peer.js <seed host:port | -> <expected members>
-// Prints {"address"} once listening, then {"up": n, "leader"} each time the number of reachable
-// up members or the leader changes, and {"removed": address} when a member is removed.
+//   cluster-peer.js <seed host:port | -> [port]
+// Prints {"address", "runtime", "key"} once listening (key: its public key, hex), then {"up": n,
+// "leader", "forgers"} each time the number of reachable up members, the leader or the count of
+// peers cut off for forged records changes, and {"removed": address} when a member is removed.
 import { Cluster, TcpTransport, NodeAddress, detectRuntime } from 'actor-cluster-bare'
 import { args, exit } from '../helpers/proc.js'
 
-const [seed] = args()
+const [seed, port = '0'] = args()
 setTimeout(() => exit(3), 90_000)
 
-const transport = new TcpTransport({ self: new NodeAddress('mixed', '127.0.0.1', 0), heartbeatIntervalMs: 0 })
+const transport = new TcpTransport({ self: new NodeAddress('mixed', '127.0.0.1', Number(port)), heartbeatIntervalMs: 0 })
 await transport.start()
 const self = transport.self
 const cluster = await Cluster.join(
@@ -22,11 +23,14 @@ const cluster = await Cluster.join(
     failureDetector: { minStdDeviationMs: 50, acceptableHeartbeatPauseMs: 300 }
   }
 )
-console.log(JSON.stringify({ address: self.toString(), runtime: detectRuntime() }))
+const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+console.log(JSON.stringify({ address: self.toString(), runtime: detectRuntime(), key: hex(cluster.publicKey) }))
 let last = ''
 const report = () => {
   const up = cluster.members().filter((m) => m.status === 'up' && m.reachable).length
-  const line = JSON.stringify({ up, leader: String(cluster.leader) })
+  // Peers cut off for a record whose signature or range did not check.
+  const forgers = cluster.stats().forgersDisconnected
+  const line = JSON.stringify({ up, leader: String(cluster.leader), forgers })
   if (line !== last) {
     last = line
     console.log(line)
