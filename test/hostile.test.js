@@ -235,3 +235,57 @@ test(`${runtime}: chunked messages held open are capped per connection and per n
   t.is(codes[0], 'FRAME_TOO_LARGE')
   t.is(node.stats().reassemblyBytes, 0)
 })
+
+// A stranger that finishes a handshake under `address` and sends one heartbeat; resolves with
+// the socket once the node has answered, and a promise of its close.
+async function handshaken(port, address) {
+  const socket = await backend.connect({ host: HOST, port })
+  const acked = new Promise((resolve) => (socket.ondata = resolve))
+  socket.onend = () => socket.end()
+  const closed = new Promise((resolve) => (socket.onclose = resolve))
+  socket.write(encodeFrame(hello(address)))
+  await Promise.race([acked, closed])
+  socket.ondata = () => {}
+  if (!socket.closed) socket.write(encodeFrame({ kind: 'heartbeat', seq: 1, sentAt: 0 }))
+  return { socket, closed }
+}
+
+test(`${runtime}: established connections from peers are capped by maxConnections`, async (t) => {
+  const node = await tcpNode(t, 'node', { maxConnections: 3 })
+  const codes = []
+  node.on('connection-error', (err) => codes.push(err.code))
+  const strangers = []
+  for (let i = 0; i < 5; i++) strangers.push(await handshaken(node.self.port, `actor-cluster://test@127.0.0.1:${4001 + i}`))
+  await until(() => codes.length === 2, 3000, 'two refused')
+  t.alike(codes, ['TOO_MANY_CONNECTIONS', 'TOO_MANY_CONNECTIONS'])
+  t.is(node.peers().length, 3, 'three open')
+  strangers[0].socket.destroy(null)
+  await strangers[0].closed
+  await until(() => node.peers().length === 2, 3000, 'one closed')
+  const late = await handshaken(node.self.port, 'actor-cluster://test@127.0.0.1:4010')
+  t.teardown(() => late.socket.destroy(null))
+  await until(() => node.peers().length === 3, 3000, 'room again for one more')
+  for (const s of strangers) s.socket.destroy(null)
+})
+
+test(`${runtime}: the peer table stays bounded under many handshakes with made-up addresses`, { timeout: 120000 }, async (t) => {
+  const node = await tcpNode(t, 'node', { maxPeers: 100, stallTimeoutMs: 200 })
+  const N = 1000
+  for (let i = 0; i < N; i++) {
+    const { socket, closed } = await handshaken(node.self.port, `actor-cluster://test@10.${(i >> 8) & 255}.${i & 255}.1:5000`)
+    socket.destroy(null)
+    await closed
+  }
+  await until(() => node.stats().knownPeers <= 100, 3000, 'the table back under its bound')
+  const s = node.stats()
+  t.ok(s.knownPeers <= 100, `${s.knownPeers} peers remembered after ${N} handshakes`)
+  await until(() => node.stats().framesIn >= N, 3000, 'every heartbeat counted')
+  t.ok(node.stats().framesIn >= N, 'what forgotten peers sent is still in the totals')
+
+  const quick = await tcpNode(t, 'quick', { forgetPeerAfterMs: 100, stallTimeoutMs: 200 })
+  const one = await handshaken(quick.self.port, 'actor-cluster://test@127.0.0.1:5999')
+  await until(() => quick.stats().knownPeers === 1, 3000, 'known while connected')
+  one.socket.destroy(null)
+  await until(() => quick.stats().knownPeers === 0, 3000, 'forgotten once idle a while')
+  t.pass('an idle peer is forgotten after forgetPeerAfterMs')
+})

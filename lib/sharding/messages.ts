@@ -41,14 +41,14 @@ export const SHARDING_TAG = {
   REFUSED: 5
 } as const
 
-// A message to an entity, from the node that sent it or a node passing it on.
+/** A message to an entity, from the node that sent it or a node passing it on. */
 export interface EntityEnvelope {
   tag: typeof SHARDING_TAG.ENVELOPE
   type: string
   entityId: string
-  // Times it was passed on by a node that does not own the shard.
+  /** Times it was passed on by a node that does not own the shard. */
   hops: number
-  // The full actor address of the sender, or null.
+  /** The full actor address of the sender, or null. */
   sender: string | null
   manifest: string
   body: Uint8Array
@@ -56,30 +56,34 @@ export interface EntityEnvelope {
 
 export interface TypeReport {
   name: string
-  // Registered here, and this node has the type's role (if any).
+  /** Registered here, and this node has the type's role (if any). */
   host: boolean
-  // Shards of the type with entities live or stopping here.
+  /** Shards of the type with entities live or stopping here. */
   shards: number[]
 }
 
-// Every node tells the leader what it can host and hosts, now and then and whenever that changes.
+/**
+ * Every node tells the leader what it can host and hosts, now and then and whenever that changes.
+ */
 export interface ShardingReport {
   tag: typeof SHARDING_TAG.REPORT
   numberOfShards: number
-  // The allocation version this node has.
+  /** The allocation version this node has. */
   version: number
-  // Set while the node is handing its shards off before leaving.
+  /** Set while the node is handing its shards off before leaving. */
   leaving: boolean
   types: TypeReport[]
 }
 
 export interface TypeAllocation {
   name: string
-  // For each shard, 0 (no owner: unallocated or in handoff) or 1 + the owner's index in `nodes`.
+  /**
+   * For each shard, 0 (no owner: unallocated or in handoff) or 1 + the owner's index in `nodes`.
+   */
   owners: number[]
 }
 
-// The leader's allocation, spread to every node that reports.
+/** The leader's allocation, spread to every node that reports. */
 export interface ShardAllocation {
   tag: typeof SHARDING_TAG.ALLOCATION
   version: number
@@ -88,14 +92,14 @@ export interface ShardAllocation {
   types: TypeAllocation[]
 }
 
-// An old owner to the leader: it has stopped these shards' entities.
+/** An old owner to the leader: it has stopped these shards' entities. */
 export interface ShardStopped {
   tag: typeof SHARDING_TAG.SHARD_STOPPED
   type: string
   shards: number[]
 }
 
-// The leader to a node whose settings disagree with the cluster's.
+/** The leader to a node whose settings disagree with the cluster's. */
 export interface ShardingRefused {
   tag: typeof SHARDING_TAG.REFUSED
   numberOfShards: number
@@ -155,6 +159,20 @@ export function encodeEnvelopeHead(type: string, entityId: string): Uint8Array {
 }
 
 export function encodeEntityEnvelope(head: Uint8Array, hops: number, sender: string | null, manifest: string, body: Uint8Array): Uint8Array {
+  // A tell with no sender in the default format, the commonest, is written by hand.
+  const n = body.byteLength
+  if (hops === 0 && sender === null && manifest === '' && n < 0xfd && body instanceof Uint8Array) {
+    const h = head.byteLength
+    const out = b4a.allocUnsafe(h + 4 + n)
+    for (let i = 0; i < h; i++) out[i] = head[i]!
+    out[h] = 0 // hops
+    out[h + 1] = 0 // no sender
+    out[h + 2] = 0 // the default manifest
+    out[h + 3] = n
+    if (n <= 64) for (let i = 0; i < n; i++) out[h + 4 + i] = body[i]!
+    else out.set(body, h + 4)
+    return out
+  }
   const state = envelopeState
   state.start = 0
   state.end = head.byteLength

@@ -9,17 +9,24 @@ import { ClusterError } from '../errors.ts'
 import type { NodeAddress } from '../node-address.ts'
 import { decodeMessage, encodeFrame, FrameDecoder } from '../wire/index.ts'
 import type { ChunkMessage, HelloMessage, WireMessage } from '../wire/index.ts'
-import { Handshake, HandshakeState, type HandshakeStep, type LocalIdentity } from './handshake.ts'
+import { Handshake, type HandshakeStep, type LocalIdentity } from './handshake.ts'
 
 export type { LocalIdentity } from './handshake.ts'
 export { DUPLICATE_REASON } from './handshake.ts'
 
 export interface ConnectionOwner {
-  // An inbound hello passed validation: null accepts it, a string or an error refuses it.
+  /**
+   * An inbound hello passed validation: null accepts it, a string or an error refuses it.
+   * @internal
+   */
   _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null
+  /** @internal */
   _onopen(conn: Connection): void
+  /** @internal */
   _onmessage(conn: Connection, msg: WireMessage): void
+  /** @internal */
   _ondrain(conn: Connection): void
+  /** @internal */
   _onclose(conn: Connection, cause: ClusterError | null): void
 }
 
@@ -34,14 +41,20 @@ export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionSt
 
 const MAX_REASSEMBLIES = 4
 
-// Bytes held in unfinished chunked messages on all of a transport's connections together.
+/** Bytes held in unfinished chunked messages on all of a transport's connections together. */
 export interface ReassemblyBudget {
   held: number
   readonly max: number
 }
-// Until the handshake is done a stranger may send no frame larger than this (a hello is well
-// under 1 KiB), so unauthenticated connections cannot make a node buffer megabytes each.
+/**
+ * Until the handshake is done a stranger may send no frame larger than this (a hello is well
+ * under 1 KiB), so unauthenticated connections cannot make a node buffer megabytes each.
+ */
 export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024
+const TLS_HANDSHAKE = 0x16
+const TLS_ALERT = 0x15
+// Record: alert, TLS 1.2, 2 bytes: fatal (2), protocol_version (70).
+const TLS_PROTOCOL_VERSION_ALERT = new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46])
 const CLOSE_GRACE_MS = 2000
 
 export class Connection {
@@ -49,9 +62,15 @@ export class Connection {
   readonly outbound: boolean
   readonly handshaker: Handshake
   state: ConnectionState
+  // What the handshake learnt of the other side (copied after each step: read per frame).
+  remote: NodeAddress | null
+  incarnation: number
+  version: number
+  peerMaxFrameBytes: number
+  refusedAsDuplicate: boolean
   writable: boolean
   bytesIn: number
-  // When data last arrived, on the monotonic clock.
+  /** When data last arrived, on the monotonic clock. */
   lastDataAt: number
   private _owner: ConnectionOwner
   private _local: LocalIdentity
@@ -61,12 +80,15 @@ export class Connection {
   private _reassembly: Map<number, { parts: Uint8Array[]; received: number; total: number }>
   private _reassemblyBytes: number
   private _budget: ReassemblyBudget
-  // When a chunk last added to a reassembly, on the monotonic clock.
+  /** When a chunk last added to a reassembly, on the monotonic clock. */
   reassemblyProgressAt: number
   private _cause: ClusterError | null
+  // The other side ended the connection (as opposed to this side giving it up).
+  private _endedThere: boolean
+  private _opened: boolean
   private _settleHandshake: ((cause: ClusterError | null) => void) | null
   private _settleClosed: (() => void) | null
-  // Settles when the handshake ends: null once open, the cause if it closed first.
+  /** Settles when the handshake ends: null once open, the cause if it closed first. */
   readonly handshake: Promise<ClusterError | null>
   readonly closed: Promise<void>
 
@@ -85,6 +107,12 @@ export class Connection {
       describe: () => this.describe()
     })
     this.state = ConnectionState.HANDSHAKING
+    this.remote = null
+    this.incarnation = 0
+    this.version = 0
+    this.peerMaxFrameBytes = local.maxFrameBytes
+    this.refusedAsDuplicate = false
+    this._opened = false
     this.writable = true
     this.bytesIn = 0
     this.lastDataAt = now()
@@ -96,6 +124,7 @@ export class Connection {
     this._budget = opts.reassembly ?? { held: 0, max: Infinity }
     this.reassemblyProgressAt = 0
     this._cause = null
+    this._endedThere = false
     this._closeTimer = null
     this._settleHandshake = null
     this._settleClosed = null
@@ -115,44 +144,26 @@ export class Connection {
       this.writable = true
       if (this.state === ConnectionState.OPEN) this._owner._ondrain(this)
     }
-    socket.onend = () => this.end()
+    socket.onend = () => {
+      this._endedThere = true
+      this.end()
+    }
     socket.onclose = (cause) => this._onsocketclose(cause)
 
     const hello = this.handshaker.start()
     if (hello !== null) this._writeNow(hello)
   }
 
-  // Who the dialler expects at the other end.
+  /** Who the dialler expects at the other end. */
   get expected(): NodeAddress | null {
     return this.handshaker.expected
-  }
-
-  // The other side, once its hello (or hello-ack) passed the checks.
-  get remote(): NodeAddress | null {
-    return this.handshaker.remote
-  }
-
-  get incarnation(): number {
-    return this.handshaker.incarnation
-  }
-
-  get version(): number {
-    return this.handshaker.version
-  }
-
-  get peerMaxFrameBytes(): number {
-    return this.handshaker.peerMaxFrameBytes
-  }
-
-  get refusedAsDuplicate(): boolean {
-    return this.handshaker.refusedAsDuplicate
   }
 
   get pendingFrameBytes(): number {
     return this._decoder.pendingFrameBytes
   }
 
-  // Bytes held for chunked messages not yet complete.
+  /** Bytes held for chunked messages not yet complete. */
   get reassemblyBytes(): number {
     return this._reassemblyBytes
   }
@@ -163,7 +174,7 @@ export class Connection {
     return who ? `${who.toString()} (${where})` : where
   }
 
-  // Writes encoded frames; returns false when the socket asks to wait for drain.
+  /** Writes encoded frames; returns false when the socket asks to wait for drain. */
   write(data: Uint8Array): boolean {
     if (this.state === ConnectionState.CLOSED) return false
     const ok = this.socket.write(data)
@@ -171,7 +182,9 @@ export class Connection {
     return ok
   }
 
-  // Flush and half-close; the connection closes when the other side ends too (or after a grace).
+  /**
+   * Flush and half-close; the connection closes when the other side ends too (or after a grace).
+   */
   end(): void {
     if (this.state === ConnectionState.CLOSED) return
     if (this.state !== ConnectionState.CLOSING) {
@@ -189,8 +202,14 @@ export class Connection {
     this.socket.destroy(cause)
   }
 
-  // Carries out what the handshake asked for.
+  /** Carries out what the handshake asked for. */
   private _step(step: HandshakeStep): void {
+    const hs = this.handshaker
+    this.remote = hs.remote
+    this.incarnation = hs.incarnation
+    this.version = hs.version
+    this.peerMaxFrameBytes = hs.peerMaxFrameBytes
+    this.refusedAsDuplicate = hs.refusedAsDuplicate
     if (step.send !== null) this._writeNow(step.send)
     switch (step.then) {
       case 'open':
@@ -206,6 +225,7 @@ export class Connection {
   }
 
   private _open(): void {
+    this._opened = true
     this.state = ConnectionState.OPEN
     this._decoder.maxFrameBytes = this._local.maxFrameBytes
     this._clearHandshakeTimer()
@@ -225,6 +245,15 @@ export class Connection {
     try {
       messages = this._decoder.push(chunk)
     } catch (err) {
+      // A TLS record where a hello should be: the other side has TLS set and this one not.
+      if (this.state === ConnectionState.HANDSHAKING && this.bytesIn === chunk.byteLength && looksLikeTls(chunk)) {
+        if (this._cause === null) this._cause = ClusterError.TLS_MISMATCH(`peer ${this.describe()} speaks TLS and this node does not`)
+        // A TLS alert in the clear (fatal, protocol_version), so its TLS side fails at once and
+        // says why rather than waiting out its connect timeout.
+        if (chunk[0] === TLS_HANDSHAKE) this.socket.write(TLS_PROTOCOL_VERSION_ALERT.slice())
+        this.end()
+        return
+      }
       this.destroy(ClusterError.from(err, 'BAD_FRAME'))
       return
     }
@@ -242,7 +271,7 @@ export class Connection {
   private _onmessage(msg: WireMessage): void {
     // Until the handshake opens the connection nothing reaches the owner, and after a refusal
     // nothing at all: a refused dialler's next frames are not traffic.
-    if (this.handshaker.state !== HandshakeState.OPEN) {
+    if (!this._opened) {
       if (!this.handshaker.done) this._step(this.handshaker.receive(msg))
       return
     }
@@ -313,7 +342,11 @@ export class Connection {
     this._reassembly.clear()
     this._budget.held -= this._reassemblyBytes
     this._reassemblyBytes = 0
-    const final = this._cause ?? cause
+    let final = this._cause ?? cause
+    if (final === null && this._endedThere && this.outbound && this._settleHandshake !== null && this.bytesIn === 0 && !this.socket.encrypted) {
+      // A listener of ours answers a hello, if only to refuse it; a TLS listener hangs up on it.
+      final = ClusterError.CONNECTION_CLOSED(`peer ${this.describe()} closed the connection without answering the hello: is TLS set there and not here?`)
+    }
     this._settleHandshake?.(final ?? ClusterError.CONNECTION_CLOSED('closed during the handshake'))
     this._settleHandshake = null
     this._owner._onclose(this, final)
@@ -325,6 +358,11 @@ export class Connection {
     if (this._handshakeTimer !== null) clearTimeout(this._handshakeTimer)
     this._handshakeTimer = null
   }
+}
+
+// A TLS record: content type 21 (alert) or 22 (handshake), major version 3, minor 0 to 4.
+function looksLikeTls(chunk: Uint8Array): boolean {
+  return chunk.byteLength >= 3 && (chunk[0] === TLS_HANDSHAKE || chunk[0] === TLS_ALERT) && chunk[1] === 0x03 && chunk[2]! <= 0x04
 }
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {

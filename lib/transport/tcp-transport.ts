@@ -15,7 +15,8 @@ import type { HelloMessage, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
 import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
 import { Dialer } from './dialer.ts'
-import { Peer, closed, within, type PeerOptions } from './peer.ts'
+import { Peer, closed, within } from './peer.ts'
+import { tcpSettings, type TcpSettings, type TcpTransportOptions } from './tcp-options.ts'
 import { checkFits, dispatch, retire, sendSize, sumStats, type Receiver } from './traffic.ts'
 import {
   DropReason,
@@ -29,63 +30,9 @@ import {
   type TransportStats
 } from './transport.ts'
 
-export interface TcpTransportOptions {
-  self: NodeAddress | string
-  log?: Logger
-  tls?: TlsSettings | null
-  maxFrameBytes?: number
-  backend?: TcpBackend
-  // Name both sides must agree on in the handshake. Default: the address's system name.
-  cluster?: string
-  // A shared secret (at least 16 bytes) both sides of every connection must prove they know.
-  secret?: string | Uint8Array | null
-  // Address to bind. Default: self.host.
-  listenHost?: string
-  handshakeTimeoutMs?: number
-  connectTimeoutMs?: number
-  // Per peer: envelopes beyond this many queued bytes are refused and counted.
-  maxQueuedBytes?: number
-  // Per peer: room kept for control frames on top of maxQueuedBytes.
-  maxControlQueuedBytes?: number
-  // The transport's own heartbeat per connection, for round-trip time; 0 turns it off.
-  heartbeatIntervalMs?: number
-  backoffBaseMs?: number
-  backoffMaxMs?: number
-  // Consecutive failed dials after which the peer's queued envelopes are dropped as unreachable.
-  maxDialAttempts?: number
-  maxInboundConnections?: number
-  // Dials under way at once; more wait their turn.
-  maxConcurrentDials?: number
-  // A connection holding part of a frame, or part of a chunked message, without progress for this
-  // long is closed (STALLED).
-  stallTimeoutMs?: number
-  // Bytes held in unfinished chunked messages on all connections together; a chunk past it
-  // closes its connection (REASSEMBLY_FULL). Each connection may hold at most maxFrameBytes.
-  maxReassemblyBytes?: number
-  shutdownTimeoutMs?: number
-}
-
-export const TCP_DEFAULTS = {
-  handshakeTimeoutMs: 5_000,
-  connectTimeoutMs: 5_000,
-  maxQueuedBytes: 32 * 1024 * 1024,
-  maxControlQueuedBytes: 4 * 1024 * 1024,
-  heartbeatIntervalMs: 1_000,
-  backoffBaseMs: 100,
-  backoffMaxMs: 10_000,
-  maxDialAttempts: 8,
-  maxInboundConnections: 1024,
-  maxConcurrentDials: 64,
-  stallTimeoutMs: 30_000,
-  maxReassemblyBytes: 64 * 1024 * 1024,
-  shutdownTimeoutMs: 5_000
-} as const
+export { TCP_DEFAULTS, type TcpTransportOptions } from './tcp-options.ts'
 
 const DUPLICATE_RETRY_MS = 200
-
-type Settings = Required<
-  Omit<TcpTransportOptions, 'self' | 'log' | 'tls' | 'backend' | 'cluster' | 'listenHost' | 'maxFrameBytes' | 'secret'>
->
 
 export class TcpTransport extends EventEmitter<TransportEventMap> implements ObservableTransport, ConnectionOwner {
   self: NodeAddress
@@ -93,18 +40,18 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   readonly maxFrameBytes: number
   readonly cluster: string
   readonly incarnation: number
-  private _opts: Settings
-  private _peerOpts: PeerOptions
+  private _opts: TcpSettings
   private _secret: Uint8Array | null
   private _dialer: Dialer
   private _tls: TlsSettings | null
   private _listenHost: string
   private _log: Logger
   private _receiver: Receiver
-  private _handler: MessageHandler | null
   private _server: TcpServer | null
   private _peers: Map<string, Peer>
   private _inbound: Set<Connection>
+  /** Open connections that peers dialled. */
+  private _accepted: Set<Connection>
   private _connections: Set<Connection>
   private _local: LocalIdentity | null
   private _started: boolean
@@ -112,9 +59,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _ticker: TimerHandle | null
   private _rejected: Partial<Record<string, number>>
   private _unboundHandshakeFailures: number
-  // Drops of messages for which no peer state exists (sent before start or after shutdown).
+  /** Drops of messages for which no peer state exists (sent before start or after shutdown). */
   private _orphanDrops: Partial<Record<DropReason, number>>
-  // The counts of peers no longer in the table (disconnected), kept in the totals.
+  /** The counts of peers no longer in the table (disconnected), kept in the totals. */
   private _retired: PeerStats
   private _reassembly: ReassemblyBudget
   private _ondial: (peer: Peer) => void
@@ -139,27 +86,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
     this.cluster = o.cluster ?? this.self.system
     this.incarnation = newIncarnation()
-    this._opts = {
-      handshakeTimeoutMs: o.handshakeTimeoutMs ?? TCP_DEFAULTS.handshakeTimeoutMs,
-      connectTimeoutMs: o.connectTimeoutMs ?? TCP_DEFAULTS.connectTimeoutMs,
-      maxQueuedBytes: o.maxQueuedBytes ?? TCP_DEFAULTS.maxQueuedBytes,
-      maxControlQueuedBytes: o.maxControlQueuedBytes ?? TCP_DEFAULTS.maxControlQueuedBytes,
-      heartbeatIntervalMs: o.heartbeatIntervalMs ?? TCP_DEFAULTS.heartbeatIntervalMs,
-      backoffBaseMs: o.backoffBaseMs ?? TCP_DEFAULTS.backoffBaseMs,
-      backoffMaxMs: o.backoffMaxMs ?? TCP_DEFAULTS.backoffMaxMs,
-      maxDialAttempts: o.maxDialAttempts ?? TCP_DEFAULTS.maxDialAttempts,
-      maxInboundConnections: o.maxInboundConnections ?? TCP_DEFAULTS.maxInboundConnections,
-      maxConcurrentDials: o.maxConcurrentDials ?? TCP_DEFAULTS.maxConcurrentDials,
-      stallTimeoutMs: o.stallTimeoutMs ?? TCP_DEFAULTS.stallTimeoutMs,
-      maxReassemblyBytes: o.maxReassemblyBytes ?? TCP_DEFAULTS.maxReassemblyBytes,
-      shutdownTimeoutMs: o.shutdownTimeoutMs ?? TCP_DEFAULTS.shutdownTimeoutMs
-    }
-    this._peerOpts = {
-      maxQueuedBytes: this._opts.maxQueuedBytes,
-      maxControlQueuedBytes: this._opts.maxControlQueuedBytes,
-      backoffBaseMs: this._opts.backoffBaseMs,
-      backoffMaxMs: this._opts.backoffMaxMs
-    }
+    this._opts = tcpSettings(o)
     // Validate now: half-configured TLS must fail at construction, not at the first dial.
     resolveTls(o.tls)
     this._secret = normalizeSecret(o.secret)
@@ -174,7 +101,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       log: this._log,
       onfailed: (peer, cause) => this.emit('dial-failed', peer.address, cause)
     })
-    this._handler = null
     this._receiver = {
       handler: null,
       log: this._log,
@@ -185,6 +111,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._server = null
     this._peers = new Map()
     this._inbound = new Set()
+    this._accepted = new Set()
     this._connections = new Set()
     this._local = null
     this._started = false
@@ -232,7 +159,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   setHandler(handler: MessageHandler): void {
-    this._handler = handler
     this._receiver = { ...this._receiver, handler }
   }
 
@@ -298,6 +224,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       handshakeFailures: this._unboundHandshakeFailures,
       rejected: { ...this._rejected },
       inboundConnections: this._inbound.size,
+      knownPeers: this._peers.size,
       reassemblyBytes: this._reassembly.held,
       dialsQueued: this._dialer.queued
     }
@@ -339,10 +266,17 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     await peer.flushAndEnd(conn, deadline)
   }
 
-  // ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
+  /**
+   * ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
+   * @internal
+   */
   _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null {
     if (this._closing) return 'shutting down'
     const peer = this._peers.get(from.key)
+    // A connection that would replace this peer's adds none.
+    if (this._accepted.size >= this._opts.maxConnections && peer?.conn == null) {
+      return ClusterError.TOO_MANY_CONNECTIONS(`${this._accepted.size} connections from peers already open (maxConnections)`)
+    }
     if (peer === undefined) return null
     const open = peer.conn
     if (open !== null && open !== conn) {
@@ -363,6 +297,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return null
   }
 
+  /** @internal */
   _onopen(conn: Connection): void {
     const remote = conn.remote!
     // While shutting down only dials already under way open, to flush what waits for them.
@@ -375,6 +310,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       peer.dialing = null
     } else {
       this._inbound.delete(conn)
+      this._accepted.add(conn)
       // The peer's dial won over ours.
       const ours = peer.dialing
       peer.dialing = null
@@ -395,8 +331,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     peer.flush()
   }
 
+  /** @internal */
   _onmessage(conn: Connection, msg: WireMessage): void {
-    const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
+    const remote = conn.remote
+    const peer = remote === null ? undefined : this._peers.get(remote.key)
     if (peer === undefined) return
     peer.received()
     dispatch(this._receiver, peer.address, peer.stats, msg)
@@ -407,14 +345,17 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return ClusterError.STALE_INCARNATION(`${from.toString()} is connected with incarnation ${live}; a hello with ${incarnation} is not a restart`)
   }
 
+  /** @internal */
   _ondrain(conn: Connection): void {
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (peer !== undefined && peer.conn === conn) peer.flush()
   }
 
+  /** @internal */
   _onclose(conn: Connection, cause: ClusterError | null): void {
     this._connections.delete(conn)
     this._inbound.delete(conn)
+    this._accepted.delete(conn)
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (cause !== null && !conn.refusedAsDuplicate) this._reject(cause, conn.describe())
     if (peer === undefined) {
@@ -451,7 +392,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _peer(address: NodeAddress): Peer {
     let peer = this._peers.get(address.key)
     if (peer === undefined) {
-      peer = new Peer(address, this._peerOpts)
+      peer = new Peer(address, this._opts)
       peer.ondial = this._ondial
       peer.ondrop = this._ondrop
       this._peers.set(address.key, peer)
@@ -459,7 +400,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return peer
   }
 
-  // One dial: the socket, then the handshake. Failures go to the dialer, which backs off.
+  /** One dial: the socket, then the handshake. Failures go to the dialer, which backs off. */
   private async _dialOnce(peer: Peer): Promise<void> {
     const local = this._local
     if (local === null) return
@@ -515,11 +456,37 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
         conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a chunked message and stopped`))
       }
     }
+    this._forgetIdlePeers(t)
     const interval = this._opts.heartbeatIntervalMs
     if (interval <= 0) return
     for (const peer of this._peers.values()) {
       if (peer.conn !== null && peer.conn.state === ConnectionState.OPEN) peer.heartbeat(interval)
     }
+  }
+
+  /**
+   * Keeps the peer table bounded: strangers that said hello under made-up addresses, and peers
+   * gone for good, would otherwise stay forever. Their counts stay in the totals.
+   */
+  private _forgetIdlePeers(t: number): void {
+    const over = this._peers.size - this._opts.maxPeers
+    let idle: Peer[] | null = over > 0 ? [] : null
+    for (const peer of this._peers.values()) {
+      if (!peer.idle) continue
+      if (t - peer.lastActiveAt > this._opts.forgetPeerAfterMs) this._forget(peer)
+      else idle?.push(peer)
+    }
+    if (idle === null) return
+    const excess = this._peers.size - this._opts.maxPeers
+    if (excess <= 0) return
+    idle.sort((a, b) => a.lastActiveAt - b.lastActiveAt)
+    for (let i = 0; i < excess && i < idle.length; i++) this._forget(idle[i]!)
+    idle = null
+  }
+
+  private _forget(peer: Peer): void {
+    this._peers.delete(peer.address.key)
+    retire(this._retired, peer.snapshot())
   }
 
   private _emitDrop(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {
