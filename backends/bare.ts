@@ -61,7 +61,7 @@ interface BareNatives {
 
 export const bareTcpBackend: TcpBackend = {
   name: 'bare',
-  // bare-tls servers neither request nor verify client certificates.
+  /** bare-tls servers neither request nor verify client certificates. */
   verifiesClientCertificates: false,
   listen,
   connect
@@ -207,7 +207,7 @@ class BareTcpServer implements TcpServer {
 
 class BareTcpSocket extends SocketBase implements TcpSocket {
   private _raw: BareStream
-  // The TCP socket under a TLS one (or the socket itself).
+  /** The TCP socket under a TLS one (or the socket itself). */
   private _tcp: BareStream
 
   constructor(raw: BareStream, encrypted: boolean) {

@@ -195,8 +195,10 @@ class BunTcpSocket extends SocketBase implements TcpSocket {
   private _endSeen: boolean
   private _destroyed: boolean
   private _onfinal: (() => void) | null
-  // Bytes handed over since reading last let the event loop turn; paused by the caller, and
-  // paused until the next turn.
+  /**
+   * Bytes handed over since reading last let the event loop turn; paused by the caller, and
+   * paused until the next turn.
+   */
   private _readInTurn: number
   private _paused: boolean
   private _waitingTurn: boolean

@@ -60,14 +60,14 @@ export function randomBytes(n: number): Uint8Array {
   return cryptoModule().randomBytes(n)
 }
 
-// HMAC-SHA256 of the parts, in order.
+/** HMAC-SHA256 of the parts, in order. */
 export function hmacSha256(key: Uint8Array, parts: Uint8Array[]): Uint8Array {
   const mac = cryptoModule().createHmac('sha256', key)
   for (const p of parts) mac.update(p)
   return new Uint8Array(mac.digest())
 }
 
-// Compares in time that depends only on the length.
+/** Compares in time that depends only on the length. */
 export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false
   return cryptoModule().timingSafeEqual(a, b)
@@ -85,8 +85,10 @@ export function generateSigningKeyPair(): SigningKeyPair {
   return { publicKey: raw, sign: (data) => new Uint8Array(mod.sign(null, data, privateKey)) }
 }
 
-// True when `signature` is `publicKey`'s Ed25519 signature of `data`; false for anything else,
-// malformed keys and signatures included.
+/**
+ * True when `signature` is `publicKey`'s Ed25519 signature of `data`; false for anything else,
+ * malformed keys and signatures included.
+ */
 export function verifySignature(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.byteLength !== PUBLIC_KEY_BYTES || signature.byteLength !== SIGNATURE_BYTES) return false
   try {

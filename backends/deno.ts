@@ -51,7 +51,7 @@ const MAX_READ = 256 * 1024
 
 export const denoTcpBackend: TcpBackend = {
   name: 'deno',
-  // Deno.listenTls neither requests nor verifies client certificates.
+  /** Deno.listenTls neither requests nor verifies client certificates. */
   verifiesClientCertificates: false,
   listen,
   connect

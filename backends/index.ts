@@ -12,7 +12,7 @@ const BACKENDS: Record<RuntimeName, TcpBackend> = {
   deno: denoTcpBackend
 }
 
-// The backend of the runtime this code runs on.
+/** The backend of the runtime this code runs on. */
 export function getTcpBackend(runtime: RuntimeName = detectRuntime()): TcpBackend {
   return BACKENDS[runtime]
 }

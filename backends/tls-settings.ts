@@ -10,7 +10,7 @@ export interface ResolvedTls {
   serverName: string | null
 }
 
-// Half-configured TLS is an error, never a quiet fall-back to plaintext.
+/** Half-configured TLS is an error, never a quiet fall-back to plaintext. */
 export function resolveTls(tls: TlsSettings | null | undefined): ResolvedTls | null {
   if (tls === null || tls === undefined) return null
   if (typeof tls !== 'object') throw ClusterError.TLS_CONFIG('tls must be an object or null')

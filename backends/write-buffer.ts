@@ -22,12 +22,12 @@ export class WriteBuffer {
     this.bytes += data.byteLength
   }
 
-  // The oldest pending bytes.
+  /** The oldest pending bytes. */
   peek(): Uint8Array | null {
     return this._head < this._chunks.length ? this._chunks[this._head]! : null
   }
 
-  // Marks `n` bytes of the oldest chunk as written.
+  /** Marks `n` bytes of the oldest chunk as written. */
   consume(n: number): void {
     const first = this._chunks[this._head]!
     this.bytes -= n

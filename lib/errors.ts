@@ -169,12 +169,12 @@ export class ClusterError extends Error {
     return new ClusterError(ErrorCode.TRANSPORT_CLOSED, msg)
   }
 
-  // A message body from a peer that does not decode.
+  /** A message body from a peer that does not decode. */
   static BAD_MESSAGE(msg = 'malformed message body', cause?: unknown): ClusterError {
     return new ClusterError(ErrorCode.BAD_MESSAGE, msg, { cause })
   }
 
-  // A value that cannot cross the wire (a function, a class with no serializer, a cycle).
+  /** A value that cannot cross the wire (a function, a class with no serializer, a cycle). */
   static NOT_SERIALIZABLE(msg = 'value cannot be serialized', cause?: unknown): ClusterError {
     return new ClusterError(ErrorCode.NOT_SERIALIZABLE, msg, { cause })
   }
@@ -203,12 +203,14 @@ export class ClusterError extends Error {
     return new ClusterError(ErrorCode.SYSTEM_STOPPED, msg)
   }
 
-  // A member record or status decision that is forged, unsigned, out of range or not vouched for.
+  /**
+   * A member record or status decision that is forged, unsigned, out of range or not vouched for.
+   */
   static BAD_RECORD(msg = 'member record refused'): ClusterError {
     return new ClusterError('BAD_RECORD', msg)
   }
 
-  // The cluster already has as many members as it takes (`maxMembers`).
+  /** The cluster already has as many members as it takes (`maxMembers`). */
   static MEMBERSHIP_FULL(msg = 'the cluster has as many members as it takes'): ClusterError {
     return new ClusterError('MEMBERSHIP_FULL', msg)
   }
@@ -217,12 +219,14 @@ export class ClusterError extends Error {
     return new ClusterError(ErrorCode.CHANNEL_TAKEN, msg)
   }
 
-  // `cluster.ready()` ran out of time; the message names the seeds tried and what each answered.
+  /**
+   * `cluster.ready()` ran out of time; the message names the seeds tried and what each answered.
+   */
   static READY_TIMEOUT(msg = 'the node did not join in time'): ClusterError {
     return new ClusterError(ErrorCode.READY_TIMEOUT, msg)
   }
 
-  // This node and the cluster's sharding leader disagree on the number of shards.
+  /** This node and the cluster's sharding leader disagree on the number of shards. */
   static SHARD_COUNT_MISMATCH(msg = 'the cluster has another number of shards'): ClusterError {
     return new ClusterError(ErrorCode.SHARD_COUNT_MISMATCH, msg)
   }

@@ -26,7 +26,7 @@ export interface LogRecord {
   time: number
 }
 
-// Writes records at `level` and above to `sink` (console by default).
+/** Writes records at `level` and above to `sink` (console by default). */
 export function createLogger(level: LogLevelName = 'info', sink?: (record: LogRecord) => void): Logger {
   const min = LogLevel[level]
   const write = sink ?? toConsole
@@ -37,13 +37,15 @@ export function createLogger(level: LogLevelName = 'info', sink?: (record: LogRe
 
 export const silentLogger: Logger = createLogger('silent')
 
-// Prefixes every line, e.g. `[tcp-transport]`.
+/** Prefixes every line, e.g. `[tcp-transport]`. */
 export function scopedLogger(log: Logger, scope: string): Logger {
   return prefixedLogger(log, `[${scope}] `)
 }
 
-// Prefixes every line with the node it comes from (`app@127.0.0.1:2552`), read when the line is
-// written: a node listening on port 0 learns its port only once it has started.
+/**
+ * Prefixes every line with the node it comes from (`app@127.0.0.1:2552`), read when the line is
+ * written: a node listening on port 0 learns its port only once it has started.
+ */
 export function nodeLogger(log: Logger, node: () => string): Logger {
   return prefixedLogger(log, () => node() + ' ')
 }
@@ -58,7 +60,7 @@ function prefixedLogger(log: Logger, prefix: string | (() => string)): Logger {
   }
 }
 
-// One line per record: time, level, then the message (`2026-01-02T10:00:00.000Z WARN  ...`).
+/** One line per record: time, level, then the message (`2026-01-02T10:00:00.000Z WARN  ...`). */
 export function formatRecord(record: LogRecord): string {
   return `${new Date(record.time).toISOString()} ${record.level.toUpperCase().padEnd(5)} ${record.msg}`
 }

@@ -8,16 +8,23 @@ const DENO_INSPECT = Symbol.for('Deno.customInspect')
 
 export type AddressScheme = (typeof SCHEMES)[number]
 
-// `<scheme>://<system>@<host>:<port>`; IPv6 hosts are bracketed: `actor-cluster://app@[::1]:2552`.
+/**
+ * `<scheme>://<system>@<host>:<port>`; IPv6 hosts are bracketed: `actor-cluster://app@[::1]:2552`.
+ */
 export class NodeAddress {
+  /** `actor-cluster` (or `actor-ts`, read for compatibility); only spelling, never compared. */
   readonly scheme: AddressScheme
+  /** The actor system's name, which is the cluster's name. */
   readonly system: string
+  /** The host the node is reached at: a name, an IPv4 address or an unbracketed IPv6 one. */
   readonly host: string
+  /** The port the node listens on. */
   readonly port: number
-  // A scheme-independent key for maps: `system@host:port`.
+  /** A scheme-independent key for maps: `system@host:port`. */
   readonly key: string
   private _string: string
 
+  /** Throws BAD_ADDRESS for a bad system name, host or port. */
   constructor(system: string, host: string, port: number, scheme: AddressScheme = DEFAULT_SCHEME) {
     if (!isSystemName(system)) throw ClusterError.BAD_ADDRESS(`bad system name ${JSON.stringify(system)}`)
     if (!isHost(host)) throw ClusterError.BAD_ADDRESS(`bad host ${JSON.stringify(host)}`)
@@ -32,6 +39,7 @@ export class NodeAddress {
     this._string = `${scheme}://${system}@${host.includes(':') ? `[${host}]` : host}:${port}`
   }
 
+  /** Reads `actor-cluster://app@127.0.0.1:2552`; throws BAD_ADDRESS for anything else. */
   static parse(input: string): NodeAddress {
     if (typeof input !== 'string' || input.length > MAX_ADDRESS_LENGTH) {
       throw ClusterError.BAD_ADDRESS('address must be a string of at most 512 characters')
@@ -47,7 +55,7 @@ export class NodeAddress {
     return new NodeAddress(rest.slice(0, at), host, port, scheme)
   }
 
-  // Accepts a full address or `host:port` (then `system` names the system).
+  /** Accepts a full address or `host:port` (then `system` names the system). */
   static from(input: string | NodeAddress, system: string): NodeAddress {
     if (input instanceof NodeAddress) return input
     if (input.includes('://')) return NodeAddress.parse(input)
@@ -55,17 +63,21 @@ export class NodeAddress {
     return new NodeAddress(system, host, port)
   }
 
+  /** The same address on another port. */
   withPort(port: number): NodeAddress {
     return new NodeAddress(this.system, this.host, port, this.scheme)
   }
 
-  // Addresses are equal when they name the same system on the same host and port;
-  // the scheme is only spelling.
+  /**
+   * Addresses are equal when they name the same system on the same host and port;
+   * the scheme is only spelling.
+   */
   equals(other: NodeAddress | null | undefined): boolean {
     if (!other) return false
     return this.port === other.port && this.host === other.host && this.system === other.system
   }
 
+  /** Orders by host, then port, then system: the order members are listed and leaders chosen in. */
   compare(other: NodeAddress): number {
     if (this.host !== other.host) return this.host < other.host ? -1 : 1
     if (this.port !== other.port) return this.port - other.port
@@ -73,20 +85,25 @@ export class NodeAddress {
     return 0
   }
 
+  /** The address as written: `actor-cluster://app@127.0.0.1:2552`. */
   toString(): string {
     return this._string
   }
 
+  /** The address as written, so it serializes as a string. */
   toJSON(): string {
     return this._string
   }
 
-  // What console.log and util.inspect show: the address, not the fields behind it (Node, Bun and
-  // Bare read the first symbol, Deno the second).
+  /**
+   * What console.log and util.inspect show: the address, not the fields behind it (Node, Bun and
+   * Bare read the first symbol, Deno the second).
+   */
   [INSPECT](): string {
     return `NodeAddress(${this._string})`
   }
 
+  /** What Deno's console.log shows: the address. */
   [DENO_INSPECT](): string {
     return `NodeAddress(${this._string})`
   }

@@ -19,20 +19,35 @@ import {
 import type { Dispatcher, Runnable } from './dispatcher.ts'
 import { Mailbox } from './mailbox.ts'
 
-// What a cell needs from its system.
+/** What a cell needs from its system. */
 export interface CellHost {
+  /** @internal */
   readonly dispatcher: Dispatcher
+  /** @internal */
   readonly log: Logger
-  // The `[actors]` log, for failures.
+  /**
+   * The `[actors]` log, for failures.
+   * @internal
+   */
   readonly actorLog: Logger
+  /** @internal */
   spawnChild<C>(parent: ActorCell, name: string | null, behavior: Behavior<C>, opts: SpawnOptions): ActorRef<C>
+  /** @internal */
   stopRef(ref: ActorRef): void
+  /** @internal */
   deadLetter(recipient: string, message: unknown, sender: ActorRef | null, reason: 'mailbox-full' | 'stopped' | 'no-sender'): void
-  // The actor failed on a message an ask is waiting for: fail that ask.
+  /**
+   * The actor failed on a message an ask is waiting for: fail that ask.
+   * @internal
+   */
   failAsk(sender: ActorRef, err: ClusterError): boolean
+  /** @internal */
   watch(watcher: ActorCell, ref: ActorRef): void
+  /** @internal */
   unwatch(watcher: ActorCell, ref: ActorRef): void
+  /** @internal */
   cellStopped(cell: ActorCell): void
+  /** @internal */
   countFailure(restarted: boolean): void
 }
 
@@ -48,9 +63,9 @@ export class ActorCell implements Runnable {
   readonly ref: ActorRef
   readonly parent: ActorCell | null
   readonly children: Map<string, ActorCell>
-  // Who watches this actor, by path: local cells' refs and remote refs.
+  /** Who watches this actor, by path: local cells' refs and remote refs. */
   readonly watchers: Map<string, ActorRef>
-  // Whom this actor watches, by path.
+  /** Whom this actor watches, by path. */
   readonly watching: Map<string, ActorRef>
   inReady: boolean
   private _host: CellHost
@@ -116,7 +131,7 @@ export class ActorCell implements Runnable {
     this._call('started')
   }
 
-  // Queues a message. `system` messages (Terminated) are let in over capacity.
+  /** Queues a message. `system` messages (Terminated) are let in over capacity. */
   enqueue(message: unknown, sender: ActorRef | null, system = false): void {
     if (this._state === 'stopped') {
       this._host.deadLetter(this.ref.path, message, sender, 'stopped')
@@ -171,8 +186,10 @@ export class ActorCell implements Runnable {
     this._behavior = asObject(behavior)
   }
 
-  // Stops after the message being handled, if any; children first, then `stopped`, then the
-  // watchers hear of it.
+  /**
+   * Stops after the message being handled, if any; children first, then `stopped`, then the
+   * watchers hear of it.
+   */
   stop(): void {
     if (this._state === 'stopped') return
     this._stopRequested = true
@@ -186,7 +203,7 @@ export class ActorCell implements Runnable {
     else if (this.runnable) this._host.dispatcher.schedule(this)
   }
 
-  // Runs `started` or `stopped`, waiting for it if it returns a promise.
+  /** Runs `started` or `stopped`, waiting for it if it returns a promise. */
   private _call(hook: 'started' | 'stopped'): void {
     const fn = this._behavior[hook]
     if (typeof fn !== 'function') {
@@ -275,7 +292,7 @@ export class ActorCell implements Runnable {
     this._host.cellStopped(this)
   }
 
-  // Delivers a Terminated signal to this actor (over its mailbox bound: it must arrive).
+  /** Delivers a Terminated signal to this actor (over its mailbox bound: it must arrive). */
   terminated(ref: ActorRef, reason: TerminationReason): void {
     if (!this.watching.delete(refKey(ref))) return
     this.enqueue(new Terminated(ref, reason), null, true)
@@ -301,7 +318,7 @@ class Context implements ActorContext<unknown> {
     return this._cell.sender
   }
 
-  // The system's log, each line prefixed with this actor's path.
+  /** The system's log, each line prefixed with this actor's path. */
   get log(): Logger {
     if (this._log === null) this._log = scopedLogger(this._host.log, this._cell.path)
     return this._log

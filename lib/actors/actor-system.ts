@@ -19,15 +19,37 @@ import { systemRecipientRule, type RecipientRule } from './recipients.ts'
 import { Remoting, type RemotingStats } from './remoting.ts'
 import { Serialization, type RefCodec, type Serializer } from './serialization.ts'
 
+/** What `ActorSystem.create` takes; every field is optional. */
 export interface ActorSystemOptions {
+  /**
+   * The level of the default logger: `debug`, `info`, `warn`, `error` or `silent`.
+   * @default 'info'
+   */
   logLevel?: LogLevelName
-  // Takes precedence over logLevel.
+  /**
+   * A logger of your own; takes precedence over logLevel.
+   * @default a console logger at logLevel
+   */
   log?: Logger
-  // Defaults for every actor's mailbox (each spawn may say otherwise).
+  /**
+   * Defaults for every actor's mailbox (each spawn may say otherwise).
+   * @default MAILBOX_DEFAULTS
+   */
   mailbox?: MailboxOptions
+  /**
+   * How long an ask waits for its reply unless the ask says otherwise.
+   * @default 5000
+   */
   askTimeoutMs?: number
+  /**
+   * Serializers for message types of your own, tried before the built-in value codec.
+   * @default []
+   */
   serializers?: Serializer<unknown>[]
-  // Pass local messages through the serializer too (also settable on Cluster.join).
+  /**
+   * Pass local messages through the serializer too (also settable on Cluster.join).
+   * @default false
+   */
   serializeLocalMessages?: boolean
   /**
    * Paths under /system/ that peers may address (default none); envelopes from peers to any
@@ -76,7 +98,9 @@ export interface ActorSystemStats {
   remote: RemotingStats | null
 }
 
+/** Events an ActorSystem emits. */
 export interface ActorSystemEventMap {
+  /** A message that could not be delivered, with its recipient and the reason. */
   'dead-letter': [letter: DeadLetter]
 }
 
@@ -85,7 +109,7 @@ interface PendingAsk {
   reject(err: ClusterError): void
   timer: TimerHandle
   node: NodeAddress | null
-  // Routed by sharding: the reply may come from whichever node the entity lives on.
+  /** Routed by sharding: the reply may come from whichever node the entity lives on. */
   anyNode: boolean
 }
 
@@ -96,11 +120,20 @@ const ASK_ID_BYTES = 12
 // Random bytes drawn at a time for ask ids.
 const ASK_ID_POOL = ASK_ID_BYTES * 64
 
+/**
+ * Spawns and stops actors, delivers their messages, runs asks and keeps dead letters; after
+ * `Cluster.join(system, ...)` it reaches actors on the other nodes too.
+ */
 export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements ClusterSystem, RefOwner, CellHost, RefCodec {
+  /** The system's name, which is its cluster's name. */
   readonly name: string
+  /** The system's logger. */
   readonly log: Logger
+  /** @internal */
   readonly dispatcher: Dispatcher
+  /** The serializers messages cross the wire with. */
   readonly serialization: Serialization
+  /** @internal */
   readonly actorLog: Logger
   private _nodeLog: Logger
   private _cells: Map<string, ActorCell>
@@ -118,10 +151,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   private _terminated: boolean
   private _stats: { deadLetters: number; byReason: Partial<Record<DeadLetterReason, number>>; failures: number; restarts: number }
 
+  /** A new system named `name` (letters, digits, `_`, `.`, `-`): the cluster's name too. */
   static create(name: string, opts: ActorSystemOptions = {}): ActorSystem {
     return new ActorSystem(name, opts)
   }
 
+  /** The same as `ActorSystem.create(name, opts)`. */
   constructor(name: string, opts: ActorSystemOptions = {}) {
     super()
     // A system's name is its cluster's name, and part of every address.
@@ -150,44 +185,54 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this._stats = { deadLetters: 0, byReason: {}, failures: 0, restarts: 0 }
   }
 
+  /** The cluster this system joined, or null before `Cluster.join`. */
   get cluster(): Cluster | null {
     return this._cluster
   }
 
-  // This node's address once it has joined a cluster.
+  /** This node's address once it has joined a cluster. */
   get address(): NodeAddress | null {
     return this._cluster?.self ?? null
   }
 
+  /** True once `terminate()` has run. */
   get terminated(): boolean {
     return this._terminated
   }
 
-  // Starts a top-level actor at `/user/<name>` (a generated name when null).
-  spawn<M>(name: string | null, behavior: Behavior<M>, opts: SpawnOptions = {}): ActorRef<M> {
-    return this._spawn(null, name, behavior, opts)
+  /**
+   * Starts a top-level actor at `/user/<name>` (a generated name when null). `M` is the message
+   * type the behavior takes, `R` what its asks reply with.
+   */
+  spawn<M, R = unknown>(name: string | null, behavior: Behavior<M>, opts: SpawnOptions = {}): ActorRef<M, R> {
+    return this._spawn(null, name, behavior, opts) as ActorRef<M, R>
   }
 
-  // A ref from a path: a full one (`actor-cluster://app@host:port/user/a`) or a local one
-  // (`/user/a`). No message is sent; a ref to nothing sends to dead letters.
-  ref<M = unknown>(path: string): ActorRef<M> {
+  /**
+   * A ref from a path: a full one (`actor-cluster://app@host:port/user/a`) or a local one
+   * (`/user/a`). No message is sent; a ref to nothing sends to dead letters.
+   */
+  ref<M = unknown, R = unknown>(path: string): ActorRef<M, R> {
     let ref = this._refs.get(path)
     if (ref === undefined) {
       ref = this._parseRef(path)
       if (this._refs.size >= REF_CACHE_MAX) this._refs.clear()
       this._refs.set(path, ref)
     }
-    return ref as ActorRef<M>
+    return ref as ActorRef<M, R>
   }
 
+  /** Stops the actor (and its children); its watchers get Terminated. */
   stop(ref: ActorRef): void {
     this.stopRef(ref)
   }
 
+  /** Adds a serializer for a message type of your own (same as the `serializers` option). */
   registerSerializer<T>(serializer: Serializer<T>): void {
     this.serialization.register(serializer)
   }
 
+  /** Actors, pending asks, dead letters by reason, failures, restarts and remoting counters. */
   stats(): ActorSystemStats {
     return {
       actors: this._cells.size,
@@ -200,8 +245,10 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     }
   }
 
-  // Stops every actor, fails pending asks with SYSTEM_STOPPED, and leaves the cluster (gracefully
-  // unless `leave` is false, which just shuts the node down).
+  /**
+   * Stops every actor, fails pending asks with SYSTEM_STOPPED, and leaves the cluster (gracefully
+   * unless `leave` is false, which just shuts the node down).
+   */
   async terminate(opts: { leave?: boolean } = {}): Promise<void> {
     if (this._terminated) return
     // What runs before a graceful leave (sharding hands its entities over) needs live actors.
@@ -223,6 +270,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
 
   // --- called by Cluster.join ----------------------------------------------------------------
 
+  /** @internal */
   _attachCluster(cluster: Cluster, opts: ClusterOptions): void {
     if (this._cluster !== null) throw ClusterError.BAD_OPTIONS(`${this.name} has joined a cluster already`)
     this._cluster = cluster
@@ -234,10 +282,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
 
   // --- RefOwner ------------------------------------------------------------------------------
 
+  /** @internal */
   _addressString(): string {
     return this._cluster?.self.toString() ?? `actor-cluster://${this.name}`
   }
 
+  /** @internal */
   _tell(ref: ActorRef, msg: unknown, sender: ActorRef | null): void {
     if (this._terminated) {
       this.deadLetter(ref.path, msg, sender, 'system-stopped')
@@ -250,8 +300,11 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     }
   }
 
-  // `anyNode`: the ref routes the message itself (a sharded entity), so the answer may come from
-  // any node.
+  /**
+   * `anyNode`: the ref routes the message itself (a sharded entity), so the answer may come from
+   * any node.
+   * @internal
+   */
   _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site: CallSite | null = null, anyNode = false): Promise<unknown> {
     const timeoutMs = opts.timeoutMs ?? this._askTimeoutMs
     // Every failure names the actor, the timeout and the caller's line.
@@ -279,18 +332,23 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
 
   // --- RefCodec ------------------------------------------------------------------------------
 
+  /** @internal */
   pathOf(value: object): string | null {
     return value instanceof ActorRef ? value.path : null
   }
 
+  /** @internal */
   refOf(path: string): unknown {
     return this.ref(path)
   }
 
   // --- CellHost and Remoting -----------------------------------------------------------------
 
-  // Hands a message to the local actor at `path`, an ask's reply to its ask, or the rest to
-  // dead letters.
+  /**
+   * Hands a message to the local actor at `path`, an ask's reply to its ask, or the rest to
+   * dead letters.
+   * @internal
+   */
   deliver(path: string, msg: unknown, sender: ActorRef | null): void {
     const cell = this._cells.get(path)
     if (cell !== undefined) {
@@ -301,10 +359,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this.deadLetter(this._addressString() + path, msg, sender, 'no-recipient')
   }
 
+  /** @internal */
   cell(path: string): ActorCell | null {
     return this._cells.get(path) ?? null
   }
 
+  /** @internal */
   deadLetter(recipient: string, message: unknown, sender: ActorRef | null, reason: DeadLetterReason): void {
     this._stats.deadLetters++
     this._stats.byReason[reason] = (this._stats.byReason[reason] ?? 0) + 1
@@ -314,33 +374,43 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     if (this.listenerCount('dead-letter') > 0) this.emit('dead-letter', { recipient, message, sender, reason })
   }
 
+  /** @internal */
   failAsk(sender: ActorRef, err: ClusterError): boolean {
     if (sender.node === null) return this._settleAsk(sender.localPath, err, undefined)
     this._remoting?.sendAskFailure(sender, err)
     return true
   }
 
-  // The node an ask waiting at `path` went to: null for an actor on this node, undefined when no
-  // ask waits there or the ask takes an answer from any node.
+  /**
+   * The node an ask waiting at `path` went to: null for an actor on this node, undefined when no
+   * ask waits there or the ask takes an answer from any node.
+   * @internal
+   */
   askTarget(path: string): NodeAddress | null | undefined {
     const ask = this._asks.get(path)
     return ask === undefined || ask.anyNode ? undefined : ask.node
   }
 
-  // Fails every ask waiting on an actor of `node`.
+  /**
+   * Fails every ask waiting on an actor of `node`.
+   * @internal
+   */
   failAsksTo(node: NodeAddress, err: ClusterError): void {
     for (const [path, ask] of this._asks) if (ask.node !== null && ask.node.key === node.key) this._settleAsk(path, err, undefined)
   }
 
+  /** @internal */
   spawnChild<C>(parent: ActorCell, name: string | null, behavior: Behavior<C>, opts: SpawnOptions): ActorRef<C> {
     return this._spawn(parent, name, behavior, opts)
   }
 
+  /** @internal */
   stopRef(ref: ActorRef): void {
     if (ref.node !== null) throw ClusterError.BAD_OPTIONS(`only local actors can be stopped here, not ${ref.path}`)
     this._cells.get(ref.localPath)?.stop()
   }
 
+  /** @internal */
   watch(watcher: ActorCell, ref: ActorRef): void {
     const key = refKey(ref)
     if (watcher.watching.has(key)) return
@@ -355,12 +425,14 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     else target.watchers.set(refKey(watcher.ref), watcher.ref)
   }
 
+  /** @internal */
   unwatch(watcher: ActorCell, ref: ActorRef): void {
     if (!watcher.watching.delete(refKey(ref))) return
     if (ref.node !== null) this._remoting?.unwatch(ref, watcher)
     else this._cells.get(ref.localPath)?.watchers.delete(refKey(watcher.ref))
   }
 
+  /** @internal */
   cellStopped(cell: ActorCell): void {
     if (this._cells.get(cell.path) === cell) this._cells.delete(cell.path)
     cell.parent?.children.delete(cell.ref.name)
@@ -372,6 +444,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     for (const ref of [...cell.watching.values()]) this.unwatch(cell, ref)
   }
 
+  /** @internal */
   countFailure(restarted: boolean): void {
     this._stats.failures++
     if (restarted) this._stats.restarts++
@@ -424,7 +497,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     return '/temp/' + id
   }
 
-  // Resolves (err null) or rejects the ask waiting at `path`; false if none is.
+  /** Resolves (err null) or rejects the ask waiting at `path`; false if none is. */
   private _settleAsk(path: string, err: ClusterError | null, value: unknown): boolean {
     const ask = this._asks.get(path)
     if (ask === undefined) return false

@@ -12,7 +12,7 @@ interface CaptureStackTrace {
   captureStackTrace?(target: object, fn?: Function): void
 }
 
-// The stack above `fn`; V8 (Node, Bare, Deno) and Bun format it only when it is read.
+/** The stack above `fn`; V8 (Node, Bare, Deno) and Bun format it only when it is read. */
 export function captureCallSite(fn: Function): CallSite {
   const site: CallSite = {}
   const E = Error as unknown as CaptureStackTrace

@@ -6,11 +6,11 @@ const THROUGHPUT = 64
 const BUDGET = 20_000
 
 export interface Runnable {
-  // Handles up to `max` messages; returns how many it handled.
+  /** Handles up to `max` messages; returns how many it handled. */
   run(max: number): number
-  // True while it has mail and is not busy with an async message.
+  /** True while it has mail and is not busy with an async message. */
   readonly runnable: boolean
-  // Set by the dispatcher while the actor is in its ready queue.
+  /** Set by the dispatcher while the actor is in its ready queue. */
   inReady: boolean
 }
 
@@ -25,7 +25,7 @@ export class Dispatcher {
     this._drain = () => this._ondrain()
   }
 
-  // Puts an actor with mail in the queue, unless it is there already.
+  /** Puts an actor with mail in the queue, unless it is there already. */
   schedule(r: Runnable): void {
     if (r.inReady) return
     r.inReady = true

@@ -6,8 +6,17 @@ import type { ActorRef } from './actor-ref.ts'
 
 export type OverflowPolicy = 'drop-newest' | 'drop-oldest'
 
+/** An actor's mailbox (`SpawnOptions.mailbox`, or `ActorSystemOptions.mailbox` for every actor). */
 export interface MailboxOptions {
+  /**
+   * Messages waiting at most; what does not fit becomes a `mailbox-full` dead letter.
+   * @default 10000
+   */
   capacity?: number
+  /**
+   * When full: refuse the new message (`drop-newest`) or push out the oldest (`drop-oldest`).
+   * @default 'drop-newest'
+   */
   overflow?: OverflowPolicy
 }
 
@@ -26,7 +35,7 @@ export interface Dropped {
 export class Mailbox {
   readonly capacity: number
   readonly overflow: OverflowPolicy
-  // The sender of the message `take` returned last.
+  /** The sender of the message `take` returned last. */
   takenSender: ActorRef | null
   private _messages: unknown[]
   private _senders: (ActorRef | null)[]
@@ -47,8 +56,10 @@ export class Mailbox {
     return this._length
   }
 
-  // Returns the message that did not fit (this one or the oldest), or null. `always` is for
-  // system messages (a terminated signal), which must arrive even over capacity.
+  /**
+   * Returns the message that did not fit (this one or the oldest), or null. `always` is for
+   * system messages (a terminated signal), which must arrive even over capacity.
+   */
   push(message: unknown, sender: ActorRef | null, always = false): Dropped | null {
     let dropped: Dropped | null = null
     if (this._length >= this.capacity && !always) {
@@ -63,8 +74,10 @@ export class Mailbox {
     return dropped
   }
 
-  // The oldest message (its sender in takenSender); call only when length > 0. Allocates nothing:
-  // this is once per message handled.
+  /**
+   * The oldest message (its sender in takenSender); call only when length > 0. Allocates nothing:
+   * this is once per message handled.
+   */
   take(): unknown {
     const at = this._head
     const message = this._messages[at]

@@ -34,7 +34,7 @@ export function guardRecipients(transport: ObservableTransport, handler: Message
   }
 }
 
-// Refuses the envelope through the transport if the rule says so; true when it did.
+/** Refuses the envelope through the transport if the rule says so; true when it did. */
 export function refused(transport: ObservableTransport, rule: RecipientRule, from: NodeAddress, msg: EnvelopeMessage): boolean {
   if (rule(msg.to)) return false
   transport.refuse(from, msg, DropReason.FORBIDDEN_RECIPIENT)

@@ -34,19 +34,23 @@ const REASONS: TerminationReason[] = ['stopped', 'node-down', 'no-such-actor']
 export interface RemotingStats {
   envelopesSent: number
   envelopesReceived: number
-  // Envelopes and signals from peers that did not decode; each closed the peer's connection.
+  /** Envelopes and signals from peers that did not decode; each closed the peer's connection. */
   badMessages: number
   remoteWatchers: number
   watchesRefused: number
-  // Replies and ask failures for an ask of this node that came from a node it did not ask;
-  // ignored.
+  /**
+   * Replies and ask failures for an ask of this node that came from a node it did not ask;
+   * ignored.
+   */
   forgedReplies: number
-  // Signals (unwatch, terminated, ask failed) not sent: their node is gone, or the transport
-  // refused them.
+  /**
+   * Signals (unwatch, terminated, ask failed) not sent: their node is gone, or the transport
+   * refused them.
+   */
   signalsDropped: number
 }
 
-// What remoting needs of its actor system.
+/** What remoting needs of its actor system. */
 export interface RemotingHost {
   readonly name: string
   ref(path: string): ActorRef
@@ -55,7 +59,9 @@ export interface RemotingHost {
   deadLetter(recipient: string, message: unknown, sender: ActorRef | null, reason: DeadLetterReason): void
   failAsksTo(node: NodeAddress, err: ClusterError): void
   failAsk(sender: ActorRef, err: ClusterError): boolean
-  // The node the ask waiting at a /temp/ path went to (null: this node), undefined if none waits.
+  /**
+   * The node the ask waiting at a /temp/ path went to (null: this node), undefined if none waits.
+   */
   askTarget(path: string): NodeAddress | null | undefined
 }
 
@@ -67,9 +73,11 @@ export class Remoting {
   private _log: Logger
   private _channel: Channel
   private _gone: Set<string>
-  // Watches this node's actors hold on other nodes' actors: node key -> watchee path -> watchers.
+  /**
+   * Watches this node's actors hold on other nodes' actors: node key -> watchee path -> watchers.
+   */
   private _watching: Map<string, Map<string, Set<ActorCell>>>
-  // Local actors that other nodes watch: node key -> watchee paths.
+  /** Local actors that other nodes watch: node key -> watchee paths. */
   private _watchedBy: Map<string, Set<string>>
   private _remoteWatchers: number
   private _stats: RemotingStats
@@ -165,7 +173,7 @@ export class Remoting {
     this._signalUnlessGone(node, [SIGNAL.UNWATCH, ref.localPath, watcher.path])
   }
 
-  // A local actor that `watcher` (on another node) watched has stopped.
+  /** A local actor that `watcher` (on another node) watched has stopped. */
   sendTerminated(watcher: ActorRef, watcheePath: string, reason: TerminationReason): void {
     const node = watcher.node!
     this._forgetWatcher(node, watcheePath)
@@ -282,7 +290,7 @@ export class Remoting {
     cell.terminated(this._host.ref(from.toString() + watcheePath), reason)
   }
 
-  // A node is down or removed: what was sent to it is lost, and its actors are gone.
+  /** A node is down or removed: what was sent to it is lost, and its actors are gone. */
   private _onnodegone(node: NodeAddress): void {
     if (node.equals(this._cluster.self)) return
     this._gone.add(node.key)
@@ -299,7 +307,7 @@ export class Remoting {
     this._dropWatchersOn(node)
   }
 
-  // The transport gave up on messages to a peer: asks waiting there will not be answered.
+  /** The transport gave up on messages to a peer: asks waiting there will not be answered. */
   private _ondrop(e: DropEvent): void {
     if (e.kind !== 'envelope') return
     if (e.reason === 'unreachable' || e.reason === 'disconnected' || e.reason === 'shutdown') {
@@ -307,8 +315,10 @@ export class Remoting {
     }
   }
 
-  // A peer that is not a member (a client-only node) went away: nothing will tell us it is down,
-  // so its watches end here.
+  /**
+   * A peer that is not a member (a client-only node) went away: nothing will tell us it is down,
+   * so its watches end here.
+   */
   private _onpeerdisconnected(peer: NodeAddress): void {
     if (this._cluster.member(peer) === null) this._dropWatchersOn(peer)
   }
@@ -337,7 +347,7 @@ export class Remoting {
     if (paths.size === 0) this._watchedBy.delete(node.key)
   }
 
-  // To a node that is gone a signal has no one to reach: counted, not sent.
+  /** To a node that is gone a signal has no one to reach: counted, not sent. */
   private _signalUnlessGone(to: NodeAddress, signal: unknown[]): void {
     if (this._gone.has(to.key)) this._stats.signalsDropped++
     else this._signal(to, signal)
@@ -352,7 +362,7 @@ export class Remoting {
     }
   }
 
-  // Whether `from` speaks for an ask of this node at `path` that it was not asked; counted.
+  /** Whether `from` speaks for an ask of this node at `path` that it was not asked; counted. */
   private _forged(from: NodeAddress, path: string, what: string): boolean {
     if (!path.startsWith('/temp/')) return false
     const target = this._host.askTarget(path)

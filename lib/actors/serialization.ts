@@ -11,11 +11,11 @@ export const DEFAULT_MANIFEST = ''
 const MAX_MANIFEST_LENGTH = 256
 
 export interface Serializer<T = unknown> {
-  // A stable name for the type on the wire; both sides must register the same one.
+  /** A stable name for the type on the wire; both sides must register the same one. */
   manifest: string
-  // Values whose constructor is `type` are taken by this serializer (the fast match) ...
+  /** Values whose constructor is `type` are taken by this serializer (the fast match) ... */
   type?: abstract new (...args: never[]) => T
-  // ... or values for which `test` returns true.
+  /** ... or values for which `test` returns true. */
   test?: (value: unknown) => boolean
   encode(value: T): Uint8Array
   decode(bytes: Uint8Array): T
@@ -26,9 +26,11 @@ export interface Serialized {
   body: Uint8Array
 }
 
-// How refs cross the wire: the actor system gives their full path, and makes a ref of a path.
+/** How refs cross the wire: the actor system gives their full path, and makes a ref of a path. */
 export interface RefCodec {
+  /** @internal */
   pathOf(value: object): string | null
+  /** @internal */
   refOf(path: string): unknown
 }
 
@@ -77,8 +79,10 @@ export class Serialization {
     return { manifest: DEFAULT_MANIFEST, body: encodeValue(value, this._encodeCtx) }
   }
 
-  // Throws UNKNOWN_MANIFEST for a manifest nobody registered here, BAD_MESSAGE for bytes that do
-  // not decode.
+  /**
+   * Throws UNKNOWN_MANIFEST for a manifest nobody registered here, BAD_MESSAGE for bytes that do
+   * not decode.
+   */
   deserialize(manifest: string, body: Uint8Array): unknown {
     if (manifest === DEFAULT_MANIFEST) return decodeValue(body, this._decodeCtx)
     const s = this._byManifest.get(manifest)
@@ -91,7 +95,7 @@ export class Serialization {
     }
   }
 
-  // What the other side would get: for checking locally that a message can cross the wire.
+  /** What the other side would get: for checking locally that a message can cross the wire. */
   roundTrip(value: unknown): unknown {
     const { manifest, body } = this.serialize(value)
     return this.deserialize(manifest, body)

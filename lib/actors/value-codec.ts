@@ -9,9 +9,9 @@ import { ClusterError } from '../errors.ts'
 import { copyBytes, decBytes, decByte, decCount, decFloat, decString, decUint, type State } from '../wire/primitives.ts'
 
 export const VALUE_LIMITS = {
-  // Arrays, objects, maps and sets inside each other.
+  /** Arrays, objects, maps and sets inside each other. */
   maxDepth: 64,
-  // Values of any kind in one message (each costs memory on the receiver beyond its bytes).
+  /** Values of any kind in one message (each costs memory on the receiver beyond its bytes). */
   maxValues: 1_000_000
 } as const
 
@@ -37,11 +37,11 @@ const TAG = {
 
 const ANY = Number.MAX_SAFE_INTEGER
 
-// What the codec needs from the actor layer: how refs and custom types become bytes and back.
+/** What the codec needs from the actor layer: how refs and custom types become bytes and back. */
 export interface EncodeContext {
-  // The full path of `value` if it is an actor ref, else null.
+  /** The full path of `value` if it is an actor ref, else null. */
   refPath(value: object): string | null
-  // The manifest and bytes of `value` if a custom serializer takes it, else null.
+  /** The manifest and bytes of `value` if a custom serializer takes it, else null. */
   custom(value: object): { manifest: string; bytes: Uint8Array } | null
 }
 
@@ -394,7 +394,7 @@ function preBigint(state: State, v: bigint, notes: unknown[]): void {
   state.end += hex.length / 2
 }
 
-// Values the codec writes itself; custom serializers are asked only about other objects.
+/** Values the codec writes itself; custom serializers are asked only about other objects. */
 export function hasBuiltinShape(v: object): boolean {
   return v instanceof Uint8Array || v instanceof Date || Array.isArray(v) || v instanceof Map || v instanceof Set || isPlainObject(v)
 }

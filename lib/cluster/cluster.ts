@@ -25,56 +25,148 @@ import { PauseDetector } from './pause-detector.ts'
 import { PHI_DEFAULTS, PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.ts'
 import { newKeyPair, type SigningKeyPair } from './record-signing.ts'
 
-// What Cluster.join needs of an actor system: its name (the cluster's) and a logger. A system
-// that hosts actors also takes the cluster when it has joined, to route its messages.
+/**
+ * What Cluster.join needs of an actor system: its name (the cluster's) and a logger. A system
+ * that hosts actors also takes the cluster when it has joined, to route its messages.
+ */
 export interface ClusterSystem {
+  /** The cluster's name: nodes of different names never meet. Part of every node address. */
   readonly name: string
+  /** Where the cluster logs, unless `ClusterOptions.log` says otherwise. */
   readonly log?: Logger
+  /** @internal */
   _attachCluster?(cluster: Cluster, opts: ClusterOptions): void
 }
 
 export type EnvelopeHandler = (from: NodeAddress, msg: EnvelopeMessage) => void
 
-// Decides whether the leader marks an unreachable member down.
+/** Decides whether the leader marks an unreachable member down. */
 export type DowningRule = (member: Member, unreachableForMs: number, members: Member[]) => boolean
 
+/** What `Cluster.join` takes; every field is optional. */
 export interface ClusterOptions {
+  /**
+   * This node's host: where it listens and how the others reach it (ignored when `transport` is
+   * given). Across machines, an address the others can reach, not 127.0.0.1.
+   * @default '127.0.0.1'
+   */
   host?: string
+  /**
+   * This node's port (ignored when `transport` is given); 0 picks a free one.
+   * @default 2552 (0 for a client-only node)
+   */
   port?: number
-  // `host:port` or full node addresses. A node that is its own first seed starts a new cluster.
+  /**
+   * `host:port` or full node addresses. A node that is its own first seed (or has none) starts a
+   * new cluster; other nodes never start one on their own.
+   * @default []
+   */
   seeds?: (string | NodeAddress)[]
+  /**
+   * Any Transport, for tests or a transport of your own.
+   * @default a TcpTransport on host:port with tls and secret
+   */
   transport?: ObservableTransport
+  /**
+   * TLS for the default TcpTransport: every node needs the same CA (docs/security.md).
+   * @default null
+   */
   tls?: TlsSettings | null
+  /**
+   * A shared secret for the default TcpTransport: nodes prove they know it before any traffic,
+   * and a node without it is refused. Take it from the environment, never from the source.
+   * @default null
+   */
   secret?: string | Uint8Array | null
+  /**
+   * Roles this node announces in its member record (`member.roles`).
+   * @default []
+   */
   roles?: string[]
+  /**
+   * Where the cluster logs.
+   * @default the system's log
+   */
   log?: Logger
+  /**
+   * One gossip round per interval, with one random member.
+   * @default 500
+   */
   gossipIntervalMs?: number
+  /**
+   * How often heartbeats go to each watched member.
+   * @default 1000
+   */
   heartbeatIntervalMs?: number
-  // How many neighbours on the ring each node watches.
+  /**
+   * How many neighbours on the ring each node watches.
+   * @default 5
+   */
   monitoredMembers?: number
+  /**
+   * The phi accrual failure detector's settings (see PhiAccrualOptions).
+   * @default PHI_DEFAULTS, with firstHeartbeatEstimateMs = heartbeatIntervalMs
+   */
   failureDetector?: PhiAccrualOptions
-  // Unreachable this long, the leader marks a member down (unless downingRule says otherwise).
+  /**
+   * Unreachable this long, the leader marks a member down (unless downingRule says otherwise).
+   * @default 10000
+   */
   downAfterMs?: number
+  /**
+   * Decides whether the leader downs an unreachable member.
+   * @default (member, unreachableForMs) => unreachableForMs >= downAfterMs
+   */
   downingRule?: DowningRule
-  // Every this many gossip rounds, gossip goes to an unreachable member (so partitions heal).
+  /**
+   * Every this many gossip rounds, gossip goes to an unreachable member (so partitions heal).
+   * @default 5
+   */
   unreachableGossipEvery?: number
+  /**
+   * First wait before contacting the seeds again; doubles up to seedRetryMaxMs.
+   * @default 200
+   */
   seedRetryBaseMs?: number
+  /**
+   * Longest wait between seed retries.
+   * @default 5000
+   */
   seedRetryMaxMs?: number
-  // How long removed members are remembered, so old gossip cannot bring them back.
+  /**
+   * How long removed members are remembered, so old gossip cannot bring them back.
+   * @default 60000
+   */
   tombstoneMs?: number
+  /**
+   * How long `leave()` waits to be removed before it shuts the node down anyway.
+   * @default 10000
+   */
   leaveTimeoutMs?: number
-  // Connects to the cluster through the seeds and follows its membership, but is not a member:
-  // nobody watches it, routes to it or waits for it. Listens on an ephemeral port unless `port`
-  // says otherwise (replies come over the connections it opens).
+  /**
+   * Connects to the cluster through the seeds and follows its membership, but is not a member:
+   * nobody watches it, routes to it or waits for it. Listens on an ephemeral port unless `port`
+   * says otherwise (replies come over the connections it opens).
+   * @default false
+   */
   clientOnly?: boolean
-  // Actor systems: pass every local message through the serializer too, so a message that could
-  // not cross the wire fails in tests on one node.
+  /**
+   * Actor systems: pass every local message through the serializer too, so a message that could
+   * not cross the wire fails in tests on one node.
+   * @default false
+   */
   serializeLocalMessages?: boolean
   /** This node's Ed25519 identity, which signs its record and its decisions. Default: a new key pair. */
   keyPair?: SigningKeyPair
-  /** Members (tombstones included) this node keeps; a join beyond it is refused. Default 1000. */
+  /**
+   * Members (tombstones included) this node keeps; a join beyond it is refused.
+   * @default 1000
+   */
   maxMembers?: number
-  /** Every this many gossip rounds, the whole digest goes out instead of a summary. Default 10. */
+  /**
+   * Every this many gossip rounds, the whole digest goes out instead of a summary.
+   * @default 10
+   */
   fullGossipEvery?: number
 }
 
@@ -97,24 +189,40 @@ export const CLUSTER_DEFAULTS = {
 // Messages a sleeping node (tests only) holds before it counts the rest as discarded.
 const SLEEP_INBOX = 10_000
 
-// The subsystem channel on which a member tells a node it was not let in, and why.
+/** The subsystem channel on which a member tells a node it was not let in, and why. */
 export const REFUSED_CHANNEL = 'cluster/refused'
 
+/**
+ * Events a Cluster emits, from the moment `join` resolves; the view at that moment is
+ * `cluster.members()`.
+ */
 export interface ClusterEventMap {
+  /** A member is seen for the first time (or again, as a new incarnation). */
   'member-joined': [member: Member]
+  /** The leader moved a member up. */
   'member-up': [member: Member]
+  /** A member announced a graceful leave. */
   'member-leaving': [member: Member]
+  /** Someone this node hears from stopped hearing the member's heartbeats. */
   'member-unreachable': [member: Member]
+  /** The member is heard again by everyone this node hears from. */
   'member-reachable': [member: Member]
+  /** The leader gave up on an unreachable member. */
   'member-down': [member: Member]
+  /**
+   * The member is out of the cluster (after leaving or being down, or replaced by a restart).
+   * A node that finds itself down or removed stops.
+   */
   'member-removed': [member: Member]
+  /** The leader (lowest address among reachable up members) changed; null when there is none. */
   'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
-  // A member this node asked to let it in refused (MEMBERSHIP_FULL); it keeps asking.
+  /** A member this node asked to let it in refused (MEMBERSHIP_FULL); it keeps asking. */
   'join-refused': [error: ClusterError, by: NodeAddress]
-  // Envelopes nobody took (no envelope handler) and subsystem messages on no open channel.
+  /** Envelopes nobody took (no envelope handler) and subsystem messages on no open channel. */
   message: [from: NodeAddress, msg: WireMessage]
-  // The transport's: a message it did not deliver, and a peer connection that closed.
+  /** The transport's: a message it did not deliver (also counted in its stats). */
   drop: [event: DropEvent]
+  /** The transport's: the connection to a peer closed (it is dialled again when needed). */
   'peer-disconnected': [peer: NodeAddress]
 }
 
@@ -134,28 +242,40 @@ export interface ClusterStats {
   gossipMessagesSent: number
   gossipBytesSent: number
   heartbeatsSent: number
-  // Envelopes with no handler and channel messages on channels not open here, when no 'message'
-  // listener took them either.
+  /**
+   * Envelopes with no handler and channel messages on channels not open here, when no 'message'
+   * listener took them either.
+   */
   unhandledMessages: number
   /** Messages discarded above the transport, by reason (the transport's own drops are in its stats). */
   discarded: Partial<Record<ClusterDiscardReason, number>>
-  // Member records and decisions refused, by error code (BAD_RECORD, MEMBERSHIP_FULL).
+  /** Member records and decisions refused, by error code (BAD_RECORD, MEMBERSHIP_FULL). */
   refusedRecords: Record<string, number>
-  // Connections closed because the peer sent a forged or out-of-range record.
+  /** Connections closed because the peer sent a forged or out-of-range record. */
   forgersDisconnected: number
-  // Ticks on which this node found its own timers had run late and judged nobody.
+  /** Ticks on which this node found its own timers had run late and judged nobody. */
   pausesDetected: number
-  // Times this node answered an accusation about itself with a newer record.
+  /** Times this node answered an accusation about itself with a newer record. */
   refutations: number
-  // Gossip messages whose handling failed (counted, never thrown out of the handler).
+  /** Gossip messages whose handling failed (counted, never thrown out of the handler). */
   gossipErrors: number
 }
 
+/**
+ * A node of the cluster: joins through seeds, agrees on membership by gossip, watches its
+ * neighbours by heartbeats, and emits the members' changes (ClusterEventMap).
+ */
 export class Cluster extends EventEmitter<ClusterEventMap> {
+  /** The transport carrying this node's traffic: its stats and peer events. */
   readonly transport: ObservableTransport
+  /** This run of the node: a restart on the same address has a larger one and replaces it. */
   readonly incarnation: number
+  /** True for a node that follows the cluster without being a member. */
   readonly clientOnly: boolean
-  // Set by the layer that routes envelopes (the actor system).
+  /**
+   * Set by the layer that routes envelopes (the actor system).
+   * @internal
+   */
   onenvelope: EnvelopeHandler | null
   private _membership: Membership
   private _log: Logger
@@ -181,7 +301,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _gossipPause: PauseDetector
   private _lastRefutation: number
   private _refusalsLogged: number
-  // While asleep (tests only), what arrives waits here, as the kernel would hold it.
+  /** While asleep (tests only), what arrives waits here, as the kernel would hold it. */
   private _asleep: [NodeAddress, WireMessage][] | null
   private _beforeLeave: Set<() => Promise<void>>
   private _prepared: Promise<void> | null
@@ -189,6 +309,11 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _readiness: Readiness
   private _metricsSources: MetricsSource[]
 
+  /**
+   * Starts this node's transport and joins through `opts.seeds`, retrying with backoff until
+   * one answers; resolves once the transport listens (await `ready()` to be up). `system` is an
+   * ActorSystem, or any `{ name, log }`.
+   */
   static async join(system: ClusterSystem, opts: ClusterOptions = {}): Promise<Cluster> {
     // Every line names the node it comes from.
     const log = nodeLogger(opts.log ?? system.log ?? silentLogger, () => transport.self.key)
@@ -211,6 +336,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return cluster
   }
 
+  /** A node on a transport of your own that has not started; `Cluster.join` is the usual way. */
   constructor(transport: ObservableTransport, system: ClusterSystem, opts: ClusterOptions = {}) {
     super()
     this.transport = transport
@@ -351,10 +477,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._metricsSources.push(source)
   }
 
+  /** This node's address. */
   get self(): NodeAddress {
     return this.transport.self
   }
 
+  /** The leader: the lowest address among reachable up members, or null. */
   get leader(): NodeAddress | null {
     return this._leader
   }
@@ -364,17 +492,20 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return this._stopped
   }
 
-  // Every member this node knows, removed ones (still remembered) included, sorted by address.
-  // A client-only node is not among them.
+  /**
+   * Every member this node knows, removed ones (still remembered) included, sorted by address.
+   * A client-only node is not among them.
+   */
   members(): Member[] {
     return this._membership.members()
   }
 
+  /** The member at `address`, or null when this node does not know it. */
   member(address: NodeAddress): Member | null {
     return this.members().find((m) => m.address.equals(address)) ?? null
   }
 
-  // Opens a named channel (see Channel); one per name per node.
+  /** Opens a named channel (see Channel); one per name per node. */
   channel(name: string, onmessage: ChannelHandler | null = null): Channel {
     if (typeof name !== 'string' || name.length === 0 || name.length > 128) throw ClusterError.BAD_OPTIONS('a channel name is 1 to 128 characters')
     if (this._channels.has(name)) throw ClusterError.CHANNEL_TAKEN(`channel ${JSON.stringify(name)} is open`)
@@ -399,10 +530,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     if (timer !== null) clearTimeout(timer)
   }
 
+  /** @internal */
   _closeChannel(channel: Channel): void {
     if (this._channels.get(channel.name) === channel) this._channels.delete(channel.name)
   }
 
+  /** Gossip rounds, gossip messages and bytes sent, heartbeats sent, unhandled messages. */
   stats(): ClusterStats {
     return { ...this._stats, refusedRecords: { ...this._stats.refusedRecords }, discarded: { ...this._stats.discarded } }
   }
@@ -422,8 +555,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return this._prepared
   }
 
-  // Leaves gracefully: the others see this node leaving, then removed. Resolves once removed (or
-  // after leaveTimeoutMs), with the transport shut down.
+  /**
+   * Leaves gracefully: the others see this node leaving, then removed. Resolves once removed (or
+   * after leaveTimeoutMs), with the transport shut down.
+   */
   async leave(): Promise<void> {
     if (this._stopped) return
     await this.prepareLeave()
@@ -444,6 +579,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     await this.shutdown()
   }
 
+  /** Stops at once, without telling anyone: the others notice by heartbeats. */
   async shutdown(): Promise<void> {
     if (this._stopped) return
     this._stopped = true
@@ -457,11 +593,15 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this.transport.off('peer-disconnected', this._ontransport.disconnected)
   }
 
-  // Sends an envelope or subsystem message to a member over the cluster's transport.
+  /**
+   * Sends an envelope or subsystem message to a member over the cluster's transport.
+   * @internal
+   */
   send(to: NodeAddress, msg: WireMessage): void {
     this.transport.send(to, msg)
   }
 
+  /** @internal */
   _start(): void {
     this.transport.setHandler((from, msg) => this._onmessage(from, msg))
     this.transport.on('heartbeat', this._ontransport.heartbeat)
@@ -544,7 +684,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
   }
 
-  // Passed to 'message' listeners; with none, counted and logged, never silently lost.
+  /** Passed to 'message' listeners; with none, counted and logged, never silently lost. */
   private _unhandled(from: NodeAddress, msg: EnvelopeMessage | SubsystemMessage): void {
     if (this.listenerCount('message') > 0) {
       this.emit('message', from, msg)
@@ -559,7 +699,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._stats.discarded[reason] = (this._stats.discarded[reason] ?? 0) + 1
   }
 
-  // Nothing a peer sends can throw out of here: a failure is counted and logged.
+  /** Nothing a peer sends can throw out of here: a failure is counted and logged. */
   private _ongossip(from: NodeAddress, msg: GossipMessage): void {
     try {
       this._handleGossip(from, msg)
@@ -598,8 +738,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
   }
 
-  // Counts what was refused; a sender caught forging loses its connection and what else it sent
-  // in that message. Returns whether the message is to be dropped.
+  /**
+   * Counts what was refused; a sender caught forging loses its connection and what else it sent
+   * in that message. Returns whether the message is to be dropped.
+   */
   private _onrefused(from: NodeAddress, refused: Refusal[]): boolean {
     let forged: Refusal | null = null
     for (const r of refused) {
@@ -621,9 +763,11 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return true
   }
 
-  // SWIM's refutation: a live node that some member calls unreachable at its current record
-  // answers with a newer one, which makes that observation stale everywhere; a member that still
-  // cannot reach it says so again about the new version. At most once a heartbeat interval.
+  /**
+   * SWIM's refutation: a live node that some member calls unreachable at its current record
+   * answers with a newer one, which makes that observation stale everywhere; a member that still
+   * cannot reach it says so again about the new version. At most once a heartbeat interval.
+   */
   private _refuteIfAccused(): void {
     if (this.clientOnly || this._stopped || !this._membership.accused()) return
     const own = this._membership.own.status
@@ -666,12 +810,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return this._membership.members().filter((m) => !m.address.equals(this.self) && m.status !== 'removed')
   }
 
-  // Opens a full exchange: our whole digest, to be answered with what we lack.
+  /** Opens a full exchange: our whole digest, to be answered with what we lack. */
   private _sendGossip(to: NodeAddress): void {
     this._sendGossipMessage(to, { kind: 'gossip', digest: this._membership.digest(), deltas: [], reply: true, summary: null })
   }
 
-  // Opens a round cheaply: a summary of our view, answered only if the views differ.
+  /** Opens a round cheaply: a summary of our view, answered only if the views differ. */
   private _sendSummary(to: NodeAddress): void {
     this._sendGossipMessage(to, { kind: 'gossip', digest: [], deltas: [], reply: true, summary: this._membership.summary(randomBytes(8)) })
   }
@@ -688,7 +832,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
   }
 
-  // Heartbeats to the next few members on the ring, and what their silence says.
+  /** Heartbeats to the next few members on the ring, and what their silence says. */
   private _onheartbeattick(): void {
     if (this._stopped) return
     const t = now()
@@ -729,7 +873,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
   }
 
-  // The members after this one on a ring of everyone not down or removed, sorted by address.
+  /** The members after this one on a ring of everyone not down or removed, sorted by address. */
   private _watched(): NodeAddress[] {
     const ring = this._membership
       .records()
@@ -796,7 +940,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
   }
 
-  // Compares the view with the last one published and emits what changed.
+  /** Compares the view with the last one published and emits what changed. */
   private _publish(): void {
     const next = new Map<string, Member>()
     for (const m of this._membership.members()) next.set(m.address.key, m)

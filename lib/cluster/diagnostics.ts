@@ -68,14 +68,14 @@ export class Diagnostics {
     for (const [event, fn] of this._clusterListeners) this._cluster.off(event, fn)
   }
 
-  // What each seed answered last, e.g. `127.0.0.1:4101 (connection refused)`.
+  /** What each seed answered last, e.g. `127.0.0.1:4101 (connection refused)`. */
   seedAnswers(): string[] {
     return this._seeds
       .filter((s) => !s.equals(this._self()))
       .map((s) => `${s.host}:${s.port} (${this._answers.get(s.key) ?? 'no answer'})`)
   }
 
-  // The seeds have not let this node in yet: said once, at info, with what they answered.
+  /** The seeds have not let this node in yet: said once, at info, with what they answered. */
   firstSeedRetry(waitMs: number): void {
     if (!this._tell('seed-retry')) return
     this._log.info(`not in the cluster yet; seeds tried: ${this.seedAnswers().join(', ')}; asking again (every ${waitMs} ms and slower)`)
@@ -112,7 +112,7 @@ export class Diagnostics {
     this._log.warn(`${text.includes(remote) ? text : `peer ${remote}: ${text}`}${fix === undefined ? '' : `; ${fix}`}`)
   }
 
-  // True the first time a key is told.
+  /** True the first time a key is told. */
   private _tell(key: string): boolean {
     if (this._told.has(key)) return false
     if (this._told.size >= MAX_TOLD) this._told.delete(this._told.values().next().value!)

@@ -27,9 +27,11 @@ import {
 
 export const STATUS_RANK: Record<MemberStatus, number> = { joining: 0, up: 1, leaving: 2, down: 3, removed: 4 }
 
-// Well below what the wire can carry (2^53-1), so nothing a member says can push a counter to
-// where it no longer encodes. A node bumps its version once per change of its record: 2^32 is
-// over a century at one change a second. Incarnations are milliseconds since 1970 times 1024.
+/**
+ * Well below what the wire can carry (2^53-1), so nothing a member says can push a counter to
+ * where it no longer encodes. A node bumps its version once per change of its record: 2^32 is
+ * over a century at one change a second. Incarnations are milliseconds since 1970 times 1024.
+ */
 export const MAX_VERSION = 2 ** 32
 export const MAX_INCARNATION = 2 ** 52
 export const DEFAULT_MAX_MEMBERS = 1000
@@ -43,12 +45,12 @@ export interface MemberRecord {
   address: NodeAddress
   incarnation: number
   version: number
-  // The record's status: the higher of the owner's own and the leader's decision.
+  /** The record's status: the higher of the owner's own and the leader's decision. */
   status: MemberStatus
-  // What the owner says of itself: joining or leaving.
+  /** What the owner says of itself: joining or leaving. */
   ownStatus: MemberStatus
   roles: string[]
-  // Members this member currently cannot reach (its own observations).
+  /** Members this member currently cannot reach (its own observations). */
   unreachable: Observation[]
   key: Uint8Array
   signature: Uint8Array
@@ -56,7 +58,7 @@ export interface MemberRecord {
   decision: StatusDecision | null
 }
 
-// A member as users see it.
+/** A member as users see it. */
 export interface Member {
   address: NodeAddress
   incarnation: number
@@ -70,8 +72,10 @@ export type Change =
   | { type: 'updated'; record: MemberRecord; previous: MemberRecord }
   | { type: 'replaced'; record: MemberRecord; previous: MemberRecord }
 
-// A record this node would not take, and why. `forged` ones are proof of a misbehaving sender
-// (a bad signature, a value out of range, a second key); the others may be a view lagging behind.
+/**
+ * A record this node would not take, and why. `forged` ones are proof of a misbehaving sender
+ * (a bad signature, a value out of range, a second key); the others may be a view lagging behind.
+ */
 export interface Refusal {
   address: string
   error: ClusterError
@@ -91,7 +95,7 @@ export interface MembershipOptions {
 
 export class Membership {
   readonly self: NodeAddress
-  // An observer (a client-only node) follows the members' records but has none of its own.
+  /** An observer (a client-only node) follows the members' records but has none of its own. */
   readonly observer: boolean
   readonly maxMembers: number
   readonly keys: SigningKeyPair
@@ -148,10 +152,12 @@ export class Membership {
     return out
   }
 
-  // 8 bytes of key, then the first 8 bytes of HMAC-SHA256 under that key of the digest in address
-  // order: equal summaries mean equal views, so a gossip round between two converged nodes
-  // carries this and nothing else. Whoever opens a round picks the key at random, so no member
-  // can craft a view that collides with another under it.
+  /**
+   * 8 bytes of key, then the first 8 bytes of HMAC-SHA256 under that key of the digest in address
+   * order: equal summaries mean equal views, so a gossip round between two converged nodes
+   * carries this and nothing else. Whoever opens a round picks the key at random, so no member
+   * can craft a view that collides with another under it.
+   */
   summary(key: Uint8Array): Uint8Array {
     const out = new Uint8Array(SUMMARY_BYTES)
     out.set(key.subarray(0, SUMMARY_KEY_BYTES), 0)
@@ -159,7 +165,7 @@ export class Membership {
     return out
   }
 
-  // Whether the other side's summary says it holds the view this node holds.
+  /** Whether the other side's summary says it holds the view this node holds. */
   sameSummary(theirs: Uint8Array): boolean {
     if (theirs.byteLength !== SUMMARY_BYTES) return false
     const mine = this.summary(theirs.subarray(0, SUMMARY_KEY_BYTES))
@@ -167,8 +173,10 @@ export class Membership {
     return true
   }
 
-  // Records this node holds newer than the other side's digest says it has, and the digest entries
-  // of records the other side has newer (so they can be asked for).
+  /**
+   * Records this node holds newer than the other side's digest says it has, and the digest entries
+   * of records the other side has newer (so they can be asked for).
+   */
   compare(theirs: GossipDigestEntry[]): { newer: GossipDelta[]; wanted: GossipDigestEntry[] } {
     const seen = new Set<string>()
     const newer: GossipDelta[] = []
@@ -201,9 +209,11 @@ export class Membership {
     return out
   }
 
-  // Merges records from gossip sent by `from`; returns what changed and what was refused.
-  // Records that lean on others (a vouch or a decision by a member not yet known here) are taken
-  // in a later pass over the same message, so the order of a message's records does not matter.
+  /**
+   * Merges records from gossip sent by `from`; returns what changed and what was refused.
+   * Records that lean on others (a vouch or a decision by a member not yet known here) are taken
+   * in a later pass over the same message, so the order of a message's records does not matter.
+   */
   merge(deltas: GossipDelta[], from: NodeAddress | null = null): MergeResult {
     const result: MergeResult = { changes: [], refused: [] }
     let pending: GossipDelta[] = []
@@ -224,7 +234,7 @@ export class Membership {
     return result
   }
 
-  // This node changes its own record: a new version everyone will take.
+  /** This node changes its own record: a new version everyone will take. */
   updateOwn(change: Partial<Pick<MemberRecord, 'roles' | 'unreachable'>> & { status?: 'joining' | 'leaving' }): MemberRecord {
     const own = this.own
     const ownStatus = change.status !== undefined && STATUS_RANK[change.status] > STATUS_RANK[own.ownStatus] ? change.status : own.ownStatus
@@ -242,8 +252,10 @@ export class Membership {
     return next
   }
 
-  // The leader decides a member's status (never lowers it), signing the decision. Also used to
-  // sign again, at the same status, a decision whose signer has left the cluster.
+  /**
+   * The leader decides a member's status (never lowers it), signing the decision. Also used to
+   * sign again, at the same status, a decision whose signer has left the cluster.
+   */
   decide(address: NodeAddress, status: 'up' | 'down' | 'removed', resign = false): MemberRecord | null {
     const r = this._records.get(address.key)
     if (r === undefined) return null
@@ -261,10 +273,12 @@ export class Membership {
     if (!address.equals(this.self) && this._records.delete(address.key)) this._dirty()
   }
 
-  // Members that some member this node still hears from cannot reach, at the version of the
-  // record it has now (a newer one refutes the observation). Observations made by members this
-  // node itself cannot reach are not counted: on the far side of a partition they would otherwise
-  // mark everyone unreachable.
+  /**
+   * Members that some member this node still hears from cannot reach, at the version of the
+   * record it has now (a newer one refutes the observation). Observations made by members this
+   * node itself cannot reach are not counted: on the far side of a partition they would otherwise
+   * mark everyone unreachable.
+   */
   unreachableSet(): Set<string> {
     if (this._unreachable !== null) return this._unreachable
     const own = new Set(this.own.unreachable.map((o) => keyOf(o.address)))
@@ -284,7 +298,7 @@ export class Membership {
     return out
   }
 
-  // Whether some member (other than this node) says it cannot reach this node as it is now.
+  /** Whether some member (other than this node) says it cannot reach this node as it is now. */
   accused(): boolean {
     const self = this.self.key
     const own = this.own
@@ -295,8 +309,10 @@ export class Membership {
     return false
   }
 
-  // The lowest address among reachable up members; failing that leaving ones, and joining ones
-  // while nobody is up yet (so a new cluster can start).
+  /**
+   * The lowest address among reachable up members; failing that leaving ones, and joining ones
+   * while nobody is up yet (so a new cluster can start).
+   */
   leader(): NodeAddress | null {
     const unreachable = this.unreachableSet()
     const pick = (statuses: MemberStatus[]) => {
@@ -323,9 +339,11 @@ export class Membership {
       .sort((a, b) => (a.address.key < b.address.key ? -1 : a.address.key > b.address.key ? 1 : 0))
   }
 
-  // Whether `by` may decide statuses now, in this node's view: a member that is up or leaving (or
-  // joining, deciding itself up, while nobody is up) with no reachable up or leaving member at a
-  // lower address. What a leader decided stays decided when it later leaves.
+  /**
+   * Whether `by` may decide statuses now, in this node's view: a member that is up or leaving (or
+   * joining, deciding itself up, while nobody is up) with no reachable up or leaving member at a
+   * lower address. What a leader decided stays decided when it later leaves.
+   */
   mayDecide(by: NodeAddress, subject: NodeAddress, status: MemberStatus, incoming: { status: MemberStatus } | null = null): boolean {
     // A member deciding itself up may arrive in the very record the decision is about.
     const leader = by.equals(this.self) ? this.own : (this._records.get(by.key) ?? (by.equals(subject) ? incoming : null))
@@ -340,8 +358,10 @@ export class Membership {
     return true
   }
 
-  // Takes one record if it is sound. Returns false when it could not be judged yet (it leans on a
-  // member not known here) and `final` is false, to be tried again in a later pass.
+  /**
+   * Takes one record if it is sound. Returns false when it could not be judged yet (it leans on a
+   * member not known here) and `final` is false, to be tried again in a later pass.
+   */
   private _mergeOne(d: GossipDelta, from: NodeAddress | null, result: MergeResult, final: boolean): boolean {
     const refuse = (why: string, forged: boolean) => {
       result.refused.push({ address: String(d.address), error: ClusterError.BAD_RECORD(why), forged })
@@ -429,7 +449,7 @@ export class Membership {
     return true
   }
 
-  // Records about this node: only the leader's decision about this very incarnation is taken.
+  /** Records about this node: only the leader's decision about this very incarnation is taken. */
   private _mergeOwn(d: GossipDelta, result: MergeResult, refuse: (why: string, forged: boolean) => boolean, final: boolean): void {
     const own = this.own
     if (d.incarnation !== own.incarnation || !bytesEqual(d.key, own.key)) return // a previous life, or a forgery of one
@@ -468,7 +488,7 @@ export class Membership {
     return verifyVouch(voucher.key, v.by, { address: address.toString(), key: d.key, incarnation: d.incarnation }, v.signature) ? 'ok' : 'bad'
   }
 
-  // 'skip' when the decision says nothing newer than the one held.
+  /** 'skip' when the decision says nothing newer than the one held. */
   private _checkDecision(address: NodeAddress, d: GossipDelta, decision: StatusDecision, held: StatusDecision | null): 'ok' | 'bad' | 'unknown' | 'skip' {
     if (held !== null) {
       const rank = STATUS_RANK[decision.status]
@@ -512,7 +532,7 @@ export class Membership {
   }
 }
 
-// >0 when a is newer than b.
+/** >0 when a is newer than b. */
 export function compareRecords(
   a: { incarnation: number; version: number; status: MemberStatus },
   b: { incarnation: number; version: number; status: MemberStatus }

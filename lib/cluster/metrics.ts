@@ -25,8 +25,10 @@ export interface MetricFamily {
 
 export type MetricsSource = () => MetricFamily[]
 
-// Families for a cluster node: its gossip and heartbeat counters, its view of the members, and
-// its transport's totals and per-peer figures.
+/**
+ * Families for a cluster node: its gossip and heartbeat counters, its view of the members, and
+ * its transport's totals and per-peer figures.
+ */
 export function clusterFamilies(
   stats: ClusterStats,
   members: Member[],
@@ -124,7 +126,7 @@ export function clusterFamilies(
   return out
 }
 
-// The text exposition: `# HELP`, `# TYPE`, then one line per sample.
+/** The text exposition: `# HELP`, `# TYPE`, then one line per sample. */
 export function formatMetrics(families: MetricFamily[]): string {
   let out = ''
   const seen = new Set<string>()

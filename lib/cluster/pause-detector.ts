@@ -13,15 +13,17 @@ export class PauseDetector {
     this._last = null
   }
 
-  // Called on every tick with the monotonic time; true when this tick came later than the
-  // interval plus the acceptable pause after the previous one.
+  /**
+   * Called on every tick with the monotonic time; true when this tick came later than the
+   * interval plus the acceptable pause after the previous one.
+   */
   tick(t: number): boolean {
     const last = this._last
     this._last = t
     return last !== null && t - last > this.intervalMs + this.acceptablePauseMs
   }
 
-  // Forgets the last tick (timers stopped on purpose, or restarted).
+  /** Forgets the last tick (timers stopped on purpose, or restarted). */
   reset(): void {
     this._last = null
   }

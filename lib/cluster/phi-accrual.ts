@@ -2,16 +2,32 @@
 // with the time since the last heartbeat, scaled by how regular heartbeats have been. phi = 1
 // means about a 10% chance the member is still alive and merely late, phi = 8 about 1e-8.
 
+/** The phi accrual failure detector's settings (`ClusterOptions.failureDetector`). */
 export interface PhiAccrualOptions {
-  // phi at or above which the member counts as unreachable.
+  /**
+   * phi at or above which the member counts as unreachable.
+   * @default 8
+   */
   threshold?: number
-  // How many recent intervals to keep.
+  /**
+   * How many recent intervals to keep.
+   * @default 200
+   */
   maxSampleSize?: number
-  // Floor for the standard deviation, so perfectly regular heartbeats do not make phi jumpy.
+  /**
+   * Floor for the standard deviation, so perfectly regular heartbeats do not make phi jumpy.
+   * @default 100
+   */
   minStdDeviationMs?: number
-  // Pause tolerated on top of the mean interval (garbage collection, a busy event loop).
+  /**
+   * Pause tolerated on top of the mean interval (garbage collection, a busy event loop).
+   * @default 3000
+   */
   acceptableHeartbeatPauseMs?: number
-  // Assumed interval before any sample exists.
+  /**
+   * Assumed interval before any sample exists.
+   * @default 1000 (the cluster passes its heartbeatIntervalMs)
+   */
   firstHeartbeatEstimateMs?: number
 }
 

@@ -3,8 +3,12 @@
 
 import { ClusterError } from '../errors.ts'
 
+/** What `cluster.ready()` takes. */
 export interface ReadyOptions {
-  /** How long to wait before failing with READY_TIMEOUT. Default: 30000. */
+  /**
+   * How long to wait before failing with READY_TIMEOUT.
+   * @default 30000
+   */
   timeoutMs?: number
 }
 
@@ -20,7 +24,7 @@ interface Waiter {
 
 export class Readiness {
   private _isReady: () => boolean
-  // Says what was tried when the time runs out.
+  /** Says what was tried when the time runs out. */
   private _explain: (timeoutMs: number) => string
   private _waiters: Set<Waiter>
   private _stopped: ClusterError | null
@@ -50,7 +54,7 @@ export class Readiness {
     })
   }
 
-  // Called whenever membership may have changed.
+  /** Called whenever membership may have changed. */
   update(): void {
     if (this._waiters.size === 0 || !this._isReady()) return
     for (const w of this._waiters) {

@@ -13,7 +13,7 @@ const RECORD_LABEL = 'actor-cluster-bare/record/1'
 const VOUCH_LABEL = 'actor-cluster-bare/vouch/1'
 const DECISION_LABEL = 'actor-cluster-bare/decision/1'
 
-// The owner's part of a record.
+/** The owner's part of a record. */
 export interface OwnedFields {
   address: string
   key: Uint8Array
@@ -24,7 +24,7 @@ export interface OwnedFields {
   unreachable: Observation[]
 }
 
-// Who a vouch or decision is about: one incarnation of one key at one address.
+/** Who a vouch or decision is about: one incarnation of one key at one address. */
 export interface Subject {
   address: string
   key: Uint8Array

@@ -9,12 +9,15 @@ import type { Transport } from '../transport/transport.ts'
 import type { Endorsement, GossipDelta, GossipMessage, MemberStatus, Observation, StatusDecision, WireMessage } from '../wire/index.ts'
 import { decisionBytes, newKeyPair, signRecord, vouchBytes, type SigningKeyPair } from './record-signing.ts'
 
+/** What `new RogueMember(options)` takes. */
 export interface RogueMemberOptions {
+  /** The transport the rogue speaks over, as a member's would. */
   transport: Transport
   /** Its identity. Default: a new key pair. */
   keyPair?: SigningKeyPair
 }
 
+/** How the rogue forges a record. */
 export interface ForgeOptions {
   /** Sign the record with these keys (default the rogue's own); `null` leaves the signature as it is. */
   signWith?: SigningKeyPair | null
@@ -25,9 +28,9 @@ export class RogueMember {
   readonly keys: SigningKeyPair
   readonly incarnation: number
   version: number
-  // Gossip received, oldest first (at most 1,000 kept).
+  /** Gossip received, oldest first (at most 1,000 kept). */
   received: { from: NodeAddress; msg: GossipMessage }[]
-  // Every message of any kind that reached it.
+  /** Every message of any kind that reached it. */
   heard: number
   private _waiters: Set<() => void>
 
@@ -52,14 +55,16 @@ export class RogueMember {
     return this.transport.self
   }
 
-  // Its own record, signed: by default joining, at the next version.
+  /** Its own record, signed: by default joining, at the next version. */
   ownRecord(change: Partial<Pick<GossipDelta, 'version' | 'incarnation' | 'status' | 'roles' | 'unreachable'>> = {}): GossipDelta {
     const version = change.version ?? ++this.version
     return this.record(this.self.toString(), { incarnation: this.incarnation, status: 'joining', ...change, version }, this.keys)
   }
 
-  // A record for any address, signed by `keys` (a phantom's own, fresh by default) and vouched for
-  // by this rogue.
+  /**
+   * A record for any address, signed by `keys` (a phantom's own, fresh by default) and vouched for
+   * by this rogue.
+   */
   record(
     address: string,
     fields: { incarnation?: number; version?: number; status?: MemberStatus; roles?: string[]; unreachable?: Observation[] } = {},
@@ -83,7 +88,9 @@ export class RogueMember {
     return d
   }
 
-  // `d` changed as `change` says, signed again by `signWith` (its own signature kept when null).
+  /**
+   * `d` changed as `change` says, signed again by `signWith` (its own signature kept when null).
+   */
   forge(d: GossipDelta, change: Partial<GossipDelta>, opts: ForgeOptions = {}): GossipDelta {
     const out: GossipDelta = { ...d, ...change }
     const keys = opts.signWith === undefined ? this.keys : opts.signWith
@@ -96,13 +103,13 @@ export class RogueMember {
     return { by, signature: this.keys.sign(vouchBytes(by, d)) }
   }
 
-  // A status decision about `d`, signed by this rogue as though it led the cluster.
+  /** A status decision about `d`, signed by this rogue as though it led the cluster. */
   decide(d: GossipDelta, status: MemberStatus): StatusDecision {
     const by = this.self.toString()
     return { status, by, signature: this.keys.sign(decisionBytes(by, d, status)) }
   }
 
-  // Asks a member for every record it holds.
+  /** Asks a member for every record it holds. */
   async records(from: NodeAddress, timeoutMs = 5000): Promise<GossipDelta[]> {
     const before = this.received.length
     this.send(from, { kind: 'gossip', digest: [], deltas: [], reply: true, summary: null })
@@ -115,17 +122,17 @@ export class RogueMember {
     }
   }
 
-  // One gossip message carrying `deltas`.
+  /** One gossip message carrying `deltas`. */
   gossip(to: NodeAddress, deltas: GossipDelta[]): void {
     this.send(to, { kind: 'gossip', digest: [], deltas, reply: false, summary: null })
   }
 
-  // `deltas` in messages of at most `perMessage` records each.
+  /** `deltas` in messages of at most `perMessage` records each. */
   flood(to: NodeAddress, deltas: GossipDelta[], perMessage = 5001): void {
     for (let i = 0; i < deltas.length; i += perMessage) this.gossip(to, deltas.slice(i, i + perMessage))
   }
 
-  // Any message at all; errors from the transport (a message too large, say) are thrown.
+  /** Any message at all; errors from the transport (a message too large, say) are thrown. */
   send(to: NodeAddress, msg: WireMessage): void {
     this.transport.send(to, msg)
   }

@@ -47,7 +47,7 @@ export interface ClusterStatus {
   transport: TransportStats | null
 }
 
-// What status needs of a cluster.
+/** What status needs of a cluster. */
 export interface StatusSource {
   readonly self: NodeAddress
   readonly clientOnly: boolean

@@ -13,15 +13,39 @@ import { Cluster, type ClusterOptions } from './cluster.ts'
 import type { Member } from './membership.ts'
 import { RogueMember } from './rogue-member.ts'
 
+/** What `new ClusterTestKit(options)` takes. */
 export interface TestKitOptions {
+  /** How many nodes to start; node 0 is everyone's seed. */
   nodes: number
-  // 'memory' (default): one bus in this process; 'tcp': loopback sockets.
+  /**
+   * 'memory': one bus in this process; 'tcp': loopback sockets.
+   * @default 'memory'
+   */
   transport?: 'memory' | 'tcp'
+  /**
+   * The cluster's (and every node's system) name.
+   * @default 'testkit'
+   */
   system?: string
+  /**
+   * Seed of the bus's random faults, so a failing run can be replayed.
+   * @default 1
+   */
   seed?: number
+  /**
+   * Loss, delay and reordering on every link of the in-memory bus.
+   * @default none
+   */
   faults?: LinkFaults
+  /**
+   * Where every node logs.
+   * @default silent
+   */
   log?: Logger
-  // Cluster timings for every node; defaults here are fast, for tests.
+  /**
+   * Cluster timings for every node, on top of FAST_CLUSTER.
+   * @default FAST_CLUSTER
+   */
   cluster?: ClusterOptions
 }
 
@@ -60,9 +84,11 @@ export class ClusterTestKit {
     this._rogues = []
   }
 
-  // A malicious node at the next address, on the same bus or loopback: not a member until it
-  // sends a member its own record, and then one that sends whatever it likes.
-  // On TCP, `port` picks its port (default: any free one).
+  /**
+   * A malicious node at the next address, on the same bus or loopback: not a member until it
+   * sends a member its own record, and then one that sends whatever it likes.
+   * On TCP, `port` picks its port (default: any free one).
+   */
   async rogue(opts: { port?: number } = {}): Promise<RogueMember> {
     const self = this.bus !== null ? new NodeAddress(this.system, `10.0.0.${this._nextHost++}`, 2552) : new NodeAddress(this.system, '127.0.0.1', opts.port ?? 0)
     const rogue = await RogueMember.start({ transport: this._transport(self) })
@@ -70,8 +96,10 @@ export class ClusterTestKit {
     return rogue
   }
 
-  // Node `i` stops for `ms` as a stopped process would (SIGSTOP, a long pause): no timers, deaf to
-  // every message, silent; on the bus, cut off both ways too. Then its timers fire, late.
+  /**
+   * Node `i` stops for `ms` as a stopped process would (SIGSTOP, a long pause): no timers, deaf to
+   * every message, silent; on the bus, cut off both ways too. Then its timers fire, late.
+   */
   async pause(i: number, ms: number): Promise<void> {
     const node = this.node(i)
     const others = this.addresses.filter((_, j) => j !== i)
@@ -83,7 +111,7 @@ export class ClusterTestKit {
     }
   }
 
-  // Starts one more node; the first node is every node's seed.
+  /** Starts one more node; the first node is every node's seed. */
   async add(): Promise<Cluster> {
     const i = this.nodes.length
     const self = this.bus !== null ? new NodeAddress(this.system, `10.0.0.${this._nextHost++}`, 2552) : new NodeAddress(this.system, '127.0.0.1', 0)
@@ -99,14 +127,14 @@ export class ClusterTestKit {
     return n
   }
 
-  // Stops a node with no goodbye to the cluster, as a killed process would.
+  /** Stops a node with no goodbye to the cluster, as a killed process would. */
   async crash(i: number): Promise<void> {
     const n = this.node(i)
     this.nodes[i] = null
     await n.shutdown()
   }
 
-  // Starts a node again at the address it had: a new incarnation.
+  /** Starts a node again at the address it had: a new incarnation. */
   async restart(i: number): Promise<Cluster> {
     if (this.nodes[i] !== null) await this.crash(i)
     const node = await this._startAt(this.addresses[i]!)
@@ -130,8 +158,10 @@ export class ClusterTestKit {
     return this.nodes.filter((n): n is Cluster => n !== null)
   }
 
-  // Waits until `condition` holds (checked every 10 ms), at most `timeoutMs`; says what it
-  // waited for when it gives up.
+  /**
+   * Waits until `condition` holds (checked every 10 ms), at most `timeoutMs`; says what it
+   * waited for when it gives up.
+   */
   async awaitCondition(condition: () => boolean, timeoutMs = 10_000, what = 'a cluster condition'): Promise<number> {
     const started = now()
     while (!condition()) {
@@ -141,7 +171,7 @@ export class ClusterTestKit {
     return now() - started
   }
 
-  // Every running node sees exactly `count` members up (and reachable), and the same leader.
+  /** Every running node sees exactly `count` members up (and reachable), and the same leader. */
   async awaitUp(count: number, timeoutMs = 10_000): Promise<number> {
     return this.awaitCondition(() => this.converged(count), timeoutMs, `${count} members up on every node`)
   }

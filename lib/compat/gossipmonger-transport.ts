@@ -13,25 +13,45 @@ import type { WireMessage } from '../wire/index.ts'
 
 export interface GossipmongerPeer {
   id: string
-  // A port may be given as a string of digits; peers reported by this transport carry numbers.
+  /** A port may be given as a string of digits; peers reported by this transport carry numbers. */
   transport: { host: string; port: number | string }
 }
 
+/** What `GossipmongerTcpTransport.listen` takes. */
 export interface GossipmongerTransportOptions {
-  // Where other peers reach this one. Defaults as gossipmonger's: localhost:9742.
+  /**
+   * Where other peers reach this one, as in gossipmonger.
+   * @default 'localhost'
+   */
   host?: string
+  /**
+   * The port to listen on, as in gossipmonger.
+   * @default 9742
+   */
   port?: number
+  /**
+   * Where the transport logs.
+   * @default silent
+   */
   log?: Logger
-  // Passed to the TcpTransport underneath (tls, secret, limits...). By default a failed dial
-  // drops what waits for that peer at once (reported as an error, as gossipmonger's own transport
-  // reports each failed connection), and the next message dials again within a second.
+  /**
+   * Passed to the TcpTransport underneath (tls, secret, limits...). By default a failed dial
+   * drops what waits for that peer at once (reported as an error, as gossipmonger's own transport
+   * reports each failed connection), and the next message dials again within a second.
+   * @default {}
+   */
   transport?: Partial<Omit<TcpTransportOptions, 'self'>>
 }
 
+/** Events as gossipmonger's TCP transport emits them. */
 export interface GossipmongerEventMap {
+  /** A peer's digest arrived. */
   digest: [remotePeer: GossipmongerPeer, digest: unknown]
+  /** A peer's deltas arrived. */
   deltas: [remotePeer: GossipmongerPeer, deltas: unknown]
+  /** Listening or a connection failed. */
   error: [error: Error]
+  /** The transport listens. */
   listening: []
 }
 
@@ -47,7 +67,7 @@ export class GossipmongerTcpTransport extends EventEmitter<GossipmongerEventMap>
   private _opts: GossipmongerTransportOptions
   private _tcp: TcpTransport | null
 
-  // Creates a transport and starts listening.
+  /** Creates a transport and starts listening. */
   static listen(options?: GossipmongerTransportOptions | (() => void), callback?: () => void): GossipmongerTcpTransport {
     const opts = typeof options === 'function' ? {} : (options ?? {})
     const cb = typeof options === 'function' ? options : callback
@@ -64,8 +84,10 @@ export class GossipmongerTcpTransport extends EventEmitter<GossipmongerEventMap>
     this._tcp = null
   }
 
-  // Listens (on options.host / options.port when given: an inside address behind the advertised
-  // one); port 0 picks a free port, then `port` holds it.
+  /**
+   * Listens (on options.host / options.port when given: an inside address behind the advertised
+   * one); port 0 picks a free port, then `port` holds it.
+   */
   listen(options?: { host?: string; port?: number } | (() => void), callback?: () => void): void {
     const opts = typeof options === 'function' ? {} : (options ?? {})
     const cb = typeof options === 'function' ? options : callback
@@ -101,7 +123,7 @@ export class GossipmongerTcpTransport extends EventEmitter<GossipmongerEventMap>
     done.then(() => callback?.(), (err: unknown) => this._error(err as Error))
   }
 
-  // The connection-level figures of the TcpTransport underneath (null before listen).
+  /** The connection-level figures of the TcpTransport underneath (null before listen). */
   stats(): TransportStats | null {
     return this._tcp === null ? null : this._tcp.stats()
   }
@@ -114,8 +136,10 @@ export class GossipmongerTcpTransport extends EventEmitter<GossipmongerEventMap>
     this.rpc(remotePeer, { kind: 'deltas', localPeer, payload: deltas })
   }
 
-  // Reserved for the two above: sends one payload to a peer. Never throws (gossipmonger calls it
-  // from its timer): whatever goes wrong is an 'error' event.
+  /**
+   * Reserved for the two above: sends one payload to a peer. Never throws (gossipmonger calls it
+   * from its timer): whatever goes wrong is an 'error' event.
+   */
   rpc(remotePeer: GossipmongerPeer, payload: { kind: 'digest' | 'deltas'; localPeer: GossipmongerPeer; payload: unknown }): void {
     const tcp = this._tcp
     if (tcp === null) {

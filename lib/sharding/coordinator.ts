@@ -16,15 +16,15 @@ export interface CoordinatorHost {
   readonly numberOfShards: number
   members(): Member[]
   send(to: NodeAddress, m: ShardingMessage): void
-  // The leader's own copy of what it publishes.
+  /** The leader's own copy of what it publishes. */
   applyLocal(allocation: ShardAllocation): void
 }
 
 export interface CoordinatorOptions {
   maxMovesPerRound: number
-  // A new leader waits this long for reports before changing anything.
+  /** A new leader waits this long for reports before changing anything. */
   settleMs: number
-  // Reports older than this are forgotten (a client-only node that went away).
+  /** Reports older than this are forgotten (a client-only node that went away). */
   reportTtlMs: number
 }
 
@@ -71,7 +71,7 @@ export class Coordinator {
     return this._handoffs.size
   }
 
-  // This node became the leader: it goes on from the last allocation it was sent.
+  /** This node became the leader: it goes on from the last allocation it was sent. */
   activate(version: number, owners: Map<string, (string | null)[]>): void {
     this.active = true
     this._activeSince = Date.now()

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts'
 import type { ActorRef } from '../actors/actor-ref.ts'
 import type { ActorContext, Behavior, BehaviorObject, SpawnOptions } from '../actors/behavior.ts'
 
-// One message for an entity, with the id its storage gave it (0 when none did).
+/** One message for an entity, with the id its storage gave it (0 when none did). */
 export class EntityDelivery {
   readonly storedId: number
   readonly message: unknown
@@ -18,11 +18,11 @@ export class EntityDelivery {
   }
 }
 
-// Sent to an entity to stop it once what is ahead of it in the mailbox is handled.
+/** Sent to an entity to stop it once what is ahead of it in the mailbox is handled. */
 export const STOP_ENTITY: object = Object.freeze({ stopEntity: true })
 
 export interface EntityHooks {
-  // The entity handled a delivery (or failed on it).
+  /** The entity handled a delivery (or failed on it). */
   done(delivery: EntityDelivery): void
   stopped(): void
 }

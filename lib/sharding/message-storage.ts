@@ -26,7 +26,7 @@ export interface MessageStorage {
 }
 
 export const MEMORY_STORAGE_DEFAULTS = {
-  // Beyond this many messages not done, the oldest is forgotten (and counted).
+  /** Beyond this many messages not done, the oldest is forgotten (and counted). */
   maxMessages: 100_000
 } as const
 
@@ -39,7 +39,7 @@ export class MemoryMessageStorage implements MessageStorage {
   evicted: number
   private _seq: number
   private _max: number
-  // Kept as given (no copy with the id on the hot path); the id is added when listed.
+  /** Kept as given (no copy with the id on the hot path); the id is added when listed. */
   private _messages: Map<number, Omit<StoredMessage, 'id'>>
 
   constructor(opts: { maxMessages?: number } = {}) {

@@ -41,14 +41,14 @@ export const SHARDING_TAG = {
   REFUSED: 5
 } as const
 
-// A message to an entity, from the node that sent it or a node passing it on.
+/** A message to an entity, from the node that sent it or a node passing it on. */
 export interface EntityEnvelope {
   tag: typeof SHARDING_TAG.ENVELOPE
   type: string
   entityId: string
-  // Times it was passed on by a node that does not own the shard.
+  /** Times it was passed on by a node that does not own the shard. */
   hops: number
-  // The full actor address of the sender, or null.
+  /** The full actor address of the sender, or null. */
   sender: string | null
   manifest: string
   body: Uint8Array
@@ -56,30 +56,34 @@ export interface EntityEnvelope {
 
 export interface TypeReport {
   name: string
-  // Registered here, and this node has the type's role (if any).
+  /** Registered here, and this node has the type's role (if any). */
   host: boolean
-  // Shards of the type with entities live or stopping here.
+  /** Shards of the type with entities live or stopping here. */
   shards: number[]
 }
 
-// Every node tells the leader what it can host and hosts, now and then and whenever that changes.
+/**
+ * Every node tells the leader what it can host and hosts, now and then and whenever that changes.
+ */
 export interface ShardingReport {
   tag: typeof SHARDING_TAG.REPORT
   numberOfShards: number
-  // The allocation version this node has.
+  /** The allocation version this node has. */
   version: number
-  // Set while the node is handing its shards off before leaving.
+  /** Set while the node is handing its shards off before leaving. */
   leaving: boolean
   types: TypeReport[]
 }
 
 export interface TypeAllocation {
   name: string
-  // For each shard, 0 (no owner: unallocated or in handoff) or 1 + the owner's index in `nodes`.
+  /**
+   * For each shard, 0 (no owner: unallocated or in handoff) or 1 + the owner's index in `nodes`.
+   */
   owners: number[]
 }
 
-// The leader's allocation, spread to every node that reports.
+/** The leader's allocation, spread to every node that reports. */
 export interface ShardAllocation {
   tag: typeof SHARDING_TAG.ALLOCATION
   version: number
@@ -88,14 +92,14 @@ export interface ShardAllocation {
   types: TypeAllocation[]
 }
 
-// An old owner to the leader: it has stopped these shards' entities.
+/** An old owner to the leader: it has stopped these shards' entities. */
 export interface ShardStopped {
   tag: typeof SHARDING_TAG.SHARD_STOPPED
   type: string
   shards: number[]
 }
 
-// The leader to a node whose settings disagree with the cluster's.
+/** The leader to a node whose settings disagree with the cluster's. */
 export interface ShardingRefused {
   tag: typeof SHARDING_TAG.REFUSED
   numberOfShards: number

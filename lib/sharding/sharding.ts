@@ -36,6 +36,7 @@ import {
 } from './messages.ts'
 import { shardOf } from './shard-id.ts'
 
+/** What sharding takes for the whole node; every field is optional. */
 export interface ShardingOptions {
   /** Shards per entity type; every node of the cluster must say the same. Default 100. */
   numberOfShards?: number
@@ -57,6 +58,7 @@ export const SHARDING_DEFAULTS = {
   idleTimeoutMs: 120_000
 } as const
 
+/** What registering one entity type takes. */
 export interface EntityTypeOptions {
   /** Only members with this role host the type. Default: every member that registers it. */
   role?: string
@@ -119,9 +121,11 @@ export interface ShardingStats {
   badMessages: number
 }
 
+/** Events sharding emits. */
 export interface ShardingEventMap {
+  /** A shard changed owner (see ShardMovedEvent). */
   'shard-moved': [event: ShardMovedEvent]
-  // This node was refused for disagreeing with the cluster (SHARD_COUNT_MISMATCH).
+  /** This node was refused for disagreeing with the cluster (SHARD_COUNT_MISMATCH). */
   refused: [err: ClusterError]
 }
 
@@ -132,10 +136,10 @@ interface Pending {
   shard: number
   hops: number
   sender: ActorRef | null
-  // A local tell's value (body null until serialized) ...
+  /** A local tell's value (body null until serialized) ... */
   hasValue: boolean
   value: unknown
-  // ... or the bytes from a peer or the storage.
+  /** ... or the bytes from a peer or the storage. */
   manifest: string
   body: Uint8Array | null
   storedId: number
@@ -147,9 +151,9 @@ interface Region {
   role: string | null
   idleTimeoutMs: number
   spawn: SpawnOptions
-  // Shards with entities here: shard -> entity id -> entity.
+  /** Shards with entities here: shard -> entity id -> entity. */
   shards: Map<number, Map<string, Entity>>
-  // Shards whose entities are stopping because the shard is moving away.
+  /** Shards whose entities are stopping because the shard is moving away. */
   stopping: Set<number>
   sweep: TimerHandle | null
 }
@@ -163,9 +167,9 @@ interface Entity {
   stopped: boolean
   inflight: number
   lastActive: number
-  // Messages that came while it was stopping: delivered to its next incarnation or passed on.
+  /** Messages that came while it was stopping: delivered to its next incarnation or passed on. */
   waiting: Pending[]
-  // Messages behind one whose save has not finished.
+  /** Messages behind one whose save has not finished. */
   queue: Pending[]
   saving: boolean
 }
@@ -370,6 +374,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
 
   // --- entity refs ---------------------------------------------------------------------------
 
+  /** @internal */
   _tellEntity(type: string, entityId: string, shard: number, head: Uint8Array, msg: unknown, sender: ActorRef | null): void {
     // The common case first: the shard's owner is another node, reachable.
     const owner = this._owners.get(type)?.[shard] ?? null
@@ -415,7 +420,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     if (!local) this._stats.forwarded++
   }
 
-  // Until the shard has a reachable owner.
+  /** Until the shard has a reachable owner. */
   private _hold(p: Pending): void {
     if (this._buffered >= this._bufferSize) return this._drop(p, 'buffer-full')
     if (p.body !== null) p.body = copyBytes(p.body)
@@ -426,7 +431,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     this._buffered++
   }
 
-  // Routes again what waits for shards that now have a reachable owner.
+  /** Routes again what waits for shards that now have a reachable owner. */
   private _flush(): void {
     if (this._buffered === 0) return
     for (const [key, list] of [...this._buffer]) {
@@ -483,7 +488,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     this._save(e, p)
   }
 
-  // Saves a message before the entity gets it (unless it came from the storage).
+  /** Saves a message before the entity gets it (unless it came from the storage). */
   private _save(e: Entity, p: Pending): void {
     if (this.storage === null || p.storedId !== 0) return this._hand(e, p)
     if (e.saving) {
@@ -593,7 +598,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     }
   }
 
-  // Stops an entity after what is in its mailbox.
+  /** Stops an entity after what is in its mailbox. */
   private _stopEntity(e: Entity): void {
     if (e.stopping || e.stopped) return
     e.stopping = true
@@ -676,7 +681,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     this._flush()
   }
 
-  // The allocation moved these shards away: stop their entities, then tell the leader.
+  /** The allocation moved these shards away: stop their entities, then tell the leader. */
   private _letGo(type: string, shards: number[]): void {
     const region = this._regions.get(type)
     const done: number[] = []
@@ -705,7 +710,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     else this._send(leader, { tag: SHARDING_TAG.SHARD_STOPPED, type, shards })
   }
 
-  // This node now owns the shard: what the storage holds undone for it is delivered again.
+  /** This node now owns the shard: what the storage holds undone for it is delivered again. */
   private _takeOver(type: string, shard: number): void {
     if (this.storage === null) return
     let result: StoredMessage[] | Promise<StoredMessage[]>
@@ -741,8 +746,10 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     if (this.listenerCount('refused') > 0) this.emit('refused', err)
   }
 
-  // Before this node leaves: ask the leader to move every shard away, and wait until the
-  // entities have stopped and what was buffered here has gone on to the new owners.
+  /**
+   * Before this node leaves: ask the leader to move every shard away, and wait until the
+   * entities have stopped and what was buffered here has gone on to the new owners.
+   */
   private async _handOffAll(): Promise<void> {
     if (this._stopped || this._regions.size === 0) return
     this._leaving = true
@@ -868,7 +875,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     }
   }
 
-  // Only members allocate or refuse: a client-only node or a stranger cannot.
+  /** Only members allocate or refuse: a client-only node or a stranger cannot. */
   private _isMember(address: NodeAddress): boolean {
     const m = this.cluster.member(address)
     return m !== null && (m.status === 'up' || m.status === 'leaving' || m.status === 'joining')

@@ -8,7 +8,7 @@ import b4a from 'b4a'
 import { hmacSha256, timingSafeEqual } from '../../backends/crypto.ts'
 import { ClusterError } from '../errors.ts'
 
-// Feature bit in hello / hello-ack: this side requires the cluster secret.
+/** Feature bit in hello / hello-ack: this side requires the cluster secret. */
 export const SECRET_FEATURE = 1
 export const MIN_SECRET_BYTES = 16
 

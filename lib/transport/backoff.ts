@@ -23,7 +23,7 @@ export class Backoff {
     this._random = opts.random ?? Math.random
   }
 
-  // The wait before the next attempt, counting this failure.
+  /** The wait before the next attempt, counting this failure. */
   fail(): number {
     const ceiling = Math.min(this.maxMs, this.baseMs * 2 ** Math.min(this.failures, 30))
     this.failures++

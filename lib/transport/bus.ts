@@ -10,44 +10,66 @@ import type { WireMessage } from '../wire/index.ts'
 import { DropReason } from './transport.ts'
 
 export interface LinkFaults {
-  // Probability that a message is lost.
+  /** Probability that a message is lost. */
   drop?: number
-  // Delay added to every message, and a random extra of up to `jitterMs`. Jitter never reorders.
+  /**
+   * Delay added to every message, and a random extra of up to `jitterMs`. Jitter never reorders.
+   */
   delayMs?: number
   jitterMs?: number
-  // Probability that a message is overtaken by the next one sent on its link.
+  /** Probability that a message is overtaken by the next one sent on its link. */
   reorder?: number
-  // Probability that a message is delivered twice.
+  /** Probability that a message is delivered twice. */
   duplicate?: number
 }
 
+/** What `new Bus(options)` (or `InMemoryTransport.newBus(options)`) takes. */
 export interface BusOptions {
-  // Seed of the generator every fault is drawn from. Default 1.
+  /**
+   * Seed of the generator every fault is drawn from, so a failing run can be replayed.
+   * @default 1
+   */
   seed?: number
-  // Round-trip every message through the wire codec (catches what cannot cross a real wire).
+  /**
+   * Round-trip every message through the wire codec (catches what cannot cross a real wire).
+   * @default false
+   */
   serialize?: boolean
-  // Faults on every link that has none of its own.
+  /**
+   * Faults on every link that has none of its own.
+   * @default none
+   */
   faults?: LinkFaults
 }
 
+/** What `bus.partition(a, b, options)` takes. */
 export interface PartitionOptions {
-  // Cut only the links from the first side to the second.
+  /**
+   * Cut only the links from the first side to the second.
+   * @default false
+   */
   oneWay?: boolean
 }
 
 export type AddressLike = NodeAddress | string
 
-// What the bus needs of a transport registered on it.
+/** What the bus needs of a transport registered on it. */
 export interface BusMember {
   readonly self: NodeAddress
   readonly maxFrameBytes: number
-  // A message arrives; `size` is its encoded size.
+  /**
+   * A message arrives; `size` is its encoded size.
+   * @internal
+   */
   _receive(from: NodeAddress, msg: WireMessage, size: number): void
-  // A message this member sent will not arrive: counted and reported by the sender.
+  /**
+   * A message this member sent will not arrive: counted and reported by the sender.
+   * @internal
+   */
   _undelivered(to: NodeAddress, msg: WireMessage, size: number, reason: DropReason): void
 }
 
-// What became of a message given to the bus.
+/** What became of a message given to the bus. */
 export type Verdict = 'sent' | 'lost' | 'partitioned'
 
 // How long a reordered message waits for a later one to overtake it before it goes anyway.
@@ -63,7 +85,7 @@ export class Bus {
   private _faults: Map<string, LinkFaults>
   private _blocked: Map<string, { from: string; to: string }>
   private _random: () => number
-  // Messages on their way, per directed link.
+  /** Messages on their way, per directed link. */
   private _flights: Map<string, Flight>
   private _nextPort: number
 
@@ -85,8 +107,10 @@ export class Bus {
     this._members.set(member.self.key, member)
   }
 
-  // Takes a member off the bus. What it still had on the way, either direction, is dropped and
-  // counted at the sender, so no timer outlives it.
+  /**
+   * Takes a member off the bus. What it still had on the way, either direction, is dropped and
+   * counted at the sender, so no timer outlives it.
+   */
   unregister(member: BusMember): void {
     if (this._members.get(member.self.key) !== member) return
     this._members.delete(member.self.key)
@@ -104,7 +128,7 @@ export class Bus {
     return [...this._members.values()].map((m) => m.self)
   }
 
-  // `address` with a port no member holds, for an address that asked for port 0.
+  /** `address` with a port no member holds, for an address that asked for port 0. */
   withFreePort(address: NodeAddress): NodeAddress {
     const span = LAST_PORT - FIRST_EPHEMERAL_PORT + 1
     for (let i = 0; i < span; i++) {
@@ -120,16 +144,20 @@ export class Bus {
     this._defaultFaults = checkFaults(faults)
   }
 
-  // Faults on the link from `from` to `to` (one direction), in place of the defaults. `null`
-  // gives the link back to the defaults.
+  /**
+   * Faults on the link from `from` to `to` (one direction), in place of the defaults. `null`
+   * gives the link back to the defaults.
+   */
   setLink(from: AddressLike, to: AddressLike, faults: LinkFaults | null): void {
     const key = linkKey(toAddress(from).key, toAddress(to).key)
     if (faults === null) this._faults.delete(key)
     else this._faults.set(key, checkFaults(faults))
   }
 
-  // Cuts every link from side a to side b, and back unless `oneWay`. Messages already on their
-  // way still arrive, as they would on a real network.
+  /**
+   * Cuts every link from side a to side b, and back unless `oneWay`. Messages already on their
+   * way still arrive, as they would on a real network.
+   */
   partition(a: AddressLike[], b: AddressLike[], opts: PartitionOptions = {}): void {
     for (const x of a.map(toAddress)) {
       for (const y of b.map(toAddress)) {
@@ -139,8 +167,10 @@ export class Bus {
     }
   }
 
-  // Restores links cut by `partition`: all of them; those to and from a; or those between a and
-  // b, both ways.
+  /**
+   * Restores links cut by `partition`: all of them; those to and from a; or those between a and
+   * b, both ways.
+   */
   heal(a?: AddressLike[], b?: AddressLike[]): void {
     if (a === undefined) {
       this._blocked.clear()
@@ -161,7 +191,7 @@ export class Bus {
     return this._blocked.has(linkKey(toAddress(from).key, toAddress(to).key))
   }
 
-  // Bytes (encoded size) and messages on their way from one member to another, or to anyone.
+  /** Bytes (encoded size) and messages on their way from one member to another, or to anyone. */
   inFlight(from: AddressLike, to?: AddressLike): { bytes: number; frames: number } {
     const sum = { bytes: 0, frames: 0 }
     const fromKey = toAddress(from).key
@@ -174,8 +204,10 @@ export class Bus {
     return sum
   }
 
-  // Puts `msg` on the link from `sender` to `receiver`, through the link's faults. `encoded` is
-  // the message's bytes when it is serialized, so that a duplicate is a copy of its own.
+  /**
+   * Puts `msg` on the link from `sender` to `receiver`, through the link's faults. `encoded` is
+   * the message's bytes when it is serialized, so that a duplicate is a copy of its own.
+   */
   transmit(
     sender: BusMember,
     receiver: BusMember,
@@ -202,23 +234,29 @@ export class Bus {
     return 'sent'
   }
 
-  // Delivers at once what a member has on its way and is already due, as a closing socket
-  // flushes what it has buffered. Later messages stay on their links.
+  /**
+   * Delivers at once what a member has on its way and is already due, as a closing socket
+   * flushes what it has buffered. Later messages stay on their links.
+   */
   flush(sender: BusMember): void {
     for (const flight of [...this._flights.values()]) {
       if (flight.sender === sender) this._pump(flight, false)
     }
   }
 
-  // Drops everything on its way (counted at the senders), clears every timer and forgets the
-  // members: what they send from now on finds nobody.
+  /**
+   * Drops everything on its way (counted at the senders), clears every timer and forgets the
+   * members: what they send from now on finds nobody.
+   */
   close(): void {
     for (const flight of [...this._flights.values()]) this._cancel(flight, DropReason.SHUTDOWN)
     this._members.clear()
   }
 
-  // Draws from the generator only for a fault that is set: links without faults leave the
-  // sequence alone.
+  /**
+   * Draws from the generator only for a fault that is set: links without faults leave the
+   * sequence alone.
+   */
   private _chance(p: number | undefined): boolean {
     return p !== undefined && p > 0 && this._random() < p
   }
@@ -227,8 +265,10 @@ export class Bus {
     this._blocked.set(linkKey(from, to), { from, to })
   }
 
-  // A reordered message is set aside and joins the queue behind the next message on its link;
-  // everything else joins the queue, which leaves in order, each message no earlier than due.
+  /**
+   * A reordered message is set aside and joins the queue behind the next message on its link;
+   * everything else joins the queue, which leaves in order, each message no earlier than due.
+   */
   private _put(flight: Flight, parcel: Parcel, reorder: boolean): void {
     flight.bytes += parcel.size
     flight.frames++
@@ -323,9 +363,9 @@ interface Flight {
   key: string
   sender: BusMember
   receiver: BusMember
-  // In the order they leave.
+  /** In the order they leave. */
   queue: Parcel[]
-  // A reordered message waiting for the next one to overtake it.
+  /** A reordered message waiting for the next one to overtake it. */
   held: Parcel | null
   holdTimer: TimerHandle | null
   timer: TimerHandle | null
@@ -381,7 +421,9 @@ function checkFaults(faults: LinkFaults): LinkFaults {
   return { ...faults }
 }
 
-// A small seeded generator (mulberry32): uniform in [0, 1), the same sequence for the same seed.
+/**
+ * A small seeded generator (mulberry32): uniform in [0, 1), the same sequence for the same seed.
+ */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0
   return () => {

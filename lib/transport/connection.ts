@@ -15,11 +15,18 @@ export type { LocalIdentity } from './handshake.ts'
 export { DUPLICATE_REASON } from './handshake.ts'
 
 export interface ConnectionOwner {
-  // An inbound hello passed validation: null accepts it, a string or an error refuses it.
+  /**
+   * An inbound hello passed validation: null accepts it, a string or an error refuses it.
+   * @internal
+   */
   _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null
+  /** @internal */
   _onopen(conn: Connection): void
+  /** @internal */
   _onmessage(conn: Connection, msg: WireMessage): void
+  /** @internal */
   _ondrain(conn: Connection): void
+  /** @internal */
   _onclose(conn: Connection, cause: ClusterError | null): void
 }
 
@@ -34,13 +41,15 @@ export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionSt
 
 const MAX_REASSEMBLIES = 4
 
-// Bytes held in unfinished chunked messages on all of a transport's connections together.
+/** Bytes held in unfinished chunked messages on all of a transport's connections together. */
 export interface ReassemblyBudget {
   held: number
   readonly max: number
 }
-// Until the handshake is done a stranger may send no frame larger than this (a hello is well
-// under 1 KiB), so unauthenticated connections cannot make a node buffer megabytes each.
+/**
+ * Until the handshake is done a stranger may send no frame larger than this (a hello is well
+ * under 1 KiB), so unauthenticated connections cannot make a node buffer megabytes each.
+ */
 export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024
 const CLOSE_GRACE_MS = 2000
 
@@ -51,7 +60,7 @@ export class Connection {
   state: ConnectionState
   writable: boolean
   bytesIn: number
-  // When data last arrived, on the monotonic clock.
+  /** When data last arrived, on the monotonic clock. */
   lastDataAt: number
   private _owner: ConnectionOwner
   private _local: LocalIdentity
@@ -61,12 +70,12 @@ export class Connection {
   private _reassembly: Map<number, { parts: Uint8Array[]; received: number; total: number }>
   private _reassemblyBytes: number
   private _budget: ReassemblyBudget
-  // When a chunk last added to a reassembly, on the monotonic clock.
+  /** When a chunk last added to a reassembly, on the monotonic clock. */
   reassemblyProgressAt: number
   private _cause: ClusterError | null
   private _settleHandshake: ((cause: ClusterError | null) => void) | null
   private _settleClosed: (() => void) | null
-  // Settles when the handshake ends: null once open, the cause if it closed first.
+  /** Settles when the handshake ends: null once open, the cause if it closed first. */
   readonly handshake: Promise<ClusterError | null>
   readonly closed: Promise<void>
 
@@ -130,12 +139,12 @@ export class Connection {
     if (hello !== null) this._writeNow(hello)
   }
 
-  // Who the dialler expects at the other end.
+  /** Who the dialler expects at the other end. */
   get expected(): NodeAddress | null {
     return this.handshaker.expected
   }
 
-  // The other side, once its hello (or hello-ack) passed the checks.
+  /** The other side, once its hello (or hello-ack) passed the checks. */
   get remote(): NodeAddress | null {
     return this.handshaker.remote
   }
@@ -160,7 +169,7 @@ export class Connection {
     return this._decoder.pendingFrameBytes
   }
 
-  // Bytes held for chunked messages not yet complete.
+  /** Bytes held for chunked messages not yet complete. */
   get reassemblyBytes(): number {
     return this._reassemblyBytes
   }
@@ -171,7 +180,7 @@ export class Connection {
     return who ? `${who.toString()} (${where})` : where
   }
 
-  // Writes encoded frames; returns false when the socket asks to wait for drain.
+  /** Writes encoded frames; returns false when the socket asks to wait for drain. */
   write(data: Uint8Array): boolean {
     if (this.state === ConnectionState.CLOSED) return false
     const ok = this.socket.write(data)
@@ -179,7 +188,9 @@ export class Connection {
     return ok
   }
 
-  // Flush and half-close; the connection closes when the other side ends too (or after a grace).
+  /**
+   * Flush and half-close; the connection closes when the other side ends too (or after a grace).
+   */
   end(): void {
     if (this.state === ConnectionState.CLOSED) return
     if (this.state !== ConnectionState.CLOSING) {
@@ -197,7 +208,7 @@ export class Connection {
     this.socket.destroy(cause)
   }
 
-  // Carries out what the handshake asked for.
+  /** Carries out what the handshake asked for. */
   private _step(step: HandshakeStep): void {
     if (step.send !== null) this._writeNow(step.send)
     switch (step.then) {

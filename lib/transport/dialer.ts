@@ -11,19 +11,21 @@ import { DropReason } from './transport.ts'
 export interface DialerOptions {
   maxConcurrent: number
   maxAttempts: number
-  // Opens a connection to the peer and settles when it is open or has failed (calling `failed`).
+  /**
+   * Opens a connection to the peer and settles when it is open or has failed (calling `failed`).
+   */
   connect: (peer: Peer) => Promise<void>
-  // Whether the transport is running and this is the peer on record for its address.
+  /** Whether the transport is running and this is the peer on record for its address. */
   current: (peer: Peer) => boolean
   log: Logger
-  // Told of every failed dial, before the dialer decides what comes next.
+  /** Told of every failed dial, before the dialer decides what comes next. */
   onfailed: (peer: Peer, cause: ClusterError) => void
 }
 
 export class Dialer {
-  // Dials under way.
+  /** Dials under way. */
   active: number
-  // Dials that had to wait for a free slot, counted over the dialer's life.
+  /** Dials that had to wait for a free slot, counted over the dialer's life. */
   queued: number
   private _opts: DialerOptions
   private _waiting: Peer[]
@@ -35,12 +37,12 @@ export class Dialer {
     this._waiting = []
   }
 
-  // The peer still wants a dial: it is current, has no connection and has frames waiting.
+  /** The peer still wants a dial: it is current, has no connection and has frames waiting. */
   wanted(peer: Peer): boolean {
     return this._opts.current(peer) && peer.conn === null && peer.queue.length > 0
   }
 
-  // A dial for the peer now, or when its backoff allows, unless one is under way or waiting.
+  /** A dial for the peer now, or when its backoff allows, unless one is under way or waiting. */
   ensure(peer: Peer): void {
     if (peer.conn !== null || peer.dialing !== null || peer.dialInFlight || peer.redialPending) return
     const wait = peer.nextDialAt - now()
@@ -48,7 +50,7 @@ export class Dialer {
     else void this.dial(peer)
   }
 
-  // Dials the peer in a free slot, or queues it for the next one.
+  /** Dials the peer in a free slot, or queues it for the next one. */
   dial(peer: Peer): Promise<void> {
     if (this.active >= this._opts.maxConcurrent) {
       if (!this._waiting.includes(peer)) {
@@ -67,8 +69,10 @@ export class Dialer {
     return done
   }
 
-  // A dial (or its handshake) failed: back off and try again, or after too many failures in a
-  // row give up on what the peer has queued.
+  /**
+   * A dial (or its handshake) failed: back off and try again, or after too many failures in a
+   * row give up on what the peer has queued.
+   */
   failed(peer: Peer, cause: ClusterError, duringHandshake: boolean): void {
     if (duringHandshake) peer.stats.handshakeFailures++
     this._opts.onfailed(peer, cause)

@@ -18,20 +18,22 @@ export interface LocalIdentity {
   cluster: string
   incarnation: number
   maxFrameBytes: number
-  // The cluster secret both sides must prove, or null.
+  /** The cluster secret both sides must prove, or null. */
   secret: Uint8Array | null
 }
 
-// A listener's decision on a hello that passed every check: null accepts it, a string refuses it
-// with that reason (sent to the dialler in a goodbye), an error refuses it with its code.
+/**
+ * A listener's decision on a hello that passed every check: null accepts it, a string refuses it
+ * with that reason (sent to the dialler in a goodbye), an error refuses it with its code.
+ */
 export type AcceptHello = (from: NodeAddress, hello: HelloMessage) => string | ClusterError | null
 
 export const HandshakeState = {
-  // Dialler: hello sent, waiting for the listener's hello-ack.
+  /** Dialler: hello sent, waiting for the listener's hello-ack. */
   AWAIT_ACK: 'await-ack',
-  // Listener: waiting for the dialler's hello.
+  /** Listener: waiting for the dialler's hello. */
   AWAIT_HELLO: 'await-hello',
-  // Listener with a secret: hello-ack sent, waiting for the dialler's proof.
+  /** Listener with a secret: hello-ack sent, waiting for the dialler's proof. */
   AWAIT_AUTH: 'await-auth',
   OPEN: 'open',
   FAILED: 'failed'
@@ -39,41 +41,42 @@ export const HandshakeState = {
 
 export type HandshakeState = (typeof HandshakeState)[keyof typeof HandshakeState]
 
-// What a step asks of the connection: write `send` (if any), then
-//   'wait'    keep reading handshake frames
-//   'open'    the handshake is done: frames from now on are the peer's traffic
-//   'end'     refused politely: `send` is the goodbye; end the connection with `error`
-//   'destroy' a protocol violation: cut the connection with `error`
+/**
+ * What a step asks of the connection: write `send` (if any), then
+ *   'wait'    keep reading handshake frames
+ *   'open'    the handshake is done: frames from now on are the peer's traffic
+ *   'end'     refused politely: `send` is the goodbye; end the connection with `error`
+ *   'destroy' a protocol violation: cut the connection with `error`
+ */
 export interface HandshakeStep {
   send: WireMessage | null
   then: 'wait' | 'open' | 'end' | 'destroy'
   error: ClusterError | null
 }
 
-// A goodbye with this reason during the handshake means "we already have a connection".
+/** A goodbye with this reason during the handshake means "we already have a connection". */
 export const DUPLICATE_REASON = 'duplicate'
 export const AUTH_REASON = 'authentication failed'
 const NONCE_BYTES = 32
 
 export class Handshake {
   readonly outbound: boolean
-  // Who the dialler expects at the other end; the handshake must agree (unless `anyName`).
+  /** Who the dialler expects at the other end; the handshake must agree (unless `anyName`). */
   readonly expected: NodeAddress | null
-  // The dialled address is only how to reach the other side (a seed): whatever address it
-  // announces is its name.
+  /** The dialled address is only how to reach the other side (a seed): what it announces is its name. */
   readonly anyName: boolean
   state: HandshakeState
-  // Known once the other side's hello (or hello-ack) passed its checks.
+  /** Known once the other side's hello (or hello-ack) passed its checks. */
   remote: NodeAddress | null
   incarnation: number
   version: number
   peerMaxFrameBytes: number
-  // The listener refused our dial because it already has a connection to us.
+  /** The listener refused our dial because it already has a connection to us. */
   refusedAsDuplicate: boolean
   private _local: LocalIdentity
   private _accept: AcceptHello
   private _nonce: Uint8Array
-  // Listener with a secret: the two sides, kept until the dialler's proof.
+  /** Listener with a secret: the two sides, kept until the dialler's proof. */
   private _sides: { dialler: HandshakeSide; listener: HandshakeSide } | null
   private _describe: (() => string) | null
 
@@ -85,7 +88,7 @@ export class Handshake {
       anyName?: boolean
       accept?: AcceptHello
       nonce?: Uint8Array
-      // Names the other side in error messages. Default: its address once known.
+      /** Names the other side in error messages. Default: its address once known. */
       describe?: () => string
     }
   ) {
@@ -109,7 +112,7 @@ export class Handshake {
     return this.state === HandshakeState.OPEN || this.state === HandshakeState.FAILED
   }
 
-  // The dialler's first frame; null for a listener, which speaks second.
+  /** The dialler's first frame; null for a listener, which speaks second. */
   start(): WireMessage | null {
     if (!this.outbound) return null
     return {
@@ -126,7 +129,7 @@ export class Handshake {
     }
   }
 
-  // One frame from the other side while the handshake is under way.
+  /** One frame from the other side while the handshake is under way. */
   receive(msg: WireMessage): HandshakeStep {
     if (this.done) return this._fail(ClusterError.HANDSHAKE_FAILED(`a ${msg.kind} after the handshake ended`))
     try {
@@ -143,13 +146,13 @@ export class Handshake {
     }
   }
 
-  // The connection's timer ran out before the handshake ended.
+  /** The connection's timer ran out before the handshake ended. */
   timeout(ms: number, who: string): HandshakeStep {
     if (this.done) return { send: null, then: 'wait', error: null }
     return this._fail(ClusterError.HANDSHAKE_TIMEOUT(`no handshake from ${who} in ${ms} ms`))
   }
 
-  // Dialler: the listener's answer, and with a secret its proof, then ours.
+  /** Dialler: the listener's answer, and with a secret its proof, then ours. */
   private _onhelloack(msg: WireMessage): HandshakeStep {
     if (msg.kind === 'goodbye') return this._refused(msg.reason)
     if (msg.kind !== 'hello-ack') return this._fail(ClusterError.HANDSHAKE_FAILED(`expected hello-ack, got ${msg.kind}`))
@@ -180,7 +183,7 @@ export class Handshake {
     return this._open({ kind: 'auth', proof: proveHandshake(local.secret, 'dialler', local.cluster, dialler, listener) })
   }
 
-  // Listener: the dialler's hello.
+  /** Listener: the dialler's hello. */
   private _onhello(msg: WireMessage): HandshakeStep {
     if (msg.kind === 'goodbye') return this._refused(msg.reason)
     if (msg.kind !== 'hello') return this._fail(ClusterError.HANDSHAKE_FAILED(`expected hello, got ${msg.kind}`))
@@ -226,7 +229,7 @@ export class Handshake {
     return { send: ack, then: 'wait', error: null }
   }
 
-  // Listener with a secret: the dialler's proof, or nothing gets through.
+  /** Listener with a secret: the dialler's proof, or nothing gets through. */
   private _onauth(msg: WireMessage): HandshakeStep {
     const sides = this._sides!
     if (msg.kind === 'goodbye') return this._fail(ClusterError.AUTH_FAILED(`${this._who()} refused our proof: ${msg.reason}`))
@@ -239,7 +242,7 @@ export class Handshake {
     return this._open(null)
   }
 
-  // The other side said goodbye instead of answering.
+  /** The other side said goodbye instead of answering. */
   private _refused(reason: string): HandshakeStep {
     if (reason === DUPLICATE_REASON) this.refusedAsDuplicate = true
     const text = `${this._who()} refused the connection: ${reason}`

@@ -23,14 +23,26 @@ import {
   type TransportStats
 } from './transport.ts'
 
+/** What `new InMemoryTransport(options)` takes. */
 export interface InMemoryTransportOptions {
-  // Port 0 takes a free port on the bus at start, as a TCP listener would.
+  /** This node's address; port 0 takes a free port on the bus at start, as a TCP listener would. */
   self: NodeAddress | string
+  /** The bus the nodes of one test share (`InMemoryTransport.newBus()`). */
   bus: Bus
+  /**
+   * Where the transport logs.
+   * @default silent
+   */
   log?: Logger
-  // The largest frame this node accepts (length prefix included). Default 16 MiB.
+  /**
+   * The largest frame this node accepts (length prefix included).
+   * @default 16777216 (16 MiB)
+   */
   maxFrameBytes?: number
-  // Round-trip this transport's messages through the wire codec (the bus may ask it of all).
+  /**
+   * Round-trip this transport's messages through the wire codec (the bus may ask it of all).
+   * @default false
+   */
   serialize?: boolean
 }
 
@@ -55,13 +67,13 @@ export class InMemoryTransport
   private _handler: MessageHandler | null
   private _started: boolean
   private _closing: boolean
-  // Peers linked with this one, by key, with the incarnation each had when linked.
+  /** Peers linked with this one, by key, with the incarnation each had when linked. */
   private _linked: Map<string, Link>
   private _stats: Map<string, PeerStats>
-  // Drops for addresses never linked (nobody there), kept apart so stats(peer) stays null.
+  /** Drops for addresses never linked (nobody there), kept apart so stats(peer) stays null. */
   private _orphanDrops: Partial<Record<DropReason, number>>
   private _heartbeatSeq: number
-  // When the last heartbeat went to each peer, on the monotonic clock.
+  /** When the last heartbeat went to each peer, on the monotonic clock. */
   private _heartbeatAt: Map<string, number>
   private _receiver: Receiver
 
@@ -111,8 +123,10 @@ export class InMemoryTransport
     this._log.debug(`on the bus as ${this.self.toString()}`)
   }
 
-  // Delivers what is already due, tells every peer goodbye, and leaves the bus. What is still
-  // delayed on its way is dropped and counted as 'shutdown'.
+  /**
+   * Delivers what is already due, tells every peer goodbye, and leaves the bus. What is still
+   * delayed on its way is dropped and counted as 'shutdown'.
+   */
   async shutdown(): Promise<void> {
     if (this._closing) return
     this._closing = true
@@ -165,8 +179,10 @@ export class InMemoryTransport
     }
   }
 
-  // Ends the link on both sides. Messages already on their way still arrive; the next send
-  // links again.
+  /**
+   * Ends the link on both sides. Messages already on their way still arrive; the next send
+   * links again.
+   */
   disconnect(peer: NodeAddress): void {
     if (!this._linked.has(peer.key)) return
     this._log.debug(`disconnecting ${peer.toString()}`)
@@ -204,7 +220,10 @@ export class InMemoryTransport
     this.send(peer, { kind: 'heartbeat', seq: ++this._heartbeatSeq, sentAt: t })
   }
 
-  // Called by the bus.
+  /**
+   * Called by the bus.
+   * @internal
+   */
   _receive(from: NodeAddress, msg: WireMessage, size: number): void {
     if (this._closing) return
     const s = this._peerStats(from)
@@ -218,6 +237,7 @@ export class InMemoryTransport
   }
 
   // Called by the bus.
+  /** @internal */
   _undelivered(to: NodeAddress, msg: WireMessage, size: number, reason: DropReason): void {
     this._drop(to, msg, size, reason)
   }

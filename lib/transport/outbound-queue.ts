@@ -7,9 +7,11 @@ import b4a from 'b4a'
 import { encodeFrameInto, encodeSplit, FRAME_HEADER_BYTES, messageSize } from '../wire/index.ts'
 import type { ChunkMessage, WireMessage } from '../wire/index.ts'
 
-// Envelopes up to this size go whole; larger ones in pieces of this size. A heartbeat then waits
-// behind at most one piece (about a quarter of a millisecond on loopback), and envelopes of
-// moderate size pay no extra copies.
+/**
+ * Envelopes up to this size go whole; larger ones in pieces of this size. A heartbeat then waits
+ * behind at most one piece (about a quarter of a millisecond on loopback), and envelopes of
+ * moderate size pay no extra copies.
+ */
 export const CHUNK_BYTES = 256 * 1024
 
 export interface QueuedFrame {
@@ -64,7 +66,7 @@ class FrameLane {
     return frame
   }
 
-  // Takes out the frames for which `refuse` is true, keeping the order of the rest.
+  /** Takes out the frames for which `refuse` is true, keeping the order of the rest. */
   remove(refuse: (f: QueuedFrame) => boolean, out: QueuedFrame[]): void {
     const kept: (QueuedFrame | null)[] = []
     for (let i = this._head; i < this._items.length; i++) {
@@ -84,7 +86,7 @@ class FrameLane {
 }
 
 export class OutboundQueue {
-  // Bytes of encoded messages waiting, control and envelopes.
+  /** Bytes of encoded messages waiting, control and envelopes. */
   queuedBytes: number
   private _control: FrameLane
   private _envelopes: FrameLane
@@ -113,8 +115,10 @@ export class OutboundQueue {
     this.queuedBytes += size
   }
 
-  // Appends the frames to write now to `out`, control first, up to about `maxBytes` of
-  // encoding, and returns the encoded size of what it appended (frame headers included).
+  /**
+   * Appends the frames to write now to `out`, control first, up to about `maxBytes` of
+   * encoding, and returns the encoded size of what it appended (frame headers included).
+   */
   takeBatch(maxBytes: number, out: QueuedFrame[]): number {
     let bytes = 0
     for (let f = this._control.shift(); f !== null; f = this._control.shift()) {
@@ -144,16 +148,20 @@ export class OutboundQueue {
     return bytes
   }
 
-  // A new connection knows nothing of the pieces the last one carried: a large message partly
-  // sent starts again from its first piece (under a new id), never mid-stream.
+  /**
+   * A new connection knows nothing of the pieces the last one carried: a large message partly
+   * sent starts again from its first piece (under a new id), never mid-stream.
+   */
   restartLarge(): void {
     if (this._large === null || this._large.offset === 0) return
     this._large.offset = 0
     this._large.id = this._nextChunkId++
   }
 
-  // Takes out the queued frames whose encoding exceeds `maxMessageBytes` (a peer announced a
-  // smaller frame limit than the one they were checked against) and returns them.
+  /**
+   * Takes out the queued frames whose encoding exceeds `maxMessageBytes` (a peer announced a
+   * smaller frame limit than the one they were checked against) and returns them.
+   */
   removeLarger(maxMessageBytes: number): QueuedFrame[] {
     const out: QueuedFrame[] = []
     const tooBig = (f: QueuedFrame) => f.size > maxMessageBytes
@@ -163,7 +171,7 @@ export class OutboundQueue {
     return out
   }
 
-  // Empties the queue and returns what was in it, a partly sent large envelope included.
+  /** Empties the queue and returns what was in it, a partly sent large envelope included. */
   clear(): QueuedFrame[] {
     const left: QueuedFrame[] = []
     this._control.drain(left)
@@ -199,7 +207,7 @@ function encodedRange(large: LargeInFlight, start: number, end: number): Uint8Ar
   return out
 }
 
-// Encodes frames into one buffer, for one write.
+/** Encodes frames into one buffer, for one write. */
 export function encodeBatch(frames: QueuedFrame[], bytes: number): Uint8Array {
   const state = { start: 0, end: bytes, buffer: b4a.allocUnsafe(bytes) }
   for (const f of frames) encodeFrameInto(state, f.msg, f.size)

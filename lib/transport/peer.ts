@@ -12,16 +12,19 @@ import { ConnectionState, type Connection } from './connection.ts'
 import { OutboundQueue, encodeBatch, type QueuedFrame } from './outbound-queue.ts'
 import { DropReason, countDrop, emptyPeerStats, type PeerStats } from './transport.ts'
 
+/** One peer's limits, from TcpTransportOptions. */
 export interface PeerOptions {
-  // Envelopes beyond this many queued bytes are refused and counted.
+  /** Envelopes beyond this many queued bytes are refused and counted. */
   maxQueuedBytes: number
-  // Room kept for control frames on top of maxQueuedBytes.
+  /** Room kept for control frames on top of maxQueuedBytes. */
   maxControlQueuedBytes: number
+  /** First wait before dialling the peer again; doubles up to backoffMaxMs. */
   backoffBaseMs: number
+  /** Longest wait between dials to the peer. */
   backoffMaxMs: number
 }
 
-// Told of every message the peer did not take or gave up on.
+/** Told of every message the peer did not take or gave up on. */
 export type PeerDropHandler = (peer: Peer, msg: WireMessage, bytes: number, reason: DropReason) => void
 
 // The most one write carries; a flush of more writes again while the socket takes it.
@@ -32,30 +35,30 @@ export class Peer {
   readonly queue: OutboundQueue
   readonly backoff: Backoff
   readonly stats: PeerStats
-  // The open connection, or null.
+  /** The open connection, or null. */
   conn: Connection | null
-  // A dialled connection still in its handshake.
+  /** A dialled connection still in its handshake. */
   dialing: Connection | null
-  // A dial between connect() and its connection existing.
+  /** A dial between connect() and its connection existing. */
   dialInFlight: boolean
-  // Settles when the dial under way has opened or failed.
+  /** Settles when the dial under way has opened or failed. */
   dialDone: Promise<void> | null
-  // Monotonic time before which no dial starts (backoff after the last failure).
+  /** Monotonic time before which no dial starts (backoff after the last failure). */
   nextDialAt: number
-  // Monotonic time the peer was last connected or sent to (its creation before that).
+  /** Monotonic time the peer was last connected or sent to (its creation before that). */
   lastActiveAt: number
-  // The peer wants a connection: it has frames queued and none is open. Set by the transport.
+  /** The peer wants a connection: it has frames queued and none is open. Set by the transport. */
   ondial: ((peer: Peer) => void) | null
   ondrop: PeerDropHandler | null
   private _opts: PeerOptions
   private _redialTimer: TimerHandle | null
   private _flushScheduled: boolean
-  // The last tick's flush wrote more than one frame: coalesce from the first frame on.
+  /** The last tick's flush wrote more than one frame: coalesce from the first frame on. */
   private _streaming: boolean
   private _everConnected: boolean
   private _heartbeatSeq: number
   private _lastHeartbeatAt: number
-  // Called by the flush that empties the queue (shutdown waits on it).
+  /** Called by the flush that empties the queue (shutdown waits on it). */
   private _onflushed: (() => void) | null
   private _batch: QueuedFrame[]
   private _flushTick: () => void
@@ -92,18 +95,20 @@ export class Peer {
     return this.conn !== null
   }
 
-  // Nothing open, under way or waiting: the peer can be forgotten without losing anything.
+  /** Nothing open, under way or waiting: the peer can be forgotten without losing anything. */
   get idle(): boolean {
     return this.conn === null && this.dialing === null && !this.dialInFlight && this.dialDone === null && this._redialTimer === null && this.queue.length === 0
   }
 
-  // Whether a redial is waiting for its time.
+  /** Whether a redial is waiting for its time. */
   get redialPending(): boolean {
     return this._redialTimer !== null
   }
 
-  // Queues a message of `size` encoded bytes (checked by the caller against the frame limit) in
-  // its lane, and writes or asks for a connection. A message over the lane's bound is dropped.
+  /**
+   * Queues a message of `size` encoded bytes (checked by the caller against the frame limit) in
+   * its lane, and writes or asks for a connection. A message over the lane's bound is dropped.
+   */
   send(msg: WireMessage, size: number): void {
     this.lastActiveAt = now()
     const queue = this.queue
@@ -124,8 +129,10 @@ export class Peer {
     else this.ondial?.(this)
   }
 
-  // Sends a heartbeat unless one went out less than `withinMs` ago. Its ack, timed when it comes
-  // back, is the round trip in stats. The one place heartbeats are made.
+  /**
+   * Sends a heartbeat unless one went out less than `withinMs` ago. Its ack, timed when it comes
+   * back, is the round trip in stats. The one place heartbeats are made.
+   */
   heartbeat(withinMs = 0): boolean {
     const t = now()
     if (t - this._lastHeartbeatAt < withinMs) return false
@@ -135,14 +142,16 @@ export class Peer {
     return true
   }
 
-  // A frame arrived from the peer (counted here, whatever becomes of it).
+  /** A frame arrived from the peer (counted here, whatever becomes of it). */
   received(): void {
     this.stats.framesIn++
   }
 
-  // A connection to the peer finished its handshake. Returns the connection it replaces (the
-  // caller ends it) or null. What was queued for a larger frame limit than the peer announced is
-  // dropped as too large.
+  /**
+   * A connection to the peer finished its handshake. Returns the connection it replaces (the
+   * caller ends it) or null. What was queued for a larger frame limit than the peer announced is
+   * dropped as too large.
+   */
   attach(conn: Connection): Connection | null {
     const previous = this.conn !== null && this.conn !== conn ? this.conn : null
     if (this._everConnected) this.stats.reconnects++
@@ -158,7 +167,7 @@ export class Peer {
     return previous
   }
 
-  // A connection of this peer closed; true when it was the open one.
+  /** A connection of this peer closed; true when it was the open one. */
   detach(conn: Connection): boolean {
     this.stats.bytesIn += conn.bytesIn
     if (this.conn !== conn) return false
@@ -167,7 +176,7 @@ export class Peer {
     return true
   }
 
-  // Calls ondial after `waitMs`, if the peer still wants a connection then.
+  /** Calls ondial after `waitMs`, if the peer still wants a connection then. */
   scheduleRedial(waitMs: number): void {
     this.cancelRedial()
     this.nextDialAt = now() + waitMs
@@ -182,7 +191,7 @@ export class Peer {
     this._redialTimer = null
   }
 
-  // Drops everything queued, a partly sent large envelope included, for `reason`.
+  /** Drops everything queued, a partly sent large envelope included, for `reason`. */
   clear(reason: DropReason): void {
     for (const f of this.queue.clear()) this.drop(f.msg, f.size, reason)
   }
@@ -192,8 +201,10 @@ export class Peer {
     this.ondrop?.(this, msg, bytes, reason)
   }
 
-  // Writes queued frames while the socket takes them, at most `maxWrites` writes; returns the
-  // number of frames written.
+  /**
+   * Writes queued frames while the socket takes them, at most `maxWrites` writes; returns the
+   * number of frames written.
+   */
   flush(maxWrites = Infinity): number {
     const conn = this.conn
     if (conn === null || conn.state !== ConnectionState.OPEN) return 0
@@ -217,8 +228,10 @@ export class Peer {
     return frames
   }
 
-  // Says goodbye, writes what is queued (waiting for drains until `deadline` on the monotonic
-  // clock), drops what is left as 'shutdown' and ends the connection.
+  /**
+   * Says goodbye, writes what is queued (waiting for drains until `deadline` on the monotonic
+   * clock), drops what is left as 'shutdown' and ends the connection.
+   */
   async flushAndEnd(conn: Connection, deadline: number): Promise<void> {
     const bye: WireMessage = { kind: 'goodbye', reason: 'shutdown' }
     this.queue.pushControl(bye, messageSize(bye))
@@ -235,7 +248,7 @@ export class Peer {
     await closed(conn, deadline - now())
   }
 
-  // A copy of the stats as they stand.
+  /** A copy of the stats as they stand. */
   snapshot(): PeerStats {
     const s = { ...this.stats, drops: { ...this.stats.drops } }
     s.connected = this.conn !== null
@@ -245,11 +258,13 @@ export class Peer {
     return s
   }
 
-  // On a quiet link the first send of a tick is written at once (one batch: a lone message, or the
-  // first chunk of a large one), so a reply or a ping does not wait for the microtask queue; what
-  // is queued after it in the same tick goes out together, control first, when the tick ends.
-  // Once ticks carry several frames (a stream), every frame waits for the end of its tick, so a
-  // stream pays one write a tick, not two.
+  /**
+   * On a quiet link the first send of a tick is written at once (one batch: a lone message, or the
+   * first chunk of a large one), so a reply or a ping does not wait for the microtask queue; what
+   * is queued after it in the same tick goes out together, control first, when the tick ends.
+   * Once ticks carry several frames (a stream), every frame waits for the end of its tick, so a
+   * stream pays one write a tick, not two.
+   */
   private _scheduleFlush(): void {
     if (this._flushScheduled) return
     this._flushScheduled = true
@@ -258,8 +273,10 @@ export class Peer {
   }
 }
 
-// Resolves when the connection has closed or `ms` have passed, whichever is first; then makes
-// sure it is closed.
+/**
+ * Resolves when the connection has closed or `ms` have passed, whichever is first; then makes
+ * sure it is closed.
+ */
 export function closed(conn: Connection, ms: number): Promise<void> {
   if (conn.state === ConnectionState.CLOSED) return Promise.resolve()
   return within(conn.closed, ms).then(() => {
@@ -267,8 +284,10 @@ export function closed(conn: Connection, ms: number): Promise<void> {
   })
 }
 
-// Waits for `p` at most `ms`, and leaves no timer behind (a pending one would keep the process
-// alive after shutdown).
+/**
+ * Waits for `p` at most `ms`, and leaves no timer behind (a pending one would keep the process
+ * alive after shutdown).
+ */
 export function within(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: TimerHandle | null = null
   const timeout = new Promise<void>((resolve) => {

@@ -29,49 +29,137 @@ import {
   type TransportStats
 } from './transport.ts'
 
+/** What `new TcpTransport(options)` takes; only `self` is required. */
 export interface TcpTransportOptions {
+  /**
+   * This node's address (`actor-cluster://app@host:port` or a NodeAddress): the address others
+   * dial, and with port 0 a free port is picked at listen.
+   */
   self: NodeAddress | string
+  /**
+   * Where the transport logs.
+   * @default silent
+   */
   log?: Logger
+  /**
+   * TLS for every connection, both directions (docs/security.md).
+   * @default null
+   */
   tls?: TlsSettings | null
+  /**
+   * Longest frame sent or accepted; each side announces its own in the handshake.
+   * @default 16777216 (16 MiB)
+   */
   maxFrameBytes?: number
+  /**
+   * The sockets to use.
+   * @default getTcpBackend(), this runtime's
+   */
   backend?: TcpBackend
-  // Name both sides must agree on in the handshake. Default: the address's system name.
+  /**
+   * Name both sides must agree on in the handshake.
+   * @default the address's system name
+   */
   cluster?: string
-  // A shared secret (at least 16 bytes) both sides of every connection must prove they know.
+  /**
+   * A shared secret (at least 16 bytes) both sides of every connection must prove they know.
+   * @default null
+   */
   secret?: string | Uint8Array | null
-  // Address to bind. Default: self.host.
+  /**
+   * Address to bind, when it differs from the announced one (`0.0.0.0` in a container).
+   * @default self.host
+   */
   listenHost?: string
-  // Addresses (host:port or node addresses) that are only how to reach a seed: the address a
-  // seed announces in its handshake is its name, and messages sent to the dialled one go to it.
+  /**
+   * Addresses (host:port or node addresses) that are only how to reach a seed: the address a
+   * seed announces in its handshake is its name, and messages sent to the dialled one go to it.
+   * @default []
+   */
   seeds?: (NodeAddress | string)[]
+  /**
+   * A connection that has not finished its handshake by then is closed.
+   * @default 5000
+   */
   handshakeTimeoutMs?: number
+  /**
+   * A dial that has not connected by then fails.
+   * @default 5000
+   */
   connectTimeoutMs?: number
-  // Per peer: envelopes beyond this many queued bytes are refused and counted.
+  /**
+   * Per peer: envelopes beyond this many queued bytes are refused and counted.
+   * @default 33554432 (32 MiB)
+   */
   maxQueuedBytes?: number
-  // Per peer: room kept for control frames on top of maxQueuedBytes.
+  /**
+   * Per peer: room kept for control frames on top of maxQueuedBytes.
+   * @default 4194304 (4 MiB)
+   */
   maxControlQueuedBytes?: number
-  // The transport's own heartbeat per connection, for round-trip time; 0 turns it off.
+  /**
+   * The transport's own heartbeat per connection, for round-trip time; 0 turns it off.
+   * @default 1000
+   */
   heartbeatIntervalMs?: number
+  /**
+   * First wait before dialling a peer again; doubles up to backoffMaxMs.
+   * @default 100
+   */
   backoffBaseMs?: number
+  /**
+   * Longest wait between dials to one peer.
+   * @default 10000
+   */
   backoffMaxMs?: number
-  // Consecutive failed dials after which the peer's queued envelopes are dropped as unreachable.
+  /**
+   * Consecutive failed dials after which the peer's queued envelopes are dropped as unreachable.
+   * @default 8
+   */
   maxDialAttempts?: number
+  /**
+   * Accepted connections at most; more are closed with TOO_MANY_CONNECTIONS.
+   * @default 1024
+   */
   maxInboundConnections?: number
-  // Open connections that peers dialled, all peers together; a handshake past it is refused
-  // (TOO_MANY_CONNECTIONS).
+  /**
+   * Open connections that peers dialled, all peers together; a handshake past it is refused
+   * (TOO_MANY_CONNECTIONS).
+   * @default 4096
+   */
   maxConnections?: number
-  // Peers remembered (stats, incarnation, backoff). Idle ones are forgotten after
-  // forgetPeerAfterMs, or at once, oldest first, when there are more than this.
+  /**
+   * Peers remembered (stats, incarnation, backoff). Idle ones are forgotten after
+   * forgetPeerAfterMs, or at once, oldest first, when there are more than this.
+   * @default 10000
+   */
   maxPeers?: number
+  /**
+   * A peer with no connection and nothing queued for this long is forgotten.
+   * @default 600000 (10 minutes)
+   */
   forgetPeerAfterMs?: number
-  // Dials under way at once; more wait their turn.
+  /**
+   * Dials under way at once; more wait their turn.
+   * @default 64
+   */
   maxConcurrentDials?: number
-  // A connection holding part of a frame, or part of a chunked message, without progress for this
-  // long is closed (STALLED).
+  /**
+   * A connection holding part of a frame, or part of a chunked message, without progress for this
+   * long is closed (STALLED).
+   * @default 30000
+   */
   stallTimeoutMs?: number
-  // Bytes held in unfinished chunked messages on all connections together; a chunk past it
-  // closes its connection (REASSEMBLY_FULL). Each connection may hold at most maxFrameBytes.
+  /**
+   * Bytes held in unfinished chunked messages on all connections together; a chunk past it
+   * closes its connection (REASSEMBLY_FULL). Each connection may hold at most maxFrameBytes.
+   * @default 67108864 (64 MiB)
+   */
   maxReassemblyBytes?: number
+  /**
+   * How long `shutdown()` waits for queued frames to flush before closing anyway.
+   * @default 5000
+   */
   shutdownTimeoutMs?: number
 }
 
@@ -118,7 +206,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _server: TcpServer | null
   private _peers: Map<string, Peer>
   private _inbound: Set<Connection>
-  // Open connections that peers dialled.
+  /** Open connections that peers dialled. */
   private _accepted: Set<Connection>
   // Seeds by the address they are dialled at; once one answers, the name it announced.
   private _seeds: Set<string>
@@ -130,9 +218,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _ticker: TimerHandle | null
   private _rejected: Partial<Record<string, number>>
   private _unboundHandshakeFailures: number
-  // Drops of messages for which no peer state exists (sent before start or after shutdown).
+  /** Drops of messages for which no peer state exists (sent before start or after shutdown). */
   private _orphanDrops: Partial<Record<DropReason, number>>
-  // The counts of peers no longer in the table (disconnected), kept in the totals.
+  /** The counts of peers no longer in the table (disconnected), kept in the totals. */
   private _retired: PeerStats
   private _reassembly: ReassemblyBudget
   private _ondial: (peer: Peer) => void
@@ -367,7 +455,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     await peer.flushAndEnd(conn, deadline)
   }
 
-  // ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
+  /**
+   * ConnectionOwner: an inbound hello. Decides which of two connections to one peer survives.
+   * @internal
+   */
   _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null {
     if (this._closing) return 'shutting down'
     const peer = this._peers.get(from.key)
@@ -395,6 +486,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return null
   }
 
+  /** @internal */
   _onopen(conn: Connection): void {
     const remote = conn.remote!
     // While shutting down only dials already under way open, to flush what waits for them.
@@ -429,6 +521,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     peer.flush()
   }
 
+  /** @internal */
   _onmessage(conn: Connection, msg: WireMessage): void {
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (peer === undefined) return
@@ -441,11 +534,13 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return ClusterError.STALE_INCARNATION(`${from.toString()} is connected with incarnation ${live}; a hello with ${incarnation} is not a restart`)
   }
 
+  /** @internal */
   _ondrain(conn: Connection): void {
     const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
     if (peer !== undefined && peer.conn === conn) peer.flush()
   }
 
+  /** @internal */
   _onclose(conn: Connection, cause: ClusterError | null): void {
     this._connections.delete(conn)
     this._inbound.delete(conn)
@@ -494,7 +589,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return peer
   }
 
-  // One dial: the socket, then the handshake. Failures go to the dialer, which backs off.
+  /** One dial: the socket, then the handshake. Failures go to the dialer, which backs off. */
   private async _dialOnce(peer: Peer): Promise<void> {
     const local = this._local
     if (local === null) return
@@ -572,8 +667,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     retire(this._retired, waiting.snapshot())
   }
 
-  // Keeps the peer table bounded: strangers that said hello under made-up addresses, and peers
-  // gone for good, would otherwise stay forever. Their counts stay in the totals.
+  /**
+   * Keeps the peer table bounded: strangers that said hello under made-up addresses, and peers
+   * gone for good, would otherwise stay forever. Their counts stay in the totals.
+   */
   private _forgetIdlePeers(t: number): void {
     const over = this._peers.size - this._opts.maxPeers
     let idle: Peer[] | null = over > 0 ? [] : null

@@ -10,8 +10,10 @@ import { FRAME_HEADER_BYTES, TRANSPORT_KINDS, messageSize } from '../wire/index.
 import type { WireMessage } from '../wire/index.ts'
 import { DropReason, type MessageHandler, type PeerStats, type TransportStats } from './transport.ts'
 
-// The encoded size of a message a caller asks to send; refuses the transport's own kinds and
-// what cannot be encoded (BAD_OPTIONS).
+/**
+ * The encoded size of a message a caller asks to send; refuses the transport's own kinds and
+ * what cannot be encoded (BAD_OPTIONS).
+ */
 export function sendSize(msg: WireMessage): number {
   if (TRANSPORT_KINDS.has(msg.kind)) throw ClusterError.BAD_OPTIONS(`${msg.kind} frames are the transport's own`)
   try {
@@ -21,28 +23,30 @@ export function sendSize(msg: WireMessage): number {
   }
 }
 
-// Refuses (FRAME_TOO_LARGE) a message that can never fit the receiver's frame limit.
+/** Refuses (FRAME_TOO_LARGE) a message that can never fit the receiver's frame limit. */
 export function checkFits(msg: WireMessage, size: number, limit: number, to: NodeAddress): void {
   if (size + FRAME_HEADER_BYTES > limit) {
     throw ClusterError.FRAME_TOO_LARGE(`${msg.kind} of ${size} bytes does not fit ${to.toString()}'s frame limit of ${limit}`)
   }
 }
 
-// What dispatch needs of its transport.
+/** What dispatch needs of its transport. */
 export interface Receiver {
   readonly handler: MessageHandler | null
   readonly log: Logger
-  // Sends a message back to the peer (the answer to a heartbeat).
+  /** Sends a message back to the peer (the answer to a heartbeat). */
   reply(to: NodeAddress, msg: WireMessage): void
-  // A heartbeat of ours came back after `rttMs`.
+  /** A heartbeat of ours came back after `rttMs`. */
   onheartbeat(from: NodeAddress, rttMs: number): void
-  // A message that arrived and was not handed up, for `reason`.
+  /** A message that arrived and was not handed up, for `reason`. */
   drop(from: NodeAddress, msg: WireMessage, reason: DropReason): void
 }
 
-// Handles one message from a peer whose stats are `stats`. A heartbeat is answered at once and
-// still handed up (hearing from a peer at all says it is alive); an ack is timed and reported,
-// not handed up; a goodbye is the peer's business only.
+/**
+ * Handles one message from a peer whose stats are `stats`. A heartbeat is answered at once and
+ * still handed up (hearing from a peer at all says it is alive); an ack is timed and reported,
+ * not handed up; a goodbye is the peer's business only.
+ */
 export function dispatch(r: Receiver, from: NodeAddress, stats: PeerStats, msg: WireMessage): void {
   switch (msg.kind) {
     case 'heartbeat':
@@ -70,7 +74,7 @@ export function dispatch(r: Receiver, from: NodeAddress, stats: PeerStats, msg: 
   }
 }
 
-// A transport's totals: the sum of its peers' stats on top of what it counts itself.
+/** A transport's totals: the sum of its peers' stats on top of what it counts itself. */
 export function sumStats(
   base: Omit<TransportStats, 'peers' | 'bytesIn' | 'bytesOut' | 'framesIn' | 'framesOut' | 'reconnects'>,
   peers: Iterable<PeerStats>,
@@ -92,7 +96,7 @@ export function sumStats(
   return total
 }
 
-// Adds the counts of a peer that is forgotten to `into`, so the transport's totals keep them.
+/** Adds the counts of a peer that is forgotten to `into`, so the transport's totals keep them. */
 export function retire(into: PeerStats, s: PeerStats): void {
   into.bytesIn += s.bytesIn
   into.bytesOut += s.bytesOut

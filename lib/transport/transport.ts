@@ -17,7 +17,7 @@ export interface Transport {
   peers(): NodeAddress[]
 }
 
-// Why a message was not delivered. Every drop is counted in stats and emitted as 'drop'.
+/** Why a message was not delivered. Every drop is counted in stats and emitted as 'drop'. */
 export const DropReason = {
   QUEUE_FULL: 'queue-full',
   UNREACHABLE: 'unreachable',
@@ -25,9 +25,9 @@ export const DropReason = {
   SHUTDOWN: 'shutdown',
   DISCONNECTED: 'disconnected',
   NO_HANDLER: 'no-handler',
-  // An envelope from a peer to a recipient the actor system does not let peers address.
+  /** An envelope from a peer to a recipient the actor system does not let peers address. */
   FORBIDDEN_RECIPIENT: 'forbidden-recipient',
-  // Fault injection on an in-memory bus.
+  /** Fault injection on an in-memory bus. */
   INJECTED_LOSS: 'injected-loss',
   PARTITIONED: 'partitioned'
 } as const
@@ -54,7 +54,7 @@ export interface PeerStats {
   drops: Partial<Record<DropReason, number>>
   reconnects: number
   handshakeFailures: number
-  // Last heartbeat round trip in milliseconds, or null before the first.
+  /** Last heartbeat round trip in milliseconds, or null before the first. */
   rttMs: number | null
 }
 
@@ -69,32 +69,32 @@ export interface TransportStats {
   drops: Partial<Record<DropReason, number>>
   reconnects: number
   handshakeFailures: number
-  // Connections closed for what they sent, by error code (BAD_FRAME, HANDSHAKE_TIMEOUT, ...).
+  /** Connections closed for what they sent, by error code (BAD_FRAME, HANDSHAKE_TIMEOUT, ...). */
   rejected: Partial<Record<string, number>>
   inboundConnections: number
-  // Peers in the transport's table (connected or not); bounded by maxPeers.
+  /** Peers in the transport's table (connected or not); bounded by maxPeers. */
   knownPeers: number
-  // Bytes held in unfinished chunked messages, all connections together.
+  /** Bytes held in unfinished chunked messages, all connections together. */
   reassemblyBytes: number
-  // Dials that had to wait for a free slot under maxConcurrentDials.
+  /** Dials that had to wait for a free slot under maxConcurrentDials. */
   dialsQueued: number
 }
 
-// Events both transports emit (bare-events EventEmitter):
-//   'peer-connected'    (peer: NodeAddress, incarnation: number)
-//   'peer-disconnected' (peer: NodeAddress, cause: ClusterError | null)
-//   'peer-restarted'    (peer: NodeAddress, incarnation: number, previous: number)
-//   'drop'              (event: DropEvent)
-//   'connection-error'  (err: ClusterError, remote: string)  a connection closed for what it sent
-//   'heartbeat'         (peer: NodeAddress, rttMs: number)  a heartbeat of ours came back
-//   'dial-failed'       (peer: NodeAddress, cause: ClusterError)  a dial or its handshake failed
+/** Events both transports emit (bare-events EventEmitter). */
 export interface TransportEventMap {
+  /** A connection to `peer` is up, past the handshake; `incarnation` is the peer's run. */
   'peer-connected': [peer: NodeAddress, incarnation: number]
+  /** The connection to `peer` closed; `cause` is null for an orderly close. */
   'peer-disconnected': [peer: NodeAddress, cause: ClusterError | null]
+  /** `peer` came back with a new incarnation: the process restarted. */
   'peer-restarted': [peer: NodeAddress, incarnation: number, previous: number]
+  /** A message was not delivered (queue full, peer unreachable, shut down...): counted too. */
   drop: [event: DropEvent]
+  /** A connection was closed for what it sent (bad frame, failed handshake, ...). */
   'connection-error': [err: ClusterError, remote: string]
+  /** A heartbeat of ours came back after `rttMs`. */
   heartbeat: [peer: NodeAddress, rttMs: number]
+  /** A dial to `peer` or its handshake failed; the transport retries with backoff. */
   'dial-failed': [peer: NodeAddress, cause: ClusterError]
 }
 
@@ -147,9 +147,11 @@ export function countDrop(drops: Partial<Record<DropReason, number>>, reason: Dr
   drops[reason] = (drops[reason] ?? 0) + 1
 }
 
-// An incarnation per transport start: the start time in milliseconds times 1024 plus random low
-// bits, so a restarted process has a larger incarnation than the one before it (while clocks
-// move forward) and two processes started in the same millisecond still differ. Below 2^53.
+/**
+ * An incarnation per transport start: the start time in milliseconds times 1024 plus random low
+ * bits, so a restarted process has a larger incarnation than the one before it (while clocks
+ * move forward) and two processes started in the same millisecond still differ. Below 2^53.
+ */
 export function newIncarnation(): number {
   return Date.now() * 1024 + Math.floor(Math.random() * 1024)
 }

@@ -373,9 +373,9 @@ const HEAD_CACHE_BYTES = 512
 
 interface Head {
   bytes: Uint8Array
-  // 0: nothing kept.
+  /** 0: nothing kept. */
   length: number
-  // Misses since the last hit or replacement.
+  /** Misses since the last hit or replacement. */
   misses: number
   to: string
   from: string | null
@@ -570,7 +570,7 @@ function codecOf(msg: WireMessage): Codec<WireMessage> {
   return codec
 }
 
-// Encoded size of a message, without the frame header.
+/** Encoded size of a message, without the frame header. */
 export function messageSize(msg: WireMessage): number {
   const state = { start: 0, end: 1, buffer: NO_BYTES }
   codecOf(msg).preencode(state, msg)
@@ -587,9 +587,11 @@ export function encodeMessage(msg: WireMessage): Uint8Array {
   return state.buffer
 }
 
-// A message as the bytes before its body's contents and the contents themselves, for sending a
-// large one in pieces without first copying it whole. Envelopes and subsystem messages end with
-// their body (a length, then the bytes); other kinds come whole in `head`.
+/**
+ * A message as the bytes before its body's contents and the contents themselves, for sending a
+ * large one in pieces without first copying it whole. Envelopes and subsystem messages end with
+ * their body (a length, then the bytes); other kinds come whole in `head`.
+ */
 export function encodeSplit(msg: WireMessage): { head: Uint8Array; body: Uint8Array } {
   if (msg.kind !== 'envelope' && msg.kind !== 'subsystem') return { head: encodeMessage(msg), body: NO_BYTES }
   const body = msg.body
@@ -604,7 +606,7 @@ export function encodeSplit(msg: WireMessage): { head: Uint8Array; body: Uint8Ar
   return { head, body }
 }
 
-// Writes header and message at state.start; `size` is messageSize(msg).
+/** Writes header and message at state.start; `size` is messageSize(msg). */
 export function encodeFrameInto(state: State, msg: WireMessage, size: number): void {
   const b = state.buffer
   let at = state.start
@@ -624,13 +626,15 @@ export function encodeFrame(msg: WireMessage): Uint8Array {
   return state.buffer
 }
 
-// Decodes one message (no frame header). Returns null for an extension kind this version does
-// not know (the frame is skipped); trailing bytes after the known fields are ignored.
+/**
+ * Decodes one message (no frame header). Returns null for an extension kind this version does
+ * not know (the frame is skipped); trailing bytes after the known fields are ignored.
+ */
 export function decodeMessageOrSkip(bytes: Uint8Array): WireMessage | null {
   return decodeMessageAt(bytes, 0, bytes.byteLength)
 }
 
-// The same, for the message in bytes[start, end): no view of it is made.
+/** The same, for the message in bytes[start, end): no view of it is made. */
 export function decodeMessageAt(bytes: Uint8Array, start: number, end: number): WireMessage | null {
   if (end <= start) throw ClusterError.BAD_FRAME('empty message')
   const code = bytes[start]!
@@ -653,7 +657,7 @@ export function decodeMessage(bytes: Uint8Array): WireMessage {
   return msg
 }
 
-// The version both sides speak: the highest in both ranges.
+/** The version both sides speak: the highest in both ranges. */
 export function chooseVersion(theirMin: number, theirMax: number): number {
   const top = Math.min(theirMax, WIRE_VERSION)
   if (top < Math.max(theirMin, MIN_WIRE_VERSION) || theirMin > theirMax) {

@@ -10,18 +10,22 @@ import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, type WireMessage } from '.
 
 const MIN_SPLIT_BUFFER = 4096
 
+/** What `new FrameDecoder(options)` takes. */
 export interface FrameDecoderOptions {
-  /** Longest frame accepted, in bytes (a positive integer). Default 16 MiB. */
+  /**
+   * Longest frame accepted, in bytes (a positive integer).
+   * @default 16777216 (16 MiB)
+   */
   maxFrameBytes?: number
 }
 
 export class FrameDecoder {
-  // Frames of extension kinds this version does not know, skipped.
+  /** Frames of extension kinds this version does not know, skipped. */
   skippedFrames: number
   private _maxFrameBytes: number
   private _header: Uint8Array
   private _headerBytes: number
-  // Length of the frame being gathered, or -1 while reading a header.
+  /** Length of the frame being gathered, or -1 while reading a header. */
   private _need: number
   private _buffer: Uint8Array | null
   private _have: number
@@ -52,13 +56,15 @@ export class FrameDecoder {
     this._maxFrameBytes = checkLimit(value)
   }
 
-  // Bytes held for a frame not yet complete, header bytes included: a whole length prefix with
-  // no payload yet is 4, so a stall check sees a frame begun.
+  /**
+   * Bytes held for a frame not yet complete, header bytes included: a whole length prefix with
+   * no payload yet is 4, so a stall check sees a frame begun.
+   */
   get pendingFrameBytes(): number {
     return this._need === -1 ? this._headerBytes : FRAME_HEADER_BYTES + this._have
   }
 
-  // Memory held: the split-frame buffer's capacity plus the header.
+  /** Memory held: the split-frame buffer's capacity plus the header. */
   get bufferedBytes(): number {
     return FRAME_HEADER_BYTES + (this._buffer === null ? 0 : this._buffer.byteLength)
   }

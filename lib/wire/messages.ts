@@ -1,8 +1,10 @@
 // The messages nodes exchange. A union discriminated by `kind`; the byte layout of each is in
 // codec.ts and docs/wire.md.
 
-// Version 2: member records carry their owner's key and signature, vouches and leader decisions;
-// summaries are keyed 64-bit hashes. Version 1 nodes cannot verify records, so they are refused.
+/**
+ * Version 2: member records carry their owner's key and signature, vouches and leader decisions;
+ * summaries are keyed 64-bit hashes. Version 1 nodes cannot verify records, so they are refused.
+ */
 export const WIRE_VERSION = 2
 export const MIN_WIRE_VERSION = 2
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
@@ -35,7 +37,7 @@ export interface HelloAckMessage {
   proof: Uint8Array | null
 }
 
-// The dialler's proof of the cluster secret, answering the listener's nonce.
+/** The dialler's proof of the cluster secret, answering the listener's nonce. */
 export interface AuthMessage {
   kind: 'auth'
   proof: Uint8Array
@@ -53,8 +55,10 @@ export interface HeartbeatAckMessage {
   sentAt: number
 }
 
-// A member record is ordered by (incarnation, version, status): the status breaks the tie when two
-// nodes wrote the same version at once, so it travels in the digest too.
+/**
+ * A member record is ordered by (incarnation, version, status): the status breaks the tie when two
+ * nodes wrote the same version at once, so it travels in the digest too.
+ */
 export interface GossipDigestEntry {
   address: string
   incarnation: number
@@ -62,26 +66,28 @@ export interface GossipDigestEntry {
   status: MemberStatus
 }
 
-// "I cannot reach `address` as it was at `version`": a newer record of that member refutes it.
+/** "I cannot reach `address` as it was at `version`": a newer record of that member refutes it. */
 export interface Observation {
   address: string
   version: number
 }
 
-// A signature by the member at `by` over a statement about another member's record.
+/** A signature by the member at `by` over a statement about another member's record. */
 export interface Endorsement {
   by: string
   signature: Uint8Array
 }
 
-// The leader's decision about a member's status, bound to that member's incarnation and key.
+/** The leader's decision about a member's status, bound to that member's incarnation and key. */
 export interface StatusDecision extends Endorsement {
   status: MemberStatus
 }
 
-// A whole member record. Its owner signs everything up to `signature` (`status` is then the
-// owner's own: joining or leaving); `vouch` is a member's word that it met the owner, and
-// `decision` the leader's. The record's status is the higher of `status` and `decision.status`.
+/**
+ * A whole member record. Its owner signs everything up to `signature` (`status` is then the
+ * owner's own: joining or leaving); `vouch` is a member's word that it met the owner, and
+ * `decision` the leader's. The record's status is the higher of `status` and `decision.status`.
+ */
 export interface GossipDelta {
   address: string
   incarnation: number
@@ -100,8 +106,10 @@ export interface GossipMessage {
   digest: GossipDigestEntry[]
   deltas: GossipDelta[]
   reply: boolean
-  // 8 random bytes chosen by the sender, then 8 bytes of a hash of its digest keyed by them: when
-  // the receiver's hash under the same key matches, nothing more is said.
+  /**
+   * 8 random bytes chosen by the sender, then 8 bytes of a hash of its digest keyed by them: when
+   * the receiver's hash under the same key matches, nothing more is said.
+   */
   summary: Uint8Array | null
 }
 
@@ -111,7 +119,7 @@ export interface EnvelopeMessage {
   from: string | null
   manifest: string
   body: Uint8Array
-  // Absent means null: no correlation id is sent.
+  /** Absent means null: no correlation id is sent. */
   correlationId?: number | null
 }
 
@@ -131,7 +139,9 @@ export interface GoodbyeMessage {
   reason: string
 }
 
-// A piece of a large envelope's encoded message; pieces with one id concatenate, in order, to it.
+/**
+ * A piece of a large envelope's encoded message; pieces with one id concatenate, in order, to it.
+ */
 export interface ChunkMessage {
   kind: 'chunk'
   id: number
@@ -155,8 +165,10 @@ export type WireMessage =
 
 export type WireKind = WireMessage['kind']
 
-// Kind bytes. 0-127 are core: a node that does not know one refuses the frame. 128-255 are
-// extensions: a node that does not know one skips the frame.
+/**
+ * Kind bytes. 0-127 are core: a node that does not know one refuses the frame. 128-255 are
+ * extensions: a node that does not know one skips the frame.
+ */
 export const KIND_CODES = {
   hello: 1,
   'hello-ack': 2,
@@ -173,19 +185,25 @@ export const KIND_CODES = {
 
 export const FIRST_EXTENSION_KIND = 128
 
-// Kinds that travel in a connection's control lane, ahead of envelopes and subsystem messages
-// (and between the chunks of a large envelope): liveness and membership must not wait behind
-// user traffic.
+/**
+ * Kinds that travel in a connection's control lane, ahead of envelopes and subsystem messages
+ * (and between the chunks of a large envelope): liveness and membership must not wait behind
+ * user traffic.
+ */
 export const CONTROL_KINDS: ReadonlySet<WireKind> = new Set<WireKind>(['heartbeat', 'heartbeat-ack', 'gossip', 'leave', 'goodbye'])
 
-// Kinds only a transport itself sends (the handshake and the pieces of a chunked envelope):
-// `send` refuses them and they never reach a handler.
+/**
+ * Kinds only a transport itself sends (the handshake and the pieces of a chunked envelope):
+ * `send` refuses them and they never reach a handler.
+ */
 export const TRANSPORT_KINDS: ReadonlySet<WireKind> = new Set<WireKind>(['hello', 'hello-ack', 'auth', 'chunk'])
 
 export const MEMBER_STATUSES: readonly MemberStatus[] = ['joining', 'up', 'leaving', 'down', 'removed']
 
-// Caps on decoded sizes (bytes for strings and byte strings, entries for lists). Encoding
-// refuses what decoding would refuse.
+/**
+ * Caps on decoded sizes (bytes for strings and byte strings, entries for lists). Encoding
+ * refuses what decoding would refuse.
+ */
 export const LIMITS = {
   cluster: 256,
   address: 512,
@@ -198,7 +216,7 @@ export const LIMITS = {
   nonce: 64,
   proof: 64,
   entries: 10_000,
-  // Observations in one record: a member watches a few neighbours, never thousands.
+  /** Observations in one record: a member watches a few neighbours, never thousands. */
   observations: 256,
   key: 32,
   signature: 64,

@@ -1,5 +1,6 @@
 import './backends.test.js'
 import './package.test.js'
+import './types.test.js'
 import './mesh.test.js'
 import './cluster.test.js'
 import './actors.test.js'

@@ -1,6 +1,6 @@
 // Starting and ending child processes on the four runtimes. Each child is started from its
 // runtime's binary and killed in teardown, so nothing outlives a test.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -59,4 +59,21 @@ export async function certDir(t) {
   fs.writeFileSync(path.join(dir, 'cert.pem'), certs.cert)
   fs.writeFileSync(path.join(dir, 'key.pem'), certs.key)
   return dir
+}
+
+// The package as users get it: `npm pack` (which builds), then installed from the tarball into an
+// empty folder with its own package.json. Returns the folder; removed in teardown.
+export function packedApp(t, pkg = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acb-pack-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' })
+  const tarball = path.join(dir, out.trim().split('\n').pop())
+  const app = path.join(dir, 'app')
+  fs.mkdirSync(app)
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, ...pkg }))
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', tarball], {
+    cwd: app,
+    stdio: 'ignore'
+  })
+  return app
 }
