@@ -9,7 +9,7 @@ import { ClusterError } from '../errors.ts'
 import type { NodeAddress } from '../node-address.ts'
 import { decodeMessage, encodeFrame, FrameDecoder } from '../wire/index.ts'
 import type { ChunkMessage, HelloMessage, WireMessage } from '../wire/index.ts'
-import { Handshake, HandshakeState, type HandshakeStep, type LocalIdentity } from './handshake.ts'
+import { Handshake, type HandshakeStep, type LocalIdentity } from './handshake.ts'
 
 export type { LocalIdentity } from './handshake.ts'
 export { DUPLICATE_REASON } from './handshake.ts'
@@ -58,6 +58,12 @@ export class Connection {
   readonly outbound: boolean
   readonly handshaker: Handshake
   state: ConnectionState
+  // What the handshake learnt of the other side (copied after each step: read per frame).
+  remote: NodeAddress | null
+  incarnation: number
+  version: number
+  peerMaxFrameBytes: number
+  refusedAsDuplicate: boolean
   writable: boolean
   bytesIn: number
   /** When data last arrived, on the monotonic clock. */
@@ -73,6 +79,7 @@ export class Connection {
   /** When a chunk last added to a reassembly, on the monotonic clock. */
   reassemblyProgressAt: number
   private _cause: ClusterError | null
+  private _opened: boolean
   private _settleHandshake: ((cause: ClusterError | null) => void) | null
   private _settleClosed: (() => void) | null
   /** Settles when the handshake ends: null once open, the cause if it closed first. */
@@ -102,6 +109,12 @@ export class Connection {
       describe: () => this.describe()
     })
     this.state = ConnectionState.HANDSHAKING
+    this.remote = null
+    this.incarnation = 0
+    this.version = 0
+    this.peerMaxFrameBytes = local.maxFrameBytes
+    this.refusedAsDuplicate = false
+    this._opened = false
     this.writable = true
     this.bytesIn = 0
     this.lastDataAt = now()
@@ -142,27 +155,6 @@ export class Connection {
   /** Who the dialler expects at the other end. */
   get expected(): NodeAddress | null {
     return this.handshaker.expected
-  }
-
-  /** The other side, once its hello (or hello-ack) passed the checks. */
-  get remote(): NodeAddress | null {
-    return this.handshaker.remote
-  }
-
-  get incarnation(): number {
-    return this.handshaker.incarnation
-  }
-
-  get version(): number {
-    return this.handshaker.version
-  }
-
-  get peerMaxFrameBytes(): number {
-    return this.handshaker.peerMaxFrameBytes
-  }
-
-  get refusedAsDuplicate(): boolean {
-    return this.handshaker.refusedAsDuplicate
   }
 
   get pendingFrameBytes(): number {
@@ -210,6 +202,12 @@ export class Connection {
 
   /** Carries out what the handshake asked for. */
   private _step(step: HandshakeStep): void {
+    const hs = this.handshaker
+    this.remote = hs.remote
+    this.incarnation = hs.incarnation
+    this.version = hs.version
+    this.peerMaxFrameBytes = hs.peerMaxFrameBytes
+    this.refusedAsDuplicate = hs.refusedAsDuplicate
     if (step.send !== null) this._writeNow(step.send)
     switch (step.then) {
       case 'open':
@@ -225,6 +223,7 @@ export class Connection {
   }
 
   private _open(): void {
+    this._opened = true
     this.state = ConnectionState.OPEN
     this._decoder.maxFrameBytes = this._local.maxFrameBytes
     this._clearHandshakeTimer()
@@ -261,7 +260,7 @@ export class Connection {
   private _onmessage(msg: WireMessage): void {
     // Until the handshake opens the connection nothing reaches the owner, and after a refusal
     // nothing at all: a refused dialler's next frames are not traffic.
-    if (this.handshaker.state !== HandshakeState.OPEN) {
+    if (!this._opened) {
       if (!this.handshaker.done) this._step(this.handshaker.receive(msg))
       return
     }
