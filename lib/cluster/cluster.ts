@@ -216,6 +216,8 @@ export interface ClusterEventMap {
   'member-removed': [member: Member]
   /** The leader (lowest address among reachable up members) changed; null when there is none. */
   'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
+  /** The node has stopped (left, shut down, or put out by the others); its transport is closed. */
+  stopped: []
   /** A member this node asked to let it in refused (MEMBERSHIP_FULL); it keeps asking. */
   'join-refused': [error: ClusterError, by: NodeAddress]
   /** Envelopes nobody took (no envelope handler) and subsystem messages on no open channel. */
@@ -407,7 +409,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._lastRefutation = 0
     this._refusalsLogged = 0
     this._asleep = null
-    this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self)
+    this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self, opts.tls != null)
     this._readiness = new Readiness(
       () => this.isReady(),
       (ms) => `${this.self.toString()} is not ${this.clientOnly ? 'connected' : 'up'} after ${ms} ms; seeds tried: ${this._diagnostics.seedAnswers().join(', ') || 'none'}`
@@ -591,6 +593,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this.transport.off('heartbeat', this._ontransport.heartbeat)
     this.transport.off('drop', this._ontransport.drop)
     this.transport.off('peer-disconnected', this._ontransport.disconnected)
+    this.emit('stopped')
   }
 
   /**
