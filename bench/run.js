@@ -18,9 +18,9 @@ const runs = Number(opts.runs ?? 3)
 const ms = Number(opts.ms ?? 2000)
 const SIZES = (opts.sizes ?? '64,1024,65536,4194304').split(',').map(Number)
 const THROUGHPUT = (opts.cases ?? 'raw,cenc,transport,protomux,naive').split(',')
-const SECTIONS = (opts.sections ?? 'throughput,latency,actors,heartbeat,memory,cluster').split(',')
+const SECTIONS = (opts.sections ?? 'throughput,latency,actors,heartbeat,memory,cluster,sharding').split(',')
 
-const results = { runtime, versions: versions(), runs, ms, throughput: [], latency: null, actors: null, heartbeat: null, memory: null, cluster: null }
+const results = { runtime, versions: versions(), runs, ms, throughput: [], latency: null, actors: null, heartbeat: null, memory: null, cluster: null, sharding: null }
 console.log(`# ${runtime}: ${results.versions[runtime] ?? ''}, actor-cluster-bare ${results.versions.package}; ${runs} runs of ${ms} ms, medians`)
 
 for (const size of SECTIONS.includes('throughput') ? SIZES : []) {
@@ -132,6 +132,26 @@ if (SECTIONS.includes('cluster')) {
   }
   const d = results.cluster?.detection
   if (d) console.log(`killed node, default timings: unreachable after ${(d.unreachableMs / 1000).toFixed(1)} s, removed after ${(d.removedMs / 1000).toFixed(1)} s`)
+}
+
+// A shard handoff: how long the moved entities are out of reach.
+if (SECTIONS.includes('sharding')) {
+  const list = []
+  for (let r = 0; r < runs; r++) {
+    const res = await single(path.join(ROOT, 'bench', 'sharding-handoff.js'), 90_000)
+    if (res && !res.error) list.push(res)
+  }
+  if (list.length > 0) {
+    const h = (results.sharding = {
+      moved: median(list.map((x) => x.moved)),
+      askP50BeforeMs: median(list.map((x) => x.askP50BeforeMs)),
+      pauseP50Ms: median(list.map((x) => x.pauseP50Ms)),
+      pauseMaxMs: median(list.map((x) => x.pauseMaxMs)),
+      unmovedWorstMs: median(list.map((x) => x.unmovedWorstMs)),
+      rebalanceMs: median(list.map((x) => x.rebalanceMs))
+    })
+    console.log(`\nshard handoff (${h.moved} of 40 entities moved): pause p50 ${h.pauseP50Ms.toFixed(0)} ms, max ${h.pauseMaxMs.toFixed(0)} ms; unmoved entities' longest ask ${h.unmovedWorstMs.toFixed(0)} ms; ask p50 before ${h.askP50BeforeMs.toFixed(2)} ms; rebalanced in ${h.rebalanceMs} ms`)
+  }
 }
 
 fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true })

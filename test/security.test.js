@@ -1,8 +1,8 @@
 // The cluster secret, recipients and dial limits.
 import test from 'brittle'
-import { getTcpBackend, detectRuntime } from 'actor-cluster-bare'
+import { getTcpBackend, detectRuntime, encodeFrame } from 'actor-cluster-bare'
 import { tcpNode, until, envelope } from './helpers/transport.js'
-import { HOST, sleep } from './helpers/net.js'
+import { HOST, sleep, concat } from './helpers/net.js'
 
 const runtime = detectRuntime()
 const backend = getTcpBackend()
@@ -115,6 +115,27 @@ test(`${runtime}: dials are limited to maxConcurrentDials; the rest wait their t
   await until(() => targets.every((b) => b.received.length === 1), 10000, 'all reached')
   t.ok(most <= 2, `at most ${most} dials at once`)
   t.ok(a.stats().dialsQueued >= 4, `${a.stats().dialsQueued} dials waited their turn`)
+})
+
+test(`${runtime}: a stranger refused as a duplicate cannot slip frames in behind its hello`, async (t) => {
+  const a = await tcpNode(t, 'a', { secret: SECRET })
+  const b = await tcpNode(t, 'b', { secret: SECRET })
+  b.send(a.self, envelope(0)) // b dials a: b now has a connection to a it dialled
+  await until(() => a.received.length === 1 && b.peers().length === 1)
+  // Without the secret, claim to be a (same incarnation, so b refuses it as a duplicate before
+  // any proof) and send an envelope in the same write.
+  const hello = {
+    kind: 'hello', minVersion: 1, maxVersion: 1, cluster: 'test', from: a.self.toString(),
+    incarnation: a.incarnation, maxFrameBytes: 1 << 20, features: 1, nonce: new Uint8Array(32), proof: null
+  }
+  const socket = await backend.connect({ host: HOST, port: b.self.port })
+  const closed = new Promise((resolve) => (socket.onclose = resolve))
+  socket.onend = () => socket.end()
+  socket.write(concat([encodeFrame(hello), encodeFrame(envelope(666))]))
+  await closed
+  a.send(b.self, envelope(1))
+  await until(() => b.received.length === 1, 5000, "a's own envelope")
+  t.alike(b.received.map((r) => r.msg.manifest), ['n:1'], 'only what a itself sent reached b')
 })
 
 // Dials `from` port go to `to` port instead.

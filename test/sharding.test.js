@@ -289,3 +289,36 @@ test('over loopback TCP: runners and a client-only node reach every entity; a jo
   t.is(kit.maxConcurrent(), 1, 'no entity was ever live on two nodes at once')
   t.is(kit.nodes.reduce((n, x) => n + x.sharding.stats().dropped, 0), 0)
 })
+
+test('the leader leaves gracefully: the next leader takes over the allocation and no message is lost', async (t) => {
+  const kit = new ShardedCluster(t)
+  for (let i = 0; i < 3; i++) await kit.add({ entity: { delayMs: 5 } })
+  await kit.awaitUp(3)
+  await kit.awaitAllocated()
+  const leader = kit.nodes.find((n) => n.cluster.leader.equals(n.cluster.self))
+  const sender = kit.nodes.find((n) => n !== leader)
+  const all = ids(60)
+  const got = []
+  const log = sender.system.spawn('log', (m) => got.push(m))
+  let seq = 0
+  const round = () => {
+    for (const id of all) sender.sharding.entity('counter', id).tell({ add: 1, seq: seq++, log })
+  }
+  round()
+  const timer = setInterval(round, 20)
+  await leader.system.terminate()
+  leader.gone = true
+  await kit.awaitAllocated('counter', kit.runners())
+  clearInterval(timer)
+  round()
+  const { until } = await import('./helpers/transport.js')
+  await until(() => got.length === seq, 15_000, 'every message')
+  t.is(new Set(got.map((m) => m.seq)).size, seq, `all ${seq} arrived once`)
+  t.is(kit.maxConcurrent(), 1, 'no entity was ever live on two nodes at once')
+  t.ok(leader.sharding.stats().handoffs > 0, 'the old leader handed its shards off')
+  const where = await Promise.all(all.map((id) => sender.sharding.entity('counter', id).ask('where', { timeoutMs: 5000 })))
+  t.ok(where.every((w) => w !== leader.name), 'its entities live on the others now')
+  const next = kit.runners()[0].cluster.leader
+  t.ok(kit.runners().some((n) => n.cluster.self.equals(next)), 'a runner leads')
+  t.ok(kit.runners().every((n) => n.sharding.stats().allocationVersion === kit.runners()[0].sharding.stats().allocationVersion), 'one allocation version everywhere')
+})

@@ -216,6 +216,8 @@ export interface ClusterEventMap {
   'member-removed': [member: Member]
   /** The leader (lowest address among reachable up members) changed; null when there is none. */
   'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
+  /** The node has stopped (left, shut down, or put out by the others); its transport is closed. */
+  stopped: []
   /** A member this node asked to let it in refused (MEMBERSHIP_FULL); it keeps asking. */
   'join-refused': [error: ClusterError, by: NodeAddress]
   /** Envelopes nobody took (no envelope handler) and subsystem messages on no open channel. */
@@ -324,7 +326,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         log,
         tls: opts.tls ?? null,
         secret: opts.secret ?? null,
-        cluster: system.name
+        cluster: system.name,
+        // A seed is named by the address it announces; localhost:P reaches 127.0.0.1:P.
+        seeds: (opts.seeds ?? []).map((s) => NodeAddress.from(s, system.name))
       })
     if (opts.clientOnly === true && (opts.seeds ?? []).length === 0) throw ClusterError.BAD_OPTIONS('a client-only node needs seeds')
     await transport.start()
@@ -405,7 +409,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._lastRefutation = 0
     this._refusalsLogged = 0
     this._asleep = null
-    this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self)
+    this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self, opts.tls != null)
     this._readiness = new Readiness(
       () => this.isReady(),
       (ms) => `${this.self.toString()} is not ${this.clientOnly ? 'connected' : 'up'} after ${ms} ms; seeds tried: ${this._diagnostics.seedAnswers().join(', ') || 'none'}`
@@ -589,6 +593,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this.transport.off('heartbeat', this._ontransport.heartbeat)
     this.transport.off('drop', this._ontransport.drop)
     this.transport.off('peer-disconnected', this._ontransport.disconnected)
+    this.emit('stopped')
   }
 
   /**

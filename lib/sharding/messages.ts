@@ -159,6 +159,20 @@ export function encodeEnvelopeHead(type: string, entityId: string): Uint8Array {
 }
 
 export function encodeEntityEnvelope(head: Uint8Array, hops: number, sender: string | null, manifest: string, body: Uint8Array): Uint8Array {
+  // A tell with no sender in the default format, the commonest, is written by hand.
+  const n = body.byteLength
+  if (hops === 0 && sender === null && manifest === '' && n < 0xfd && body instanceof Uint8Array) {
+    const h = head.byteLength
+    const out = b4a.allocUnsafe(h + 4 + n)
+    for (let i = 0; i < h; i++) out[i] = head[i]!
+    out[h] = 0 // hops
+    out[h + 1] = 0 // no sender
+    out[h + 2] = 0 // the default manifest
+    out[h + 3] = n
+    if (n <= 64) for (let i = 0; i < n; i++) out[h + 4 + i] = body[i]!
+    else out.set(body, h + 4)
+    return out
+  }
   const state = envelopeState
   state.start = 0
   state.end = head.byteLength

@@ -15,7 +15,8 @@ import type { HelloMessage, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
 import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
 import { Dialer } from './dialer.ts'
-import { Peer, closed, within, type PeerOptions } from './peer.ts'
+import { Peer, closed, within } from './peer.ts'
+import { tcpSettings, type TcpSettings, type TcpTransportOptions } from './tcp-options.ts'
 import { checkFits, dispatch, retire, sendSize, sumStats, type Receiver } from './traffic.ts'
 import {
   DropReason,
@@ -29,158 +30,9 @@ import {
   type TransportStats
 } from './transport.ts'
 
-/** What `new TcpTransport(options)` takes; only `self` is required. */
-export interface TcpTransportOptions {
-  /**
-   * This node's address (`actor-cluster://app@host:port` or a NodeAddress): the address others
-   * dial, and with port 0 a free port is picked at listen.
-   */
-  self: NodeAddress | string
-  /**
-   * Where the transport logs.
-   * @default silent
-   */
-  log?: Logger
-  /**
-   * TLS for every connection, both directions (docs/security.md).
-   * @default null
-   */
-  tls?: TlsSettings | null
-  /**
-   * Longest frame sent or accepted; each side announces its own in the handshake.
-   * @default 16777216 (16 MiB)
-   */
-  maxFrameBytes?: number
-  /**
-   * The sockets to use.
-   * @default getTcpBackend(), this runtime's
-   */
-  backend?: TcpBackend
-  /**
-   * Name both sides must agree on in the handshake.
-   * @default the address's system name
-   */
-  cluster?: string
-  /**
-   * A shared secret (at least 16 bytes) both sides of every connection must prove they know.
-   * @default null
-   */
-  secret?: string | Uint8Array | null
-  /**
-   * Address to bind, when it differs from the announced one (`0.0.0.0` in a container).
-   * @default self.host
-   */
-  listenHost?: string
-  /**
-   * A connection that has not finished its handshake by then is closed.
-   * @default 5000
-   */
-  handshakeTimeoutMs?: number
-  /**
-   * A dial that has not connected by then fails.
-   * @default 5000
-   */
-  connectTimeoutMs?: number
-  /**
-   * Per peer: envelopes beyond this many queued bytes are refused and counted.
-   * @default 33554432 (32 MiB)
-   */
-  maxQueuedBytes?: number
-  /**
-   * Per peer: room kept for control frames on top of maxQueuedBytes.
-   * @default 4194304 (4 MiB)
-   */
-  maxControlQueuedBytes?: number
-  /**
-   * The transport's own heartbeat per connection, for round-trip time; 0 turns it off.
-   * @default 1000
-   */
-  heartbeatIntervalMs?: number
-  /**
-   * First wait before dialling a peer again; doubles up to backoffMaxMs.
-   * @default 100
-   */
-  backoffBaseMs?: number
-  /**
-   * Longest wait between dials to one peer.
-   * @default 10000
-   */
-  backoffMaxMs?: number
-  /**
-   * Consecutive failed dials after which the peer's queued envelopes are dropped as unreachable.
-   * @default 8
-   */
-  maxDialAttempts?: number
-  /**
-   * Accepted connections at most; more are closed with TOO_MANY_CONNECTIONS.
-   * @default 1024
-   */
-  maxInboundConnections?: number
-  /**
-   * Open connections that peers dialled, all peers together; a handshake past it is refused
-   * (TOO_MANY_CONNECTIONS).
-   * @default 4096
-   */
-  maxConnections?: number
-  /**
-   * Peers remembered (stats, incarnation, backoff). Idle ones are forgotten after
-   * forgetPeerAfterMs, or at once, oldest first, when there are more than this.
-   * @default 10000
-   */
-  maxPeers?: number
-  /**
-   * A peer with no connection and nothing queued for this long is forgotten.
-   * @default 600000 (10 minutes)
-   */
-  forgetPeerAfterMs?: number
-  /**
-   * Dials under way at once; more wait their turn.
-   * @default 64
-   */
-  maxConcurrentDials?: number
-  /**
-   * A connection holding part of a frame, or part of a chunked message, without progress for this
-   * long is closed (STALLED).
-   * @default 30000
-   */
-  stallTimeoutMs?: number
-  /**
-   * Bytes held in unfinished chunked messages on all connections together; a chunk past it
-   * closes its connection (REASSEMBLY_FULL). Each connection may hold at most maxFrameBytes.
-   * @default 67108864 (64 MiB)
-   */
-  maxReassemblyBytes?: number
-  /**
-   * How long `shutdown()` waits for queued frames to flush before closing anyway.
-   * @default 5000
-   */
-  shutdownTimeoutMs?: number
-}
-
-export const TCP_DEFAULTS = {
-  handshakeTimeoutMs: 5_000,
-  connectTimeoutMs: 5_000,
-  maxQueuedBytes: 32 * 1024 * 1024,
-  maxControlQueuedBytes: 4 * 1024 * 1024,
-  heartbeatIntervalMs: 1_000,
-  backoffBaseMs: 100,
-  backoffMaxMs: 10_000,
-  maxDialAttempts: 8,
-  maxInboundConnections: 1024,
-  maxConnections: 4096,
-  maxPeers: 10_000,
-  forgetPeerAfterMs: 10 * 60_000,
-  maxConcurrentDials: 64,
-  stallTimeoutMs: 30_000,
-  maxReassemblyBytes: 64 * 1024 * 1024,
-  shutdownTimeoutMs: 5_000
-} as const
+export { TCP_DEFAULTS, type TcpTransportOptions } from './tcp-options.ts'
 
 const DUPLICATE_RETRY_MS = 200
-
-type Settings = Required<
-  Omit<TcpTransportOptions, 'self' | 'log' | 'tls' | 'backend' | 'cluster' | 'listenHost' | 'maxFrameBytes' | 'secret'>
->
 
 export class TcpTransport extends EventEmitter<TransportEventMap> implements ObservableTransport, ConnectionOwner {
   self: NodeAddress
@@ -188,20 +40,21 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   readonly maxFrameBytes: number
   readonly cluster: string
   readonly incarnation: number
-  private _opts: Settings
-  private _peerOpts: PeerOptions
+  private _opts: TcpSettings
   private _secret: Uint8Array | null
   private _dialer: Dialer
   private _tls: TlsSettings | null
   private _listenHost: string
   private _log: Logger
   private _receiver: Receiver
-  private _handler: MessageHandler | null
   private _server: TcpServer | null
   private _peers: Map<string, Peer>
   private _inbound: Set<Connection>
   /** Open connections that peers dialled. */
   private _accepted: Set<Connection>
+  // Seeds by the address they are dialled at; once one answers, the name it announced.
+  private _seeds: Set<string>
+  private _aliases: Map<string, NodeAddress>
   private _connections: Set<Connection>
   private _local: LocalIdentity | null
   private _started: boolean
@@ -236,30 +89,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
     this.cluster = o.cluster ?? this.self.system
     this.incarnation = newIncarnation()
-    this._opts = {
-      handshakeTimeoutMs: o.handshakeTimeoutMs ?? TCP_DEFAULTS.handshakeTimeoutMs,
-      connectTimeoutMs: o.connectTimeoutMs ?? TCP_DEFAULTS.connectTimeoutMs,
-      maxQueuedBytes: o.maxQueuedBytes ?? TCP_DEFAULTS.maxQueuedBytes,
-      maxControlQueuedBytes: o.maxControlQueuedBytes ?? TCP_DEFAULTS.maxControlQueuedBytes,
-      heartbeatIntervalMs: o.heartbeatIntervalMs ?? TCP_DEFAULTS.heartbeatIntervalMs,
-      backoffBaseMs: o.backoffBaseMs ?? TCP_DEFAULTS.backoffBaseMs,
-      backoffMaxMs: o.backoffMaxMs ?? TCP_DEFAULTS.backoffMaxMs,
-      maxDialAttempts: o.maxDialAttempts ?? TCP_DEFAULTS.maxDialAttempts,
-      maxInboundConnections: o.maxInboundConnections ?? TCP_DEFAULTS.maxInboundConnections,
-      maxConnections: o.maxConnections ?? TCP_DEFAULTS.maxConnections,
-      maxPeers: o.maxPeers ?? TCP_DEFAULTS.maxPeers,
-      forgetPeerAfterMs: o.forgetPeerAfterMs ?? TCP_DEFAULTS.forgetPeerAfterMs,
-      maxConcurrentDials: o.maxConcurrentDials ?? TCP_DEFAULTS.maxConcurrentDials,
-      stallTimeoutMs: o.stallTimeoutMs ?? TCP_DEFAULTS.stallTimeoutMs,
-      maxReassemblyBytes: o.maxReassemblyBytes ?? TCP_DEFAULTS.maxReassemblyBytes,
-      shutdownTimeoutMs: o.shutdownTimeoutMs ?? TCP_DEFAULTS.shutdownTimeoutMs
-    }
-    this._peerOpts = {
-      maxQueuedBytes: this._opts.maxQueuedBytes,
-      maxControlQueuedBytes: this._opts.maxControlQueuedBytes,
-      backoffBaseMs: this._opts.backoffBaseMs,
-      backoffMaxMs: this._opts.backoffMaxMs
-    }
+    this._opts = tcpSettings(o)
     // Validate now: half-configured TLS must fail at construction, not at the first dial.
     resolveTls(o.tls)
     this._secret = normalizeSecret(o.secret)
@@ -274,7 +104,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       log: this._log,
       onfailed: (peer, cause) => this.emit('dial-failed', peer.address, cause)
     })
-    this._handler = null
     this._receiver = {
       handler: null,
       log: this._log,
@@ -286,6 +115,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._peers = new Map()
     this._inbound = new Set()
     this._accepted = new Set()
+    this._seeds = new Set((o.seeds ?? []).map((s) => NodeAddress.from(s, this.self.system).key))
+    this._aliases = new Map()
     this._connections = new Set()
     this._local = null
     this._started = false
@@ -333,7 +164,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   setHandler(handler: MessageHandler): void {
-    this._handler = handler
     this._receiver = { ...this._receiver, handler }
   }
 
@@ -344,6 +174,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   send(to: NodeAddress, msg: WireMessage): void {
+    to = this._aliases.get(to.key) ?? to
     const size = sendSize(msg)
     const peer = this._closing || !this._started ? null : this._peer(to)
     checkFits(msg, size, peer?.conn?.peerMaxFrameBytes ?? this.maxFrameBytes, to)
@@ -356,6 +187,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   heartbeat(peer: NodeAddress, withinMs = 0): void {
+    peer = this._aliases.get(peer.key) ?? peer
     // Not running: counted as a drop, as any send then is.
     if (this._closing || !this._started) this.send(peer, { kind: 'heartbeat', seq: 0, sentAt: now() })
     else this._peer(peer).heartbeat(withinMs)
@@ -372,6 +204,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   disconnect(peer: NodeAddress): void {
+    peer = this._aliases.get(peer.key) ?? peer
     const p = this._peers.get(peer.key)
     if (p === undefined) return
     this._peers.delete(peer.key)
@@ -391,7 +224,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   stats(): TransportStats
   stats(peer: NodeAddress): PeerStats | null
   stats(peer?: NodeAddress): TransportStats | PeerStats | null {
-    if (peer !== undefined) return this._peers.get(peer.key)?.snapshot() ?? null
+    if (peer !== undefined) return this._peers.get((this._aliases.get(peer.key) ?? peer).key)?.snapshot() ?? null
     const base = {
       self: this.self.toString(),
       queuedBytes: 0,
@@ -493,6 +326,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
     const before = peer.stats.incarnation
     const previous = peer.attach(conn)
+    if (conn.outbound && conn.expected !== null && !conn.expected.equals(remote)) this._named(conn.expected, peer)
     if (previous !== null) {
       this._log.debug(`replacing connection to ${remote.toString()}`)
       previous.end()
@@ -508,7 +342,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
 
   /** @internal */
   _onmessage(conn: Connection, msg: WireMessage): void {
-    const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
+    const remote = conn.remote
+    const peer = remote === null ? undefined : this._peers.get(remote.key)
     if (peer === undefined) return
     peer.received()
     dispatch(this._receiver, peer.address, peer.stats, msg)
@@ -566,7 +401,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _peer(address: NodeAddress): Peer {
     let peer = this._peers.get(address.key)
     if (peer === undefined) {
-      peer = new Peer(address, this._peerOpts)
+      peer = new Peer(address, this._opts)
       peer.ondial = this._ondial
       peer.ondrop = this._ondrop
       this._peers.set(address.key, peer)
@@ -598,6 +433,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       conn = new Connection(this, socket, local, {
         outbound: true,
         expected: target,
+        anyName: this._seeds.has(target.key),
         handshakeTimeoutMs: this._opts.handshakeTimeoutMs,
         reassembly: this._reassembly
       })
@@ -636,6 +472,19 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     for (const peer of this._peers.values()) {
       if (peer.conn !== null && peer.conn.state === ConnectionState.OPEN) peer.heartbeat(interval)
     }
+  }
+
+  // A seed dialled at one address answered with another: that is its name from now on, and what
+  // waited under the dialled address goes to it.
+  private _named(dialled: NodeAddress, peer: Peer): void {
+    this._log.info(`seed ${dialled.host}:${dialled.port} is ${peer.address.toString()}`)
+    this._aliases.set(dialled.key, peer.address)
+    const waiting = this._peers.get(dialled.key)
+    if (waiting === undefined || waiting === peer) return
+    this._peers.delete(dialled.key)
+    waiting.cancelRedial()
+    for (const f of waiting.queue.clear()) peer.send(f.msg, f.size)
+    retire(this._retired, waiting.snapshot())
   }
 
   /**
