@@ -197,6 +197,23 @@ test('handshake: a frame after the handshake ended is refused', (t) => {
   failure(t, refused.listener.receive({ kind: 'envelope', to: 'user/x', from: null, manifest: 'm', body: new Uint8Array(0), correlationId: null }), 'HANDSHAKE_FAILED')
 })
 
+test('handshake: a dialled seed is named by the address it announces; any other dial is checked', (t) => {
+  const SEED = NodeAddress.parse('actor-cluster://hs@localhost:4002')
+  const seedDial = new Handshake(identity(A), { outbound: true, expected: SEED, anyName: true })
+  const listener = new Handshake(identity(B), { outbound: false })
+  const open = seedDial.receive(listener.receive(seedDial.start()).send)
+  t.is(open.then, 'open', 'opens')
+  t.ok(seedDial.remote.equals(B), 'the remote is the announced address')
+  const plain = new Handshake(identity(A), { outbound: true, expected: SEED })
+  const other = new Handshake(identity(B), { outbound: false })
+  failure(t, plain.receive(other.receive(plain.start()).send), 'HANDSHAKE_FAILED')
+  // Even a seed may not turn out to be this node itself.
+  const self = new Handshake(identity(A), { outbound: true, expected: SEED, anyName: true })
+  const mirror = new Handshake(identity(A, { incarnation: 9 }), { outbound: false })
+  const step = mirror.receive(self.start())
+  t.is(step.then, 'destroy', 'the listener refuses its own address')
+})
+
 test('handshake: refusals name what differs on both sides, and bare reasons from older nodes still map to codes', (t) => {
   const error = (step) => step.error.message
   // Cluster names: the listener names both; its goodbye carries its name to the dialler.

@@ -333,7 +333,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         log,
         tls: opts.tls ?? null,
         secret: opts.secret ?? null,
-        cluster: system.name
+        cluster: system.name,
+        // A seed is named by the address it announces; localhost:P reaches 127.0.0.1:P.
+        seeds: (opts.seeds ?? []).map((s) => NodeAddress.from(s, system.name))
       })
     if (opts.clientOnly === true && (opts.seeds ?? []).length === 0) throw ClusterError.BAD_OPTIONS('a client-only node needs seeds')
     await transport.start()

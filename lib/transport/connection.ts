@@ -96,13 +96,21 @@ export class Connection {
     owner: ConnectionOwner,
     socket: TcpSocket,
     local: LocalIdentity,
-    opts: { outbound: boolean; expected?: NodeAddress | null; handshakeTimeoutMs: number; reassembly?: ReassemblyBudget }
+    opts: {
+      outbound: boolean
+      expected?: NodeAddress | null
+      // The expected address is a seed's: only how to reach it, not its name.
+      anyName?: boolean
+      handshakeTimeoutMs: number
+      reassembly?: ReassemblyBudget
+    }
   ) {
     this.socket = socket
     this.outbound = opts.outbound
     this.handshaker = new Handshake(local, {
       outbound: opts.outbound,
       expected: opts.expected ?? null,
+      anyName: opts.anyName === true,
       accept: (from, hello) => owner._onhello(this, from, hello),
       describe: () => this.describe()
     })

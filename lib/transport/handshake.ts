@@ -68,8 +68,10 @@ const NONCE_BYTES = 32
 
 export class Handshake {
   readonly outbound: boolean
-  /** Who the dialler expects at the other end; the handshake must agree. */
+  /** Who the dialler expects at the other end; the handshake must agree (unless `anyName`). */
   readonly expected: NodeAddress | null
+  /** The dialled address is only how to reach the other side (a seed): what it announces is its name. */
+  readonly anyName: boolean
   state: HandshakeState
   /** Known once the other side's hello (or hello-ack) passed its checks. */
   remote: NodeAddress | null
@@ -90,6 +92,7 @@ export class Handshake {
     opts: {
       outbound: boolean
       expected?: NodeAddress | null
+      anyName?: boolean
       accept?: AcceptHello
       nonce?: Uint8Array
       /** Names the other side in error messages. Default: its address once known. */
@@ -98,6 +101,7 @@ export class Handshake {
   ) {
     this.outbound = opts.outbound
     this.expected = opts.expected ?? null
+    this.anyName = opts.anyName === true
     this.state = opts.outbound ? HandshakeState.AWAIT_ACK : HandshakeState.AWAIT_HELLO
     this.remote = null
     this.incarnation = 0
@@ -164,7 +168,10 @@ export class Handshake {
       return this._fail(ClusterError.BAD_VERSION(`peer ${this._peer()} chose wire version ${msg.version}, this node speaks ${MIN_WIRE_VERSION}-${WIRE_VERSION}`))
     }
     const from = NodeAddress.parse(msg.from)
-    if (this.expected !== null && !from.equals(this.expected)) {
+    if (from.equals(this._local.address)) {
+      return this._fail(ClusterError.HANDSHAKE_FAILED(`dialled ${this.expected?.toString() ?? 'a peer'} and reached this node itself`))
+    }
+    if (this.expected !== null && !this.anyName && !from.equals(this.expected)) {
       return this._fail(ClusterError.HANDSHAKE_FAILED(`dialled ${this.expected.toString()} but ${from.toString()} answered`))
     }
     this._identify(from, msg.version, msg.incarnation, msg.maxFrameBytes)
