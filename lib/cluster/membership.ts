@@ -514,8 +514,9 @@ export class Membership {
     if (this.mayDecide(by, address, decision.status, d)) return 'ok'
     const current = effectiveStatus(d.status, held)
     if (by.equals(address)) {
-      // A first member deciding itself up, while nobody else was up to do it.
-      return decision.status === 'up' && !this._anyActiveBut(address) ? 'ok' : 'unknown'
+      // A first member deciding itself up, while nobody else was up to do it: when it decided,
+      // its view held no one else, whatever this view holds now.
+      return decision.status === 'up' ? 'ok' : 'unknown'
     }
     // Decided by a member that led when it decided but does not lead in this view (views differ
     // while the leader changes): only the steps any leader takes unasked are taken from it, a
@@ -526,15 +527,6 @@ export class Membership {
     return active && routine ? 'ok' : 'unknown'
   }
 
-  // Whether some member other than `address` is up or leaving and reachable.
-  private _anyActiveBut(address: NodeAddress): boolean {
-    const unreachable = this.unreachableSet()
-    for (const r of this._records.values()) {
-      if (r.address.key === address.key || unreachable.has(r.address.key)) continue
-      if (r.status === 'up' || r.status === 'leaving') return true
-    }
-    return false
-  }
 
 
   private _signed(r: MemberRecord): MemberRecord {
