@@ -18,6 +18,8 @@ system.spawn('greeter', (name, ctx) => {
 // Without a seed this node starts the cluster; with one it joins through it.
 const seeds = seedPort === null ? [] : [`127.0.0.1:${seedPort}`]
 const cluster = await Cluster.join(system, { host: '127.0.0.1', port: Number(port), seeds })
+// Resolves once this node is up in the cluster (READY_TIMEOUT names the seeds if it cannot be).
+const ready = cluster.ready({ timeoutMs: 30000 })
 
 cluster.on('member-up', async (member) => {
   if (member.address.equals(cluster.self)) return
@@ -29,11 +31,12 @@ cluster.on('member-up', async (member) => {
     console.error(`no greeting from ${member.address}: ${err.code}`, err.stack)
   }
   while (!greeted) await new Promise((resolve) => setTimeout(resolve, 50))
+  // The other member can be up before this one is: leave only once this node is up too.
+  await ready.catch(() => {})
   await system.terminate()
 })
 
-// Resolves once this node is up in the cluster (READY_TIMEOUT names the seeds if it cannot be).
-await cluster.ready({ timeoutMs: 30000 })
+await ready
 console.log(`${runtime} node up at ${cluster.self}`)
 
 function argv() {
