@@ -11,7 +11,8 @@ import { ActorSystem, Cluster, leaveOnSignals, renderStatus, createLogger, NodeA
 const USAGE = `usage: actor-cluster-bare status --seed host:port [--seed ...] [options]
 
   --seed host:port      a node of the cluster (or its full address, actor-cluster://name@host:port)
-  --cluster name        the cluster's name (default: the seed's, when given in full, else "app")
+  --cluster name        the cluster's name (default: the seed's, from its full address or from
+                        what it answers)
   --secret s            the cluster secret (default: $ACTOR_CLUSTER_SECRET)
   --interval ms         how often to redraw (default 1000)
   --width n             columns to draw in (default: the terminal's, else 100)
@@ -35,24 +36,30 @@ async function main(list) {
     console.log(USAGE)
     return
   }
-  const system = ActorSystem.create(opts.cluster, { logLevel: 'silent' })
   // Misconfiguration still speaks (another name, a secret missing), below the view.
   const warnings = []
   const log = createLogger('warn', (r) => {
     warnings.push(r.msg)
     if (warnings.length > 5) warnings.shift()
   })
-  const cluster = await Cluster.join(system, { clientOnly: true, host: opts.host, seeds: opts.seeds, secret: opts.secret, log })
+  const deadline = Date.now() + opts.timeoutMs
+  let { system, cluster, learned } = await join(opts, opts.cluster ?? 'app', log, opts.cluster === null)
+  if (learned !== null) {
+    // The seed said which cluster it is in: join that one.
+    await system.terminate()
+    warnings.length = 0
+    ;({ system, cluster } = await join(opts, learned, log, false))
+  }
   leaveOnSignals(system)
   try {
-    await cluster.ready({ timeoutMs: opts.timeoutMs })
+    await cluster.ready({ timeoutMs: Math.max(0, deadline - Date.now()) })
   } catch (err) {
     await system.terminate()
     for (const w of warnings) console.error(w)
     throw err
   }
   const draw = () => {
-    const lines = renderStatus(cluster.status(), { width: opts.width ?? columns() ?? 100 })
+    const lines = renderStatus(cluster.status(), { width: opts.width ?? columns() ?? 100, title: `actor-cluster-bare status: cluster ${JSON.stringify(system.name)}` })
     for (const w of warnings) lines.push('! ' + w)
     return lines.join('\n')
   }
@@ -70,6 +77,30 @@ async function main(list) {
     console.log('\x1b[H\x1b[J' + draw() + '\n\n(Ctrl-C leaves)')
     await new Promise((resolve) => setTimeout(resolve, opts.intervalMs))
   }
+}
+
+// Joins as a client. With `learn`, waits (a few seconds at most) to see whether the seed refuses
+// the name for another: its refusal carries its cluster's name, which comes back as `learned`.
+async function join(opts, name, log, learn) {
+  const system = ActorSystem.create(name, { logLevel: 'silent' })
+  const cluster = await Cluster.join(system, { clientOnly: true, host: opts.host, seeds: opts.seeds, secret: opts.secret, log })
+  if (!learn) return { system, cluster, learned: null }
+  const learned = await new Promise((resolve) => {
+    const timer = setTimeout(() => done(null), 5000)
+    const onerror = (err) => {
+      const m = err.code === 'CLUSTER_MISMATCH' ? /is in cluster "([^"]+)"/.exec(err.message) : null
+      if (m !== null) done(m[1])
+    }
+    const done = (value) => {
+      clearTimeout(timer)
+      cluster.transport.off('dial-failed', ondial)
+      resolve(value)
+    }
+    const ondial = (peer, err) => onerror(err)
+    cluster.transport.on('dial-failed', ondial)
+    cluster.ready({ timeoutMs: 5000 }).then(() => done(null), () => done(null))
+  })
+  return { system, cluster, learned }
 }
 
 function parse(list) {
@@ -93,7 +124,8 @@ function parse(list) {
   }
   if (out.seeds.length === 0) throw new Error(`--seed is needed\n\n${USAGE}`)
   const full = out.seeds.find((s) => s.includes('://'))
-  if (out.cluster === null) out.cluster = full === undefined ? 'app' : NodeAddress.parse(full).system
+  // Without a name the seed's refusal tells it (see join).
+  if (out.cluster === null && full !== undefined) out.cluster = NodeAddress.parse(full).system
   return out
 }
 

@@ -83,3 +83,19 @@ test('actor-cluster-bare status with the wrong cluster name fails with READY_TIM
   t.is(code, 1)
   t.ok(err.includes('READY_TIMEOUT') && err.includes(hostPort(nodes[0])) && /cluster/.test(err), err)
 })
+
+test('actor-cluster-bare status without --cluster learns the name from the seed', { skip: detectRuntime() !== 'node' }, async (t) => {
+  const nodes = await three(t)
+  const { spawn } = await import('node:child_process')
+  const path = await import('node:path')
+  const bin = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'bin', 'actor-cluster-bare.js')
+  const child = spawn(process.execPath, [bin, 'status', '--seed', hostPort(nodes[0]), '--once', '--width', '80'])
+  t.teardown(() => child.kill('SIGKILL'))
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  const code = await new Promise((resolve) => child.on('exit', resolve))
+  t.is(code, 0)
+  const lines = out.trimEnd().split('\n')
+  t.is(lines[0], 'actor-cluster-bare status: cluster "view"', 'the name the seed gave')
+  t.is(lines.filter((l) => / up +ok /.test(l)).length, 3, out)
+})

@@ -3,9 +3,9 @@ import test from 'brittle'
 import path from 'node:path'
 import { ROOT, RUNTIMES, start } from './helpers.js'
 
-// The chat demo paces itself for a person; here five times faster.
+// The chat demo paces itself for a person; here ten times faster.
 const EXAMPLES = [
-  ['p2p-chat.js', /sees ada up[\s\S]*--- all four up; \w+ leads[\s\S]*PEER +WROTE[\s\S]*everyone has left/, ['--pace', '0.2']],
+  ['p2p-chat.js', /sees ada up[\s\S]*--- all four up; \w+ leads[\s\S]*PEER +WROTE[\s\S]*everyone has left/, ['--pace', '0.1']],
   ['cluster.js', /ada is alone: 1 up/, []],
   ['two-nodes.js', /both nodes shut down/, []],
   ['sharded-chat.js', /every room answered; \d+ posts sent, 0 dropped/, []]
