@@ -3,7 +3,7 @@
 //
 //   node example/hello-actors.js 4001          the first node, on port 4001
 //   bare example/hello-actors.js 4002 4001     the second, on Bare, joining through port 4001
-import { ActorSystem, Cluster, detectRuntime } from 'actor-cluster-bare'
+import { ActorSystem, Cluster, detectRuntime, leaveOnSignals } from 'actor-cluster-bare'
 
 const [port = '0', seedPort = null] = argv()
 const runtime = detectRuntime()
@@ -18,10 +18,18 @@ system.spawn('greeter', (name, ctx) => {
 // Without a seed this node starts the cluster; with one it joins through it.
 const seeds = seedPort === null ? [] : [`127.0.0.1:${seedPort}`]
 const cluster = await Cluster.join(system, { host: '127.0.0.1', port: Number(port), seeds })
-// Resolves once this node is up in the cluster (READY_TIMEOUT names the seeds if it cannot be).
-const ready = cluster.ready({ timeoutMs: 30000 })
+// Ctrl-C leaves the cluster (the other node sees this one leaving, not crashing), then exits.
+leaveOnSignals(system)
 
-cluster.on('member-up', async (member) => {
+// Resolves once this node is up in the cluster (READY_TIMEOUT names the seeds if it cannot be).
+await cluster.ready({ timeoutMs: 30000 })
+console.log(`${runtime} node up at ${cluster.self}`)
+
+// Greet every other member: those up already, and each one that comes up from now on.
+cluster.on('member-up', greet)
+for (const member of cluster.members()) if (member.status === 'up') greet(member)
+
+async function greet(member) {
   if (member.address.equals(cluster.self)) return
   const greeter = system.ref(`${member.address}/user/greeter`)
   try {
@@ -31,13 +39,8 @@ cluster.on('member-up', async (member) => {
     console.error(`no greeting from ${member.address}: ${err.code}`, err.stack)
   }
   while (!greeted) await new Promise((resolve) => setTimeout(resolve, 50))
-  // The other member can be up before this one is: leave only once this node is up too.
-  await ready.catch(() => {})
   await system.terminate()
-})
-
-await ready
-console.log(`${runtime} node up at ${cluster.self}`)
+}
 
 function argv() {
   const g = globalThis

@@ -39,7 +39,8 @@ export const ErrorCode = {
   READY_TIMEOUT: 'READY_TIMEOUT',
   SHARD_COUNT_MISMATCH: 'SHARD_COUNT_MISMATCH',
   BAD_RECORD: 'BAD_RECORD',
-  MEMBERSHIP_FULL: 'MEMBERSHIP_FULL'
+  MEMBERSHIP_FULL: 'MEMBERSHIP_FULL',
+  TLS_MISMATCH: 'TLS_MISMATCH'
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -217,6 +218,11 @@ export class ClusterError extends Error {
 
   static CHANNEL_TAKEN(msg = 'a channel with this name is open'): ClusterError {
     return new ClusterError(ErrorCode.CHANNEL_TAKEN, msg)
+  }
+
+  /** One side of a connection speaks TLS and the other does not. */
+  static TLS_MISMATCH(msg = 'TLS on one side of the connection only'): ClusterError {
+    return new ClusterError(ErrorCode.TLS_MISMATCH, msg)
   }
 
   /**

@@ -282,3 +282,13 @@ test('envelopes from peers to /system/ paths are refused and counted; the connec
   t.is(b.cluster.transport.stats(a.cluster.self).drops['forbidden-recipient'], 2, 'counted by the transport')
   t.is(b.system.stats().remote.badMessages, 0, 'not taken for bad messages')
 })
+
+test('seeds may be spelled by any address that reaches them: localhost:P joins a node announcing 127.0.0.1:P', async (t) => {
+  const a = await node(t)
+  const b = await node(t, null, { cluster: { seeds: [`localhost:${a.cluster.self.port}`] } })
+  await upEverywhere([a, b], 2)
+  t.ok(b.cluster.members().some((m) => m.address.equals(a.cluster.self)), 'the seed under the name it announced')
+  t.absent(b.cluster.members().some((m) => m.address.host === 'localhost'), 'not under the dialled one')
+  a.system.spawn('echo', (msg, ctx) => ctx.reply(msg))
+  t.is(await b.system.ref(`${a.cluster.self}/user/echo`).ask('hi', { timeoutMs: 5000 }), 'hi', 'and traffic flows')
+})

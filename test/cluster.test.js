@@ -189,3 +189,17 @@ test('messages the cluster lets go are counted by reason: no handler, no channel
   t.ok(metrics.includes('actor_cluster_cluster_discarded_total{reason="stopped"} 2'), 'in metrics()')
   t.ok(metrics.includes('actor_cluster_cluster_discarded_total{reason="no-channel"} 2'))
 })
+
+test('the leader moves a joiner up only once every member has seen it: not while a member is unreachable', async (t) => {
+  const k = await kit(t, { nodes: 4, cluster: { downAfterMs: 60000 } })
+  await k.awaitUp(4)
+  k.partition([3], [0, 1, 2])
+  await k.awaitCondition(() => k.node(0).member(k.addresses[3]).reachable === false, 5000, 'node 3 unreachable')
+  const joiner = await k.add()
+  await k.awaitCondition(() => k.node(0).member(joiner.self)?.status === 'joining', 5000, 'the joiner seen joining')
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.is(k.node(0).member(joiner.self).status, 'joining', 'still joining after 20 rounds: node 3 has not seen it')
+  k.heal()
+  await k.awaitUp(5, 10000)
+  t.pass('up once node 3 is back and has seen it')
+})

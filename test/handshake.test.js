@@ -1,7 +1,7 @@
 // The handshake state machine alone: no socket, no timer. Frames go in, steps come out.
 import test from 'brittle'
 import b4a from 'b4a'
-import { ClusterError, NodeAddress, WIRE_VERSION } from 'actor-cluster-bare'
+import { ClusterError, NodeAddress, WIRE_VERSION, MIN_WIRE_VERSION } from 'actor-cluster-bare'
 import { Handshake, HandshakeState, DUPLICATE_REASON, AUTH_REASON } from 'actor-cluster-bare/testkit'
 
 const SECRET = b4a.from('correct horse battery staple, at length')
@@ -74,10 +74,10 @@ test('handshake: with a secret, each side proves it and the listener opens on th
 
 test('handshake: the listener refuses with a goodbye and a code', (t) => {
   const cases = [
-    ['no common wire version', {}, (h) => ({ ...h, minVersion: WIRE_VERSION + 1, maxVersion: WIRE_VERSION + 2 }), 'BAD_VERSION', 'incompatible wire version'],
-    ['another cluster', {}, (h) => ({ ...h, cluster: 'other' }), 'CLUSTER_MISMATCH', 'cluster mismatch'],
-    ['a secret here, none there', { b: { secret: SECRET } }, (h) => h, 'AUTH_FAILED', AUTH_REASON],
-    ['a secret there, none here', { a: { secret: SECRET } }, (h) => h, 'AUTH_FAILED', AUTH_REASON],
+    ['no common wire version', {}, (h) => ({ ...h, minVersion: WIRE_VERSION + 1, maxVersion: WIRE_VERSION + 2 }), 'BAD_VERSION', `incompatible wire version: ${MIN_WIRE_VERSION}-${WIRE_VERSION}`],
+    ['another cluster', {}, (h) => ({ ...h, cluster: 'other' }), 'CLUSTER_MISMATCH', 'cluster mismatch: "hs"'],
+    ['a secret here, none there', { b: { secret: SECRET } }, (h) => h, 'AUTH_FAILED', `${AUTH_REASON}: a cluster secret is required`],
+    ['a secret there, none here', { a: { secret: SECRET } }, (h) => h, 'AUTH_FAILED', `${AUTH_REASON}: this node has no cluster secret`],
     ['the transport keeps another connection', { accept: () => DUPLICATE_REASON }, (h) => h, 'HANDSHAKE_FAILED', DUPLICATE_REASON],
     ['the transport refuses with a code of its own', { accept: () => ClusterError.STALE_INCARNATION('not a restart') }, (h) => h, 'STALE_INCARNATION', 'STALE_INCARNATION: not a restart']
   ]
@@ -154,7 +154,7 @@ test('handshake: the dialler checks the answer', (t) => {
   const ack = listener.receive(dialler.start())
   t.is(ack.then, 'wait', 'the listener cannot tell the secrets differ before the proof')
   t.comment("a listener proof under another secret")
-  refusal(t, dialler.receive(ack.send), 'AUTH_FAILED', AUTH_REASON)
+  refusal(t, dialler.receive(ack.send), 'AUTH_FAILED', `${AUTH_REASON}: the cluster secrets differ`)
 })
 
 test('handshake: a goodbye to the dialler says why it was refused', (t) => {
@@ -195,4 +195,67 @@ test('handshake: a frame after the handshake ended is refused', (t) => {
   const h = refused.dialler.start()
   refused.listener.receive(h)
   failure(t, refused.listener.receive({ kind: 'envelope', to: 'user/x', from: null, manifest: 'm', body: new Uint8Array(0), correlationId: null }), 'HANDSHAKE_FAILED')
+})
+
+test('handshake: a dialled seed is named by the address it announces; any other dial is checked', (t) => {
+  const SEED = NodeAddress.parse('actor-cluster://hs@localhost:4002')
+  const seedDial = new Handshake(identity(A), { outbound: true, expected: SEED, anyName: true })
+  const listener = new Handshake(identity(B), { outbound: false })
+  const open = seedDial.receive(listener.receive(seedDial.start()).send)
+  t.is(open.then, 'open', 'opens')
+  t.ok(seedDial.remote.equals(B), 'the remote is the announced address')
+  const plain = new Handshake(identity(A), { outbound: true, expected: SEED })
+  const other = new Handshake(identity(B), { outbound: false })
+  failure(t, plain.receive(other.receive(plain.start()).send), 'HANDSHAKE_FAILED')
+  // Even a seed may not turn out to be this node itself.
+  const self = new Handshake(identity(A), { outbound: true, expected: SEED, anyName: true })
+  const mirror = new Handshake(identity(A, { incarnation: 9 }), { outbound: false })
+  const step = mirror.receive(self.start())
+  t.is(step.then, 'destroy', 'the listener refuses its own address')
+})
+
+test('handshake: refusals name what differs on both sides, and bare reasons from older nodes still map to codes', (t) => {
+  const error = (step) => step.error.message
+  // Cluster names: the listener names both; its goodbye carries its name to the dialler.
+  const names = pair()
+  const hello = names.dialler.start()
+  const refused = names.listener.receive({ ...hello, cluster: 'beta' })
+  t.is(error(refused), 'CLUSTER_MISMATCH: peer 127.0.0.1:4001 is in cluster "beta", this node in "hs"', 'listener')
+  const told = new Handshake(identity(A, {}), { outbound: true, expected: B })
+  told.start()
+  const back = told.receive({ kind: 'goodbye', reason: 'cluster mismatch: "alpha"' })
+  t.is(error(back), 'CLUSTER_MISMATCH: peer 127.0.0.1:4002 is in cluster "alpha", this node in "hs"', 'dialler')
+  // Secrets: each side says which one lacks it.
+  const lacking = pair({ b: { secret: SECRET } })
+  const step = lacking.listener.receive(lacking.dialler.start())
+  t.is(error(step), 'AUTH_FAILED: peer 127.0.0.1:4001 has no cluster secret; this node requires one')
+  t.is(error(lacking.dialler.receive(step.send)), 'AUTH_FAILED: peer 127.0.0.1:4002 requires a cluster secret; this node has none')
+  const extra = pair({ a: { secret: SECRET } })
+  const step2 = extra.listener.receive(extra.dialler.start())
+  t.is(error(step2), 'AUTH_FAILED: peer 127.0.0.1:4001 uses a cluster secret; this node has none')
+  t.is(error(extra.dialler.receive(step2.send)), 'AUTH_FAILED: peer 127.0.0.1:4002 has no cluster secret; this node uses one')
+  // Different secrets: the dialler finds out first and tells the listener.
+  const differ = pair({ a: { secret: SECRET }, b: { secret: OTHER_SECRET } })
+  const ack = differ.listener.receive(differ.dialler.start())
+  const bye = differ.dialler.receive(ack.send)
+  t.is(error(bye), "AUTH_FAILED: peer 127.0.0.1:4002 does not share this node's cluster secret")
+  t.is(error(differ.listener.receive(bye.send)), "AUTH_FAILED: peer 127.0.0.1:4001 does not share this node's cluster secret")
+  // Versions: both ranges, on both sides.
+  const versions = pair()
+  const v = versions.listener.receive({ ...versions.dialler.start(), minVersion: 7, maxVersion: 9 })
+  t.is(error(v), `BAD_VERSION: peer 127.0.0.1:4001 speaks wire versions 7-9, this node ${MIN_WIRE_VERSION}-${WIRE_VERSION}`)
+  t.is(error(versions.dialler.receive(v.send)), `BAD_VERSION: peer 127.0.0.1:4002 speaks wire versions ${MIN_WIRE_VERSION}-${WIRE_VERSION}, this node ${MIN_WIRE_VERSION}-${WIRE_VERSION}`)
+  // Older nodes send the bare reasons; a stranger may send anything, and none of it is repeated.
+  for (const [reason, code, text] of [
+    ['cluster mismatch', 'CLUSTER_MISMATCH', 'is in another cluster, this node in "hs"'],
+    ['incompatible wire version', 'BAD_VERSION', 'speaks no wire version this node does'],
+    ['incompatible wire version: 1-2\nforged log line', 'BAD_VERSION', 'speaks no wire version this node does'],
+    ['cluster mismatch: not json', 'CLUSTER_MISMATCH', 'is in another cluster'],
+    [AUTH_REASON, 'AUTH_FAILED', "does not share this node's cluster secret"]
+  ]) {
+    const d = new Handshake(identity(A, {}), { outbound: true, expected: B })
+    d.start()
+    const s = d.receive({ kind: 'goodbye', reason })
+    t.ok(s.error.code === code && s.error.message.includes(text) && !s.error.message.includes('\n'), `${JSON.stringify(reason)}: ${s.error.message}`)
+  }
 })

@@ -57,10 +57,12 @@ test('ready() with a seed nobody runs rejects with READY_TIMEOUT naming the seed
   const err = await b.ready({ timeoutMs: 1500 }).catch((e) => e)
   t.is(err.code, 'READY_TIMEOUT')
   t.ok(Date.now() - started >= 1400, 'after the timeout')
-  t.ok(err.message.includes(`127.0.0.1:${port} (`), `names the seed and its answer: ${err.message}`)
+  t.ok(err.message.includes(`127.0.0.1:${port} (`) && /ECONNREFUSED/.test(err.message), `names the seed and its answer: ${err.message}`)
   t.ok(err.message.includes('1500 ms'), 'says how long it waited')
   const info = b.lines.filter((l) => l.startsWith('info ') && l.includes('not in the cluster yet') && l.includes(`127.0.0.1:${port}`))
   t.is(info.length, 1, 'the first retry is said once, at info, with the seed')
+  const unreachable = b.lines.filter((l) => l.startsWith('info ') && l.includes(`seed 127.0.0.1:${port} cannot be reached`) && /ECONNREFUSED/.test(l))
+  t.is(unreachable.length, 1, 'the unreachable seed is said once, at info, with the reason')
 })
 
 test('ready() rejects when the node stops before it is up', async (t) => {
@@ -79,8 +81,8 @@ test('a cluster-name mismatch is a warning on both sides, once, naming the names
   await new Promise((resolve) => setTimeout(resolve, 500)) // more redials go by
   t.is(warns(a, /cluster/).length, 1, `once on the seed: ${warns(a, /cluster/)[0]}`)
   t.is(warns(b, /cluster/).length, 1, `once on the joining node: ${warns(b, /cluster/)[0]}`)
-  t.ok(/"beta"/.test(warns(a, /cluster/)[0]) && /"alpha"/.test(warns(a, /cluster/)[0]), 'the seed names both names')
-  t.ok(warns(b, /cluster/)[0].includes(seedOf(a)) && /cluster mismatch/.test(warns(b, /cluster/)[0]), 'the joining node names the seed and the cause')
+  t.ok(warns(a, /cluster/)[0].includes(`peer ${seedOf(b)} is in cluster "beta", this node in "alpha"`), 'the seed names the peer and both names')
+  t.ok(warns(b, /cluster/)[0].includes(`peer ${seedOf(a)} is in cluster "alpha", this node in "beta"`), 'so does the joining node')
   const err = await b.ready({ timeoutMs: 300 }).catch((e) => e)
   t.ok(err.code === 'READY_TIMEOUT' && /cluster/.test(err.message), `ready() says what the seed answered: ${err.message}`)
 })
@@ -89,17 +91,72 @@ test('a secret on one side only is a warning on both sides saying which side lac
   const a = await node(t, 'secret', { secret: SECRET })
   const b = await node(t, 'secret', { seeds: [seedOf(a)] })
   await until(() => warns(a, /secret/).length > 0 && warns(b, /secret/).length > 0, 5000, 'both warned')
-  t.ok(/has no cluster secret/.test(warns(a, /secret/)[0]), `the seed: ${warns(a, /secret/)[0]}`)
-  t.ok(/authentication failed/.test(warns(b, /secret/)[0]), `the joining node: ${warns(b, /secret/)[0]}`)
+  t.ok(warns(a, /secret/)[0].includes(`peer ${seedOf(b)} has no cluster secret; this node requires one`), `the seed: ${warns(a, /secret/)[0]}`)
+  t.ok(warns(b, /secret/)[0].includes(`peer ${seedOf(a)} requires a cluster secret; this node has none`), `the joining node: ${warns(b, /secret/)[0]}`)
   t.is(warns(a, /secret/).length, 1, 'once')
+  // And the other way round.
+  const c = await node(t, 'secret2')
+  const d = await node(t, 'secret2', { secret: SECRET, seeds: [seedOf(c)] })
+  await until(() => warns(c, /secret/).length > 0 && warns(d, /secret/).length > 0, 5000, 'both warned')
+  t.ok(warns(c, /secret/)[0].includes(`peer ${seedOf(d)} uses a cluster secret; this node has none`), `the seed: ${warns(c, /secret/)[0]}`)
+  t.ok(warns(d, /secret/)[0].includes(`peer ${seedOf(c)} has no cluster secret; this node uses one`), `the joining node: ${warns(d, /secret/)[0]}`)
 })
 
 test('a wrong secret is a warning on both sides', async (t) => {
   const a = await node(t, 'wrong-secret', { secret: SECRET })
   const b = await node(t, 'wrong-secret', { secret: SECRET + ' but another', seeds: [seedOf(a)] })
   await until(() => warns(a, /secret/).length > 0 && warns(b, /secret/).length > 0, 5000, 'both warned')
-  t.pass(`seed: ${warns(a, /secret/)[0]}`)
-  t.pass(`joining: ${warns(b, /secret/)[0]}`)
+  t.ok(warns(a, /secret/)[0].includes(`peer ${seedOf(b)} does not share this node's cluster secret`), `seed: ${warns(a, /secret/)[0]}`)
+  t.ok(warns(b, /secret/)[0].includes(`peer ${seedOf(a)} does not share this node's cluster secret`), `joining: ${warns(b, /secret/)[0]}`)
+})
+
+test('TLS on one side only is a warning on both sides, whichever side dials', async (t) => {
+  const { makeCerts } = await import('./helpers/certs.js')
+  const certs = await makeCerts()
+  const tls = { cert: certs.cert, key: certs.key, ca: certs.ca }
+  for (const [what, seedTls, joinTls] of [['the seed has TLS', tls, null], ['the joining node has TLS', null, tls]]) {
+    const a = await node(t, 'tls-one-side', { tls: seedTls, secret: SECRET })
+    const b = await node(t, 'tls-one-side', { tls: joinTls, secret: SECRET, seeds: [seedOf(a)] })
+    await until(() => warns(a, /TLS|tls/).length > 0 && warns(b, /TLS|tls/).length > 0, 5000, `${what}: both warned`)
+    t.ok(warns(a, /set `tls` on every node/).length === 1, `${what}, seed: ${warns(a, /tls/)[0]}`)
+    t.ok(warns(b, /set `tls` on every node/).length === 1, `${what}, joining: ${warns(b, /tls/)[0]}`)
+    await a.shutdown()
+    await b.shutdown()
+  }
+})
+
+test('no common wire version is a warning on both sides with both ranges', async (t) => {
+  const { encodeFrame, FrameDecoder, WIRE_VERSION, MIN_WIRE_VERSION } = await import('actor-cluster-bare')
+  const backend = getTcpBackend()
+  // This node's listener, and a peer that offers versions 7-9 only.
+  const a = await node(t, 'versions')
+  const socket = await backend.connect({ host: '127.0.0.1', port: a.self.port })
+  t.teardown(() => socket.destroy(null))
+  const decoder = new FrameDecoder({ maxFrameBytes: 65536 })
+  const got = []
+  socket.ondata = (chunk) => got.push(...decoder.push(chunk))
+  socket.onclose = () => {}
+  const nonce = new Uint8Array(32)
+  socket.write(encodeFrame({ kind: 'hello', minVersion: 7, maxVersion: 9, cluster: 'versions', from: 'actor-cluster://versions@127.0.0.1:4999', incarnation: 1, maxFrameBytes: 65536, features: 0, nonce, proof: null }))
+  await until(() => warns(a, /wire version/).length > 0 && got.length > 0, 5000, 'warned and answered')
+  t.ok(warns(a, /wire version/)[0].includes(`peer 127.0.0.1:4999 speaks wire versions 7-9, this node ${MIN_WIRE_VERSION}-${WIRE_VERSION}`), warns(a, /wire version/)[0])
+  t.alike(got[0], { kind: 'goodbye', reason: `incompatible wire version: ${MIN_WIRE_VERSION}-${WIRE_VERSION}` }, 'the goodbye carries this node\'s range')
+  // A listener that refuses this node's versions the same way.
+  const server = await backend.listen({
+    host: '127.0.0.1',
+    port: 0,
+    onconnection: (s) => {
+      s.ondata = () => {
+        s.write(encodeFrame({ kind: 'goodbye', reason: 'incompatible wire version: 7-9' }))
+        s.end()
+      }
+      s.onclose = () => {}
+    }
+  })
+  t.teardown(() => server.close())
+  const b = await node(t, 'versions', { seeds: [`127.0.0.1:${server.port}`] })
+  await until(() => warns(b, /wire version/).length > 0, 5000, 'the dialler warned')
+  t.ok(warns(b, /wire version/)[0].includes(`peer 127.0.0.1:${server.port} speaks wire versions 7-9, this node ${MIN_WIRE_VERSION}-${WIRE_VERSION}`), warns(b, /wire version/)[0])
 })
 
 test('members becoming unreachable and reachable again are info lines', async (t) => {

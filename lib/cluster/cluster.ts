@@ -21,6 +21,7 @@ import { clusterStatus, type ClusterStatus } from './status.ts'
 import { clusterFamilies, formatMetrics, type MetricsSource } from './metrics.ts'
 import type { PeerStats, TransportStats } from '../transport/transport.ts'
 import { DEFAULT_MAX_MEMBERS, Membership, STATUS_RANK, type Member, type MemberRecord, type Refusal } from './membership.ts'
+import { Convergence } from './convergence.ts'
 import { PauseDetector } from './pause-detector.ts'
 import { PHI_DEFAULTS, PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.ts'
 import { newKeyPair, type SigningKeyPair } from './record-signing.ts'
@@ -186,6 +187,9 @@ export const CLUSTER_DEFAULTS = {
   fullGossipEvery: 10
 } as const
 
+// Leader rounds the leader waits for reachable members to agree before it acts on its own view.
+const CONVERGENCE_WAIT_ROUNDS = 10
+
 // Messages a sleeping node (tests only) holds before it counts the rest as discarded.
 const SLEEP_INBOX = 10_000
 
@@ -216,6 +220,8 @@ export interface ClusterEventMap {
   'member-removed': [member: Member]
   /** The leader (lowest address among reachable up members) changed; null when there is none. */
   'leader-changed': [leader: NodeAddress | null, previous: NodeAddress | null]
+  /** The node has stopped (left, shut down, or put out by the others); its transport is closed. */
+  stopped: []
   /** A member this node asked to let it in refused (MEMBERSHIP_FULL); it keeps asking. */
   'join-refused': [error: ClusterError, by: NodeAddress]
   /** Envelopes nobody took (no envelope handler) and subsystem messages on no open channel. */
@@ -298,6 +304,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _channels: Map<string, Channel>
   private _leaving: boolean
   private _heartbeatPause: PauseDetector
+  private _convergence: Convergence
+  // Leader rounds spent waiting for members that are reachable but have not agreed.
+  private _waitedRounds: number
   private _gossipPause: PauseDetector
   private _lastRefutation: number
   private _refusalsLogged: number
@@ -324,7 +333,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         log,
         tls: opts.tls ?? null,
         secret: opts.secret ?? null,
-        cluster: system.name
+        cluster: system.name,
+        // A seed is named by the address it announces; localhost:P reaches 127.0.0.1:P.
+        seeds: (opts.seeds ?? []).map((s) => NodeAddress.from(s, system.name))
       })
     if (opts.clientOnly === true && (opts.seeds ?? []).length === 0) throw ClusterError.BAD_OPTIONS('a client-only node needs seeds')
     await transport.start()
@@ -402,10 +413,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     const pause = this._phi.acceptableHeartbeatPauseMs ?? PHI_DEFAULTS.acceptableHeartbeatPauseMs
     this._heartbeatPause = new PauseDetector(this._opts.heartbeatIntervalMs, pause)
     this._gossipPause = new PauseDetector(this._opts.gossipIntervalMs, pause)
+    this._convergence = new Convergence()
+    this._waitedRounds = 0
     this._lastRefutation = 0
     this._refusalsLogged = 0
     this._asleep = null
-    this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self)
+    this._diagnostics = new Diagnostics(this, transport, this._seeds, this._log, () => this.self, opts.tls != null)
     this._readiness = new Readiness(
       () => this.isReady(),
       (ms) => `${this.self.toString()} is not ${this.clientOnly ? 'connected' : 'up'} after ${ms} ms; seeds tried: ${this._diagnostics.seedAnswers().join(', ') || 'none'}`
@@ -589,6 +602,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this.transport.off('heartbeat', this._ontransport.heartbeat)
     this.transport.off('drop', this._ontransport.drop)
     this.transport.off('peer-disconnected', this._ontransport.disconnected)
+    this.emit('stopped')
   }
 
   /**
@@ -721,8 +735,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
     this._readiness.update()
     if (msg.summary !== null) {
-      // A round opened with a summary: silence if the views agree, else our whole digest.
+      // A summary: silence if the views agree, else our whole digest. A round the leader opened
+      // is answered with a summary of ours when they agree, so the leader knows this node has
+      // seen its view.
+      this._convergence.report(from, msg.summary)
       if (!this._membership.sameSummary(msg.summary)) this._sendGossip(from)
+      else if (msg.reply && !this.clientOnly && sameAddress(this._membership.leader(), from)) this._sendSummary(from, false)
     } else if (msg.reply) {
       // A digest: answer with what they lack, and ask for what we lack.
       const { newer, wanted } = this._membership.compare(msg.digest)
@@ -814,8 +832,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   }
 
   /** Opens a round cheaply: a summary of our view, answered only if the views differ. */
-  private _sendSummary(to: NodeAddress): void {
-    this._sendGossipMessage(to, { kind: 'gossip', digest: [], deltas: [], reply: true, summary: this._membership.summary(randomBytes(8)) })
+  private _sendSummary(to: NodeAddress, reply = true): void {
+    this._sendGossipMessage(to, { kind: 'gossip', digest: [], deltas: [], reply, summary: this._membership.summary(randomBytes(8)) })
   }
 
   private _sendGossipMessage(to: NodeAddress, msg: GossipMessage): void {
@@ -893,6 +911,14 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     }
     const t = now()
     const members = this._membership.members()
+    // Downing waits for nobody; moving members up or out waits until everyone has seen this view.
+    // With everyone reachable but some never agreeing (a view that cannot take a decision yet, or
+    // a member that will not say), the leader acts on its own view after convergenceWaitRounds.
+    const laggards = this._convergence.laggards(this._membership)
+    if (laggards !== null) for (const a of laggards) this._sendSummary(a)
+    if (laggards === null || laggards.length === 0) this._waitedRounds = 0
+    else this._waitedRounds++
+    const converged = laggards !== null && (laggards.length === 0 || this._waitedRounds > CONVERGENCE_WAIT_ROUNDS)
     let changed = false
     for (const m of members) {
       if (m.address.equals(this.self) && m.status !== 'joining') continue
@@ -906,16 +932,18 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         continue
       }
       this._unreachableSince.delete(m.address.key)
+      if (!converged) continue
       if (m.status === 'joining' && m.reachable) {
         changed = this._membership.decide(m.address, 'up') !== null || changed
       } else if (m.status === 'leaving' || m.status === 'down') {
         changed = this._membership.decide(m.address, 'removed') !== null || changed
       }
     }
-    // What a leader that has since gone decided is signed again, so nodes that never knew it
-    // (joined after it left) can check it.
+    // What another leader decided is signed again by this one, so that every node can check it
+    // against the leader of its own view (one that joined after the other left included).
+    const self = this.self.toString()
     for (const r of this._membership.records()) {
-      if (r.decision !== null && !this._signerActive(r.decision.by)) {
+      if (r.decision !== null && r.decision.by !== self && STATUS_RANK[r.status] >= STATUS_RANK.up) {
         const status = r.decision.status as 'up' | 'down' | 'removed'
         changed = this._membership.decide(r.address, status, true) !== null || changed
       }
@@ -923,10 +951,6 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     if (changed) this._publish()
   }
 
-  private _signerActive(by: string): boolean {
-    const r = this._membership.records().find((x) => x.address.toString() === by)
-    return r !== undefined && STATUS_RANK[r.status] < STATUS_RANK.down
-  }
 
   private _forgetOldTombstones(): void {
     const t = now()

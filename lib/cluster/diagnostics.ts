@@ -14,6 +14,8 @@ import type { Member } from './membership.ts'
 // cycling addresses must not grow memory, only repeat a line now and then).
 const MAX_TOLD = 1024
 const MAX_ANSWER_CHARS = 300
+// What TLS libraries say when the other side does not speak TLS (OpenSSL, BoringSSL, rustls, Bare).
+const TLS_WORDS = /TLS|SSL|secure|wrong version|record|alert|handshake|certificate|packet length/i
 
 const FIX: Partial<Record<string, string>> = {
   CLUSTER_MISMATCH: 'nodes of one cluster must use the same name (ActorSystem.create(name) or the cluster option)',
@@ -35,13 +37,16 @@ export class Diagnostics {
   private _self: () => NodeAddress
   private _answers: Map<string, string>
   private _told: Set<string>
+  // This node runs TLS (so failures inside a TLS handshake point at a peer without it).
+  private _tls: boolean
   private _onerror: (err: ClusterError, remote: string) => void
   private _ondial: (peer: NodeAddress, cause: ClusterError) => void
   private _onpeer: (peer: NodeAddress) => void
   private _clusterListeners: ['member-unreachable' | 'member-reachable', (m: Member) => void][]
 
-  constructor(cluster: ClusterEvents, transport: ObservableTransport, seeds: NodeAddress[], log: Logger, self: () => NodeAddress) {
+  constructor(cluster: ClusterEvents, transport: ObservableTransport, seeds: NodeAddress[], log: Logger, self: () => NodeAddress, tls = false) {
     this._log = log
+    this._tls = tls
     this._transport = transport
     this._cluster = cluster
     this._seeds = seeds
@@ -91,25 +96,42 @@ export class Diagnostics {
   }
 
   private _ondialfailed(peer: NodeAddress, cause: ClusterError): void {
+    // This node's TLS dial failing inside the TLS handshake: most likely a peer without TLS.
+    if (this._tls && cause.code === 'CONNECT_FAILED' && TLS_WORDS.test(cause.message)) {
+      this._warn('TLS_MISMATCH', hostPort(peer), `peer ${hostPort(peer)} did not complete a TLS handshake (${plain(cause)}): does it run without tls?`)
+    }
     const seed = this._seeds.find((s) => s.equals(peer))
     if (seed === undefined) return
     const reason = plain(cause)
     this._answers.set(seed.key, reason)
-    if (this._tell(`unreachable-seed ${seed.key}`)) {
+    if (causeOf(cause, this._tls) === null && this._tell(`unreachable-seed ${seed.key}`)) {
       this._log.info(`seed ${seed.host}:${seed.port} cannot be reached (${reason}); trying again with backoff`)
     }
   }
 
   private _onconnectionerror(err: ClusterError, remote: string): void {
     const seed = this._seedOf(remote)
-    const cause = causeOf(err)
+    const cause = causeOf(err, this._tls)
     if (seed !== null) this._answers.set(seed.key, plain(err))
     if (cause === null) return
-    const peer = peerOf(remote)
+    const text = plain(err)
+    if (cause === 'TLS_MISMATCH' && (err.code === 'SOCKET_ERROR' || err.code === 'CONNECT_FAILED')) {
+      // The TLS layer refused what came in: the dialler most likely runs without TLS.
+      const from = remote.includes(':') ? `a connection from ${remote}` : remote
+      this._warn(cause, peerOf(remote), `${from} was not TLS (${text.slice(0, 120)}): does that node run without tls?`)
+      return
+    }
+    // Inbound refusals name the peer by the address it claims when there is one; the port seen
+    // is ephemeral, so the rest are told once per host.
+    const key = remote.includes('://') || text.includes(remote) ? peerOf(remote) : text
+    this._warn(cause, key, text.startsWith('peer ') ? text : `peer ${remote}: ${text}`)
+  }
+
+  // A warning, once per cause and peer, with the fix.
+  private _warn(cause: string, peer: string, text: string): void {
     if (!this._tell(`${cause} ${peer}`)) return
     const fix = FIX[cause]
-    const text = plain(err)
-    this._log.warn(`${text.includes(remote) ? text : `peer ${remote}: ${text}`}${fix === undefined ? '' : `; ${fix}`}`)
+    this._log.warn(`${text}${fix === undefined ? '' : `; ${fix}`}`)
   }
 
   /** True the first time a key is told. */
@@ -122,20 +144,28 @@ export class Diagnostics {
 }
 
 // The misconfiguration an error shows, or null for the others (garbage, timeouts: debug lines).
-function causeOf(err: ClusterError): string | null {
+function causeOf(err: ClusterError, tls: boolean): string | null {
   switch (err.code) {
     case 'CLUSTER_MISMATCH':
     case 'AUTH_FAILED':
     case 'BAD_VERSION':
+    case 'TLS_MISMATCH':
       return err.code
-    case 'HANDSHAKE_FAILED':
-      if (/refused the connection: (cluster mismatch|incompatible wire version)/.test(err.message)) {
-        return err.message.includes('cluster mismatch') ? 'CLUSTER_MISMATCH' : 'BAD_VERSION'
-      }
-      return null
+    case 'CONNECTION_CLOSED':
+      // A plain dial hung up on without a word (see the transport's connection).
+      return !tls && /is TLS set there/.test(err.message) ? 'TLS_MISMATCH' : null
+    case 'SOCKET_ERROR':
+      return tls && TLS_WORDS.test(err.message) ? 'TLS_MISMATCH' : null
+    case 'CONNECT_FAILED':
+      // Bare reports a failed TLS handshake on an inbound connection this way.
+      return tls && /inbound/.test(err.message) && TLS_WORDS.test(err.message) ? 'TLS_MISMATCH' : null
     default:
-      return /TLS_MISMATCH/.test(err.message) ? 'TLS_MISMATCH' : null
+      return null
   }
+}
+
+function hostPort(a: NodeAddress): string {
+  return `${a.host}:${a.port}`
 }
 
 // A peer named by address when the handshake got that far, else by host: an inbound connection's

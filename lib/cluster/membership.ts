@@ -38,6 +38,9 @@ export const DEFAULT_MAX_MEMBERS = 1000
 export const SUMMARY_BYTES = 16
 const SUMMARY_KEY_BYTES = 8
 
+// Who leader() picks first: up members, then leaving ones, then joining ones.
+const LEAD_RANK: Partial<Record<MemberStatus, number>> = { up: 3, leaving: 2, joining: 1 }
+
 const OWNER_STATUSES: readonly MemberStatus[] = ['joining', 'leaving']
 const DECIDED_STATUSES: readonly MemberStatus[] = ['up', 'down', 'removed']
 
@@ -340,20 +343,25 @@ export class Membership {
   }
 
   /**
-   * Whether `by` may decide statuses now, in this node's view: a member that is up or leaving (or
-   * joining, deciding itself up, while nobody is up) with no reachable up or leaving member at a
-   * lower address. What a leader decided stays decided when it later leaves.
+   * Whether `by` may decide statuses now, in this node's view: it is the member leader() picks,
+   * ignoring members it cannot reach: the lowest up one; with none up, the lowest leaving one;
+   * with none of those, the lowest joining one, and then only to decide itself up.
    */
   mayDecide(by: NodeAddress, subject: NodeAddress, status: MemberStatus, incoming: { status: MemberStatus } | null = null): boolean {
     // A member deciding itself up may arrive in the very record the decision is about.
     const leader = by.equals(this.self) ? this.own : (this._records.get(by.key) ?? (by.equals(subject) ? incoming : null))
     if (leader === null || leader === undefined) return false
-    const selfUp = by.equals(subject) && status === 'up'
-    if (leader.status !== 'up' && leader.status !== 'leaving' && !(selfUp && leader.status === 'joining')) return false
+    const rank = LEAD_RANK[leader.status]
+    if (rank === undefined) return false
+    // A joining leader (nobody up yet) decides nothing but itself up.
+    if (leader.status === 'joining' && !(by.equals(subject) && status === 'up')) return false
     const unreachable = this.unreachableSet()
     for (const r of this._records.values()) {
-      if (r.address.key >= by.key || unreachable.has(r.address.key)) continue
-      if (r.status === 'up' || r.status === 'leaving') return false
+      if (r.address.key === by.key || unreachable.has(r.address.key)) continue
+      const other = LEAD_RANK[r.status]
+      if (other === undefined) continue
+      // Someone picked before it: a higher tier, or the same tier at a lower address.
+      if (other > rank || (other === rank && r.address.key < by.key)) return false
     }
     return true
   }
@@ -490,28 +498,44 @@ export class Membership {
 
   /** 'skip' when the decision says nothing newer than the one held. */
   private _checkDecision(address: NodeAddress, d: GossipDelta, decision: StatusDecision, held: StatusDecision | null): 'ok' | 'bad' | 'unknown' | 'skip' {
+    const by = parseOrNull(decision.by)
+    if (by === null) return 'bad'
     if (held !== null) {
       const rank = STATUS_RANK[decision.status]
       const heldRank = STATUS_RANK[held.status]
       if (rank < heldRank) return 'skip'
-      // The same status signed again: taken only in place of a signer that has left.
-      if (rank === heldRank && (held.by === decision.by || this._signerActive(held.by))) return 'skip'
+      // The same status signed again: taken from the leader of this view in place of another's.
+      if (rank === heldRank && (held.by === decision.by || !this.mayDecide(by, address, decision.status))) return 'skip'
     }
-    const by = parseOrNull(decision.by)
-    if (by === null) return 'bad'
     const signer = by.equals(address) ? { key: d.key } : by.equals(this.self) ? this.own : this._records.get(by.key)
     if (signer === undefined) return 'unknown'
     const subject: Subject = { address: address.toString(), key: d.key, incarnation: d.incarnation }
     if (!verifyDecision(signer.key, decision.by, subject, decision.status, decision.signature)) return 'bad'
-    return this.mayDecide(by, address, decision.status, d) ? 'ok' : 'unknown'
+    if (this.mayDecide(by, address, decision.status, d)) return 'ok'
+    const current = effectiveStatus(d.status, held)
+    if (by.equals(address)) {
+      // A first member deciding itself up, while nobody else was up to do it.
+      return decision.status === 'up' && !this._anyActiveBut(address) ? 'ok' : 'unknown'
+    }
+    // Decided by a member that led when it decided but does not lead in this view (views differ
+    // while the leader changes): only the steps any leader takes unasked are taken from it, a
+    // joiner up and a leaving or downed member out. Downing needs the leader of this view.
+    const leader = by.equals(this.self) ? this.own : this._records.get(by.key)
+    const active = leader !== undefined && (leader.status === 'up' || leader.status === 'leaving')
+    const routine = decision.status === 'up' || (decision.status === 'removed' && (current === 'leaving' || current === 'down'))
+    return active && routine ? 'ok' : 'unknown'
   }
 
-  private _signerActive(by: string): boolean {
-    const address = parseOrNull(by)
-    if (address === null) return false
-    const r = address.equals(this.self) ? this.own : this._records.get(address.key)
-    return r !== undefined && STATUS_RANK[r.status] < STATUS_RANK.down
+  // Whether some member other than `address` is up or leaving and reachable.
+  private _anyActiveBut(address: NodeAddress): boolean {
+    const unreachable = this.unreachableSet()
+    for (const r of this._records.values()) {
+      if (r.address.key === address.key || unreachable.has(r.address.key)) continue
+      if (r.status === 'up' || r.status === 'leaving') return true
+    }
+    return false
   }
+
 
   private _signed(r: MemberRecord): MemberRecord {
     const signature = signRecord(this.keys, { ...r, address: r.address.toString(), status: r.ownStatus })

@@ -51,6 +51,10 @@ export interface ReassemblyBudget {
  * under 1 KiB), so unauthenticated connections cannot make a node buffer megabytes each.
  */
 export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024
+const TLS_HANDSHAKE = 0x16
+const TLS_ALERT = 0x15
+// Record: alert, TLS 1.2, 2 bytes: fatal (2), protocol_version (70).
+const TLS_PROTOCOL_VERSION_ALERT = new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46])
 const CLOSE_GRACE_MS = 2000
 
 export class Connection {
@@ -79,6 +83,8 @@ export class Connection {
   /** When a chunk last added to a reassembly, on the monotonic clock. */
   reassemblyProgressAt: number
   private _cause: ClusterError | null
+  // The other side ended the connection (as opposed to this side giving it up).
+  private _endedThere: boolean
   private _opened: boolean
   private _settleHandshake: ((cause: ClusterError | null) => void) | null
   private _settleClosed: (() => void) | null
@@ -90,13 +96,21 @@ export class Connection {
     owner: ConnectionOwner,
     socket: TcpSocket,
     local: LocalIdentity,
-    opts: { outbound: boolean; expected?: NodeAddress | null; handshakeTimeoutMs: number; reassembly?: ReassemblyBudget }
+    opts: {
+      outbound: boolean
+      expected?: NodeAddress | null
+      // The expected address is a seed's: only how to reach it, not its name.
+      anyName?: boolean
+      handshakeTimeoutMs: number
+      reassembly?: ReassemblyBudget
+    }
   ) {
     this.socket = socket
     this.outbound = opts.outbound
     this.handshaker = new Handshake(local, {
       outbound: opts.outbound,
       expected: opts.expected ?? null,
+      anyName: opts.anyName === true,
       accept: (from, hello) => owner._onhello(this, from, hello),
       describe: () => this.describe()
     })
@@ -118,6 +132,7 @@ export class Connection {
     this._budget = opts.reassembly ?? { held: 0, max: Infinity }
     this.reassemblyProgressAt = 0
     this._cause = null
+    this._endedThere = false
     this._closeTimer = null
     this._settleHandshake = null
     this._settleClosed = null
@@ -137,7 +152,10 @@ export class Connection {
       this.writable = true
       if (this.state === ConnectionState.OPEN) this._owner._ondrain(this)
     }
-    socket.onend = () => this.end()
+    socket.onend = () => {
+      this._endedThere = true
+      this.end()
+    }
     socket.onclose = (cause) => this._onsocketclose(cause)
 
     const hello = this.handshaker.start()
@@ -235,6 +253,15 @@ export class Connection {
     try {
       messages = this._decoder.push(chunk)
     } catch (err) {
+      // A TLS record where a hello should be: the other side has TLS set and this one not.
+      if (this.state === ConnectionState.HANDSHAKING && this.bytesIn === chunk.byteLength && looksLikeTls(chunk)) {
+        if (this._cause === null) this._cause = ClusterError.TLS_MISMATCH(`peer ${this.describe()} speaks TLS and this node does not`)
+        // A TLS alert in the clear (fatal, protocol_version), so its TLS side fails at once and
+        // says why rather than waiting out its connect timeout.
+        if (chunk[0] === TLS_HANDSHAKE) this.socket.write(TLS_PROTOCOL_VERSION_ALERT.slice())
+        this.end()
+        return
+      }
       this.destroy(ClusterError.from(err, 'BAD_FRAME'))
       return
     }
@@ -323,7 +350,11 @@ export class Connection {
     this._reassembly.clear()
     this._budget.held -= this._reassemblyBytes
     this._reassemblyBytes = 0
-    const final = this._cause ?? cause
+    let final = this._cause ?? cause
+    if (final === null && this._endedThere && this.outbound && this._settleHandshake !== null && this.bytesIn === 0 && !this.socket.encrypted) {
+      // A listener of ours answers a hello, if only to refuse it; a TLS listener hangs up on it.
+      final = ClusterError.CONNECTION_CLOSED(`peer ${this.describe()} closed the connection without answering the hello: is TLS set there and not here?`)
+    }
     this._settleHandshake?.(final ?? ClusterError.CONNECTION_CLOSED('closed during the handshake'))
     this._settleHandshake = null
     this._owner._onclose(this, final)
@@ -335,6 +366,11 @@ export class Connection {
     if (this._handshakeTimer !== null) clearTimeout(this._handshakeTimer)
     this._handshakeTimer = null
   }
+}
+
+// A TLS record: content type 21 (alert) or 22 (handshake), major version 3, minor 0 to 4.
+function looksLikeTls(chunk: Uint8Array): boolean {
+  return chunk.byteLength >= 3 && (chunk[0] === TLS_HANDSHAKE || chunk[0] === TLS_ALERT) && chunk[1] === 0x03 && chunk[2]! <= 0x04
 }
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {

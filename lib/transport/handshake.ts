@@ -56,13 +56,22 @@ export interface HandshakeStep {
 
 /** A goodbye with this reason during the handshake means "we already have a connection". */
 export const DUPLICATE_REASON = 'duplicate'
+// Refusals say what differs after `: ` (a node that predates the detail sends the bare reason,
+// and one that predates it reads the whole string as the reason): see docs/wire.md.
 export const AUTH_REASON = 'authentication failed'
+export const MISMATCH_REASON = 'cluster mismatch'
+export const VERSION_REASON = 'incompatible wire version'
+export const SECRET_REQUIRED = 'a cluster secret is required'
+export const NO_SECRET_HERE = 'this node has no cluster secret'
+export const SECRETS_DIFFER = 'the cluster secrets differ'
 const NONCE_BYTES = 32
 
 export class Handshake {
   readonly outbound: boolean
-  /** Who the dialler expects at the other end; the handshake must agree. */
+  /** Who the dialler expects at the other end; the handshake must agree (unless `anyName`). */
   readonly expected: NodeAddress | null
+  /** The dialled address is only how to reach the other side (a seed): what it announces is its name. */
+  readonly anyName: boolean
   state: HandshakeState
   /** Known once the other side's hello (or hello-ack) passed its checks. */
   remote: NodeAddress | null
@@ -83,6 +92,7 @@ export class Handshake {
     opts: {
       outbound: boolean
       expected?: NodeAddress | null
+      anyName?: boolean
       accept?: AcceptHello
       nonce?: Uint8Array
       /** Names the other side in error messages. Default: its address once known. */
@@ -91,6 +101,7 @@ export class Handshake {
   ) {
     this.outbound = opts.outbound
     this.expected = opts.expected ?? null
+    this.anyName = opts.anyName === true
     this.state = opts.outbound ? HandshakeState.AWAIT_ACK : HandshakeState.AWAIT_HELLO
     this.remote = null
     this.incarnation = 0
@@ -152,26 +163,29 @@ export class Handshake {
   private _onhelloack(msg: WireMessage): HandshakeStep {
     if (msg.kind === 'goodbye') return this._refused(msg.reason)
     if (msg.kind !== 'hello-ack') return this._fail(ClusterError.HANDSHAKE_FAILED(`expected hello-ack, got ${msg.kind}`))
-    if (msg.cluster !== this._local.cluster) return this._fail(mismatch(msg.cluster, this._local.cluster))
+    if (msg.cluster !== this._local.cluster) return this._fail(mismatch(this._peer(), msg.cluster, this._local.cluster))
     if (msg.version < MIN_WIRE_VERSION || msg.version > WIRE_VERSION) {
-      return this._fail(ClusterError.BAD_VERSION(`${this._who()} chose wire version ${msg.version}`))
+      return this._fail(ClusterError.BAD_VERSION(`peer ${this._peer()} chose wire version ${msg.version}, this node speaks ${MIN_WIRE_VERSION}-${WIRE_VERSION}`))
     }
     const from = NodeAddress.parse(msg.from)
-    if (this.expected !== null && !from.equals(this.expected)) {
+    if (from.equals(this._local.address)) {
+      return this._fail(ClusterError.HANDSHAKE_FAILED(`dialled ${this.expected?.toString() ?? 'a peer'} and reached this node itself`))
+    }
+    if (this.expected !== null && !this.anyName && !from.equals(this.expected)) {
       return this._fail(ClusterError.HANDSHAKE_FAILED(`dialled ${this.expected.toString()} but ${from.toString()} answered`))
     }
     this._identify(from, msg.version, msg.incarnation, msg.maxFrameBytes)
     const local = this._local
     if (local.secret === null) {
       if (msg.proof !== null || (msg.features & SECRET_FEATURE) !== 0) {
-        return this._fail(ClusterError.AUTH_FAILED(`${this._who()} requires a cluster secret this node does not have`))
+        return this._fail(ClusterError.AUTH_FAILED(`peer ${this._peer()} requires a cluster secret; this node has none`))
       }
       return this._open(null)
     }
     const dialler: HandshakeSide = { address: local.address.toString(), incarnation: local.incarnation, nonce: this._nonce }
     const listener: HandshakeSide = { address: msg.from, incarnation: msg.incarnation, nonce: msg.nonce }
     if (!checkProof(msg.proof, local.secret, 'listener', local.cluster, dialler, listener)) {
-      return this._refuse(AUTH_REASON, ClusterError.AUTH_FAILED(`${this._who()} did not prove the cluster secret`))
+      return this._refuse(`${AUTH_REASON}: ${SECRETS_DIFFER}`, ClusterError.AUTH_FAILED(`peer ${this._peer()} does not share this node's cluster secret`))
     }
     return this._open({ kind: 'auth', proof: proveHandshake(local.secret, 'dialler', local.cluster, dialler, listener) })
   }
@@ -180,20 +194,28 @@ export class Handshake {
   private _onhello(msg: WireMessage): HandshakeStep {
     if (msg.kind === 'goodbye') return this._refused(msg.reason)
     if (msg.kind !== 'hello') return this._fail(ClusterError.HANDSHAKE_FAILED(`expected hello, got ${msg.kind}`))
+    // Named by the address it claims (its port here is an ephemeral one), checked or not.
+    const claimed = claimedPeer(msg.from) ?? this._who()
+    const ours = `${MIN_WIRE_VERSION}-${WIRE_VERSION}`
     let version: number
     try {
       version = chooseVersion(msg.minVersion, msg.maxVersion)
-    } catch (err) {
-      return this._refuse('incompatible wire version', ClusterError.from(err, 'BAD_VERSION'))
+    } catch {
+      return this._refuse(
+        `${VERSION_REASON}: ${ours}`,
+        ClusterError.BAD_VERSION(`peer ${claimed} speaks wire versions ${msg.minVersion}-${msg.maxVersion}, this node ${ours}`)
+      )
     }
     const local = this._local
-    if (msg.cluster !== local.cluster) return this._refuse('cluster mismatch', mismatch(msg.cluster, local.cluster))
+    if (msg.cluster !== local.cluster) {
+      return this._refuse(`${MISMATCH_REASON}: ${JSON.stringify(local.cluster)}`, mismatch(claimed, msg.cluster, local.cluster))
+    }
     const wantsSecret = (msg.features & SECRET_FEATURE) !== 0
     if (local.secret !== null && !wantsSecret) {
-      return this._refuse(AUTH_REASON, ClusterError.AUTH_FAILED(`${this._who()} has no cluster secret`))
+      return this._refuse(`${AUTH_REASON}: ${SECRET_REQUIRED}`, ClusterError.AUTH_FAILED(`peer ${claimed} has no cluster secret; this node requires one`))
     }
     if (local.secret === null && wantsSecret) {
-      return this._refuse(AUTH_REASON, ClusterError.AUTH_FAILED(`${this._who()} expects a cluster secret this node does not have`))
+      return this._refuse(`${AUTH_REASON}: ${NO_SECRET_HERE}`, ClusterError.AUTH_FAILED(`peer ${claimed} uses a cluster secret; this node has none`))
     }
     const from = NodeAddress.parse(msg.from)
     if (from.equals(local.address)) {
@@ -225,21 +247,48 @@ export class Handshake {
   /** Listener with a secret: the dialler's proof, or nothing gets through. */
   private _onauth(msg: WireMessage): HandshakeStep {
     const sides = this._sides!
-    if (msg.kind === 'goodbye') return this._fail(ClusterError.AUTH_FAILED(`${this._who()} refused our proof: ${msg.reason}`))
+    if (msg.kind === 'goodbye') {
+      const why = msg.reason.startsWith(`${AUTH_REASON}: `) ? msg.reason.slice(AUTH_REASON.length + 2) : msg.reason
+      const differ = why === SECRETS_DIFFER || msg.reason === AUTH_REASON
+      return this._fail(ClusterError.AUTH_FAILED(`peer ${this._peer()} ${differ ? "does not share this node's cluster secret" : `refused this node's proof: ${why}`}`))
+    }
     if (msg.kind !== 'auth') return this._fail(ClusterError.AUTH_FAILED(`expected the dialler's proof, got ${msg.kind}`))
     const local = this._local
     if (!checkProof(msg.proof, local.secret!, 'dialler', local.cluster, sides.dialler, sides.listener)) {
-      return this._fail(ClusterError.AUTH_FAILED(`${this._who()} did not prove the cluster secret`))
+      return this._fail(ClusterError.AUTH_FAILED(`peer ${this._peer()} does not share this node's cluster secret`))
     }
     this._sides = null
     return this._open(null)
   }
 
-  /** The other side said goodbye instead of answering. */
+  /** The other side said goodbye instead of answering; its reason says what differs. */
   private _refused(reason: string): HandshakeStep {
     if (reason === DUPLICATE_REASON) this.refusedAsDuplicate = true
-    const text = `${this._who()} refused the connection: ${reason}`
-    return this._fail(reason === AUTH_REASON ? ClusterError.AUTH_FAILED(text) : ClusterError.HANDSHAKE_FAILED(text))
+    const peer = this._peer()
+    const [head, detail] = splitReason(reason)
+    const local = this._local
+    switch (head) {
+      case MISMATCH_REASON: {
+        const theirs = detail === null ? null : parseName(detail)
+        if (theirs !== null) return this._fail(mismatch(peer, theirs, local.cluster))
+        return this._fail(ClusterError.CLUSTER_MISMATCH(`peer ${peer} is in another cluster, this node in ${JSON.stringify(local.cluster)}`))
+      }
+      case VERSION_REASON: {
+        // Only a range is repeated: the reason is the peer's to write.
+        const theirs = detail !== null && /^[0-9]{1,10}-[0-9]{1,10}$/.test(detail) ? `wire versions ${detail}` : 'no wire version this node does'
+        return this._fail(ClusterError.BAD_VERSION(`peer ${peer} speaks ${theirs}, this node ${MIN_WIRE_VERSION}-${WIRE_VERSION}`))
+      }
+      case AUTH_REASON: {
+        const text =
+          detail === SECRET_REQUIRED
+            ? `peer ${peer} requires a cluster secret; this node has none`
+            : detail === NO_SECRET_HERE
+              ? `peer ${peer} has no cluster secret; this node uses one`
+              : `peer ${peer} does not share this node's cluster secret`
+        return this._fail(ClusterError.AUTH_FAILED(text))
+      }
+    }
+    return this._fail(ClusterError.HANDSHAKE_FAILED(`${this._who()} refused the connection: ${reason}`))
   }
 
   private _open(send: WireMessage | null): HandshakeStep {
@@ -268,6 +317,12 @@ export class Handshake {
     return this._local.secret === null ? 0 : SECRET_FEATURE
   }
 
+  // `host:port` of the other side as dialled or as identified, else as described.
+  private _peer(): string {
+    const a = this.remote ?? this.expected
+    return a === null ? this._who() : hostPort(a)
+  }
+
   private _who(): string {
     if (this._describe !== null) return this._describe()
     return (this.remote ?? this.expected)?.toString() ?? 'the peer'
@@ -278,6 +333,34 @@ function acceptAll(): null {
   return null
 }
 
-function mismatch(theirs: string, ours: string): ClusterError {
-  return ClusterError.CLUSTER_MISMATCH(`peer is in cluster ${JSON.stringify(theirs)}, this node in ${JSON.stringify(ours)}`)
+function mismatch(peer: string, theirs: string, ours: string): ClusterError {
+  return ClusterError.CLUSTER_MISMATCH(`peer ${peer} is in cluster ${JSON.stringify(theirs)}, this node in ${JSON.stringify(ours)}`)
+}
+
+function hostPort(a: NodeAddress): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`
+}
+
+function claimedPeer(from: string): string | null {
+  try {
+    return hostPort(NodeAddress.parse(from))
+  } catch {
+    return null
+  }
+}
+
+// `cluster mismatch: "alpha"` -> ['cluster mismatch', '"alpha"']; a bare reason has no detail.
+function splitReason(reason: string): [string, string | null] {
+  const at = reason.indexOf(': ')
+  return at === -1 ? [reason, null] : [reason.slice(0, at), reason.slice(at + 2)]
+}
+
+// A quoted cluster name from a refusal, or null if it is not one (a peer may send anything).
+function parseName(detail: string): string | null {
+  try {
+    const name: unknown = JSON.parse(detail)
+    return typeof name === 'string' && name.length <= 128 ? name : null
+  } catch {
+    return null
+  }
 }

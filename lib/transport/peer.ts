@@ -45,7 +45,10 @@ export class Peer {
   dialDone: Promise<void> | null
   /** Monotonic time before which no dial starts (backoff after the last failure). */
   nextDialAt: number
-  /** Monotonic time the peer was last connected or sent to (its creation before that). */
+  /**
+   * Monotonic time the peer was last disconnected (its creation before that). Not touched on
+   * send: a peer sent to is not idle while anything is queued or being dialled.
+   */
   lastActiveAt: number
   /** The peer wants a connection: it has frames queued and none is open. Set by the transport. */
   ondial: ((peer: Peer) => void) | null
@@ -110,7 +113,6 @@ export class Peer {
    * its lane, and writes or asks for a connection. A message over the lane's bound is dropped.
    */
   send(msg: WireMessage, size: number): void {
-    this.lastActiveAt = now()
     const queue = this.queue
     if (CONTROL_KINDS.has(msg.kind)) {
       if (queue.queuedBytes + size > this._opts.maxQueuedBytes + this._opts.maxControlQueuedBytes) {

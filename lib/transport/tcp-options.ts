@@ -47,6 +47,12 @@ export interface TcpTransportOptions {
    */
   listenHost?: string
   /**
+   * Addresses (host:port or node addresses) that are only how to reach a seed: the address a
+   * seed announces in its handshake is its name, and messages sent to the dialled one go to it.
+   * @default []
+   */
+  seeds?: (NodeAddress | string)[]
+  /**
    * A connection that has not finished its handshake by then is closed.
    * @default 5000
    */
@@ -153,7 +159,7 @@ export const TCP_DEFAULTS = {
 
 // Every option but the identity and the plumbing, with its default filled in.
 export type TcpSettings = Required<
-  Omit<TcpTransportOptions, 'self' | 'log' | 'tls' | 'backend' | 'cluster' | 'listenHost' | 'maxFrameBytes' | 'secret'>
+  Omit<TcpTransportOptions, 'self' | 'log' | 'tls' | 'backend' | 'cluster' | 'listenHost' | 'maxFrameBytes' | 'secret' | 'seeds'>
 >
 
 export function tcpSettings(o: TcpTransportOptions): TcpSettings {

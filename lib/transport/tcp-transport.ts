@@ -52,6 +52,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _inbound: Set<Connection>
   /** Open connections that peers dialled. */
   private _accepted: Set<Connection>
+  // Seeds by the address they are dialled at; once one answers, the name it announced.
+  private _seeds: Set<string>
+  private _aliases: Map<string, NodeAddress>
   private _connections: Set<Connection>
   private _local: LocalIdentity | null
   private _started: boolean
@@ -109,6 +112,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._server = null
     this._inbound = new Set()
     this._accepted = new Set()
+    this._seeds = new Set((o.seeds ?? []).map((s) => NodeAddress.from(s, this.self.system).key))
+    this._aliases = new Map()
     this._connections = new Set()
     this._local = null
     this._started = false
@@ -166,6 +171,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   send(to: NodeAddress, msg: WireMessage): void {
+    to = this._aliases.get(to.key) ?? to
     const size = sendSize(msg)
     const peer = this._closing || !this._started ? null : this._peer(to)
     checkFits(msg, size, peer?.conn?.peerMaxFrameBytes ?? this.maxFrameBytes, to)
@@ -178,6 +184,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   heartbeat(peer: NodeAddress, withinMs = 0): void {
+    peer = this._aliases.get(peer.key) ?? peer
     // Not running: counted as a drop, as any send then is.
     if (this._closing || !this._started) this.send(peer, { kind: 'heartbeat', seq: 0, sentAt: now() })
     else this._peer(peer).heartbeat(withinMs)
@@ -194,6 +201,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   disconnect(peer: NodeAddress): void {
+    peer = this._aliases.get(peer.key) ?? peer
     const p = this._peers.get(peer.key)
     if (p === undefined) return
     this._peers.remove(p)
@@ -213,7 +221,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   stats(): TransportStats
   stats(peer: NodeAddress): PeerStats | null
   stats(peer?: NodeAddress): TransportStats | PeerStats | null {
-    if (peer !== undefined) return this._peers.get(peer.key)?.snapshot() ?? null
+    if (peer !== undefined) return this._peers.get((this._aliases.get(peer.key) ?? peer).key)?.snapshot() ?? null
     const base = {
       self: this.self.toString(),
       queuedBytes: 0,
@@ -313,6 +321,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
     const before = peer.stats.incarnation
     const previous = peer.attach(conn)
+    if (conn.outbound && conn.expected !== null && !conn.expected.equals(remote)) this._named(conn.expected, peer)
     if (previous !== null) {
       this._log.debug(`replacing connection to ${remote.toString()}`)
       previous.end()
@@ -411,6 +420,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       conn = new Connection(this, socket, local, {
         outbound: true,
         expected: target,
+        anyName: this._seeds.has(target.key),
         handshakeTimeoutMs: this._opts.handshakeTimeoutMs,
         reassembly: this._reassembly
       })
@@ -449,6 +459,19 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     for (const peer of this._peers.values()) {
       if (peer.conn !== null && peer.conn.state === ConnectionState.OPEN) peer.heartbeat(interval)
     }
+  }
+
+  // A seed dialled at one address answered with another: that is its name from now on, and what
+  // waited under the dialled address goes to it.
+  private _named(dialled: NodeAddress, peer: Peer): void {
+    this._log.info(`seed ${dialled.host}:${dialled.port} is ${peer.address.toString()}`)
+    this._aliases.set(dialled.key, peer.address)
+    const waiting = this._peers.get(dialled.key)
+    if (waiting === undefined || waiting === peer) return
+    this._peers.remove(waiting)
+    waiting.cancelRedial()
+    for (const f of waiting.queue.clear()) peer.send(f.msg, f.size)
+    this._peers.retire(waiting)
   }
 
   private _emitDrop(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {

@@ -1,7 +1,7 @@
 // Two transports and a cluster node that exchange a message and shut down, with shutdown timeouts
 // of ten minutes: the process must end by itself as soon as they are down (a timer left behind
-// would keep it alive).
-import { ActorSystem, Cluster, TcpTransport, NodeAddress } from 'actor-cluster-bare'
+// would keep it alive, and so would signal handlers left behind).
+import { ActorSystem, Cluster, TcpTransport, NodeAddress, leaveOnSignals } from 'actor-cluster-bare'
 
 const opts = { heartbeatIntervalMs: 0, shutdownTimeoutMs: 600_000, connectTimeoutMs: 600_000, handshakeTimeoutMs: 600_000 }
 const a = new TcpTransport({ self: new NodeAddress('exit', '127.0.0.1', 0), ...opts })
@@ -18,5 +18,7 @@ await b.shutdown()
 
 const system = ActorSystem.create('exit', { logLevel: 'warn' })
 await Cluster.join(system, { port: 0 })
+// Signal handlers go when the node stops: they must not hold the process either.
+leaveOnSignals(system)
 console.log(JSON.stringify(await system.spawn('echo', (m, ctx) => ctx.reply(m)).ask('done')))
 await system.terminate()

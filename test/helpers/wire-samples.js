@@ -62,6 +62,12 @@ export function samples() {
     ['subsystem-empty', { kind: 'subsystem', channel: '', body: new Uint8Array(0) }],
     ['leave', { kind: 'leave', address: 'actor-cluster://app@127.0.0.1:2552' }],
     ['goodbye', { kind: 'goodbye', reason: 'shutdown' }],
+    // Handshake refusals say what differs after ': ' (docs/wire.md, "Refusals").
+    ['goodbye-cluster-mismatch', { kind: 'goodbye', reason: 'cluster mismatch: "alpha"' }],
+    ['goodbye-version', { kind: 'goodbye', reason: 'incompatible wire version: 1-1' }],
+    ['goodbye-secret-required', { kind: 'goodbye', reason: 'authentication failed: a cluster secret is required' }],
+    ['goodbye-no-secret-here', { kind: 'goodbye', reason: 'authentication failed: this node has no cluster secret' }],
+    ['goodbye-secrets-differ', { kind: 'goodbye', reason: 'authentication failed: the cluster secrets differ' }],
     ['chunk', { kind: 'chunk', id: 1, offset: 65536, totalBytes: 16777216, data: bytes(16, 7) }]
   ]
 }
