@@ -383,3 +383,16 @@ function recordingLog(out) {
   const at = (level) => (msg, ...rest) => out.push({ level, msg, rest })
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }
+
+test('askCallSites: false leaves the stack to the library and still names the actor and timeout', async (t) => {
+  const { ActorSystem: AS } = await import('actor-cluster-bare')
+  const fast = AS.create('no-sites', { logLevel: 'silent', askCallSites: false })
+  const slow = AS.create('sites', { logLevel: 'silent' })
+  t.teardown(() => Promise.all([fast.terminate(), slow.terminate()]))
+  const a = await fast.ref('/user/nobody').ask('hi', { timeoutMs: 1000 }).catch((e) => e)
+  const b = await slow.ref('/user/nobody').ask('hi', { timeoutMs: 1000 }).catch((e) => e)
+  t.is(a.code, 'NO_RECIPIENT')
+  t.ok(a.message.includes('/user/nobody') && a.message.includes('1000 ms'), a.message)
+  t.absent(/actors\.test\.js/.test(a.stack.split('\n').slice(0, 2).join('\n')), 'no call site captured')
+  t.ok(/actors\.test\.js/.test(b.stack.split('\n')[1]), 'captured by default')
+})

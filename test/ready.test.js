@@ -57,10 +57,13 @@ test('ready() with a seed nobody runs rejects with READY_TIMEOUT naming the seed
   const err = await b.ready({ timeoutMs: 1500 }).catch((e) => e)
   t.is(err.code, 'READY_TIMEOUT')
   t.ok(Date.now() - started >= 1400, 'after the timeout')
-  t.ok(err.message.includes(`127.0.0.1:${port} (`), `names the seed and its answer: ${err.message}`)
+  t.ok(err.message.includes(`127.0.0.1:${port} (`) && /ECONNREFUSED/.test(err.message), `names the seed and its answer: ${err.message}`)
   t.ok(err.message.includes('1500 ms'), 'says how long it waited')
   const info = b.lines.filter((l) => l.startsWith('info ') && l.includes('not in the cluster yet') && l.includes(`127.0.0.1:${port}`))
   t.is(info.length, 1, 'the first retry is said once, at info, with the seed')
+  const unreachable = b.lines.filter((l) => l.startsWith('info ') && l.includes(`seed 127.0.0.1:${port} cannot be reached (`) && /ECONN(REFUSED|RESET)/.test(l))
+  // The reason is the first dial's: refused, or on Deno sometimes reset, by a port just closed.
+  t.is(unreachable.length, 1, 'the unreachable seed is said once, at info, with the reason')
 })
 
 test('ready() rejects when the node stops before it is up', async (t) => {

@@ -24,6 +24,11 @@ export interface RefOwner {
    */
   _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site?: CallSite | null): Promise<unknown>
   /**
+   * False when asks should not capture their caller's stack (see ActorSystemOptions).
+   * @internal
+   */
+  readonly _askCallSites?: boolean
+  /**
    * This node's address as written in paths (`actor-cluster://name` before joining a cluster).
    * @internal
    */
@@ -82,7 +87,7 @@ export class ActorRef<M = unknown, R = unknown> {
   /** As above, with the reply's type given here: `ref.ask<number>('count')`. */
   ask<T>(msg: M, opts?: AskOptions): Promise<T>
   ask(msg: M, opts: AskOptions = {}): Promise<unknown> {
-    return this._owner._ask(this, msg, opts, captureCallSite(this.ask))
+    return this._owner._ask(this, msg, opts, this._owner._askCallSites === false ? null : captureCallSite(this.ask))
   }
 
   /** Same actor: same node (by host, port and system; the scheme is spelling) and same path. */

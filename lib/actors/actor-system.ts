@@ -42,6 +42,13 @@ export interface ActorSystemOptions {
    */
   askTimeoutMs?: number
   /**
+   * Capture the caller's stack at every `ask`, so a failed ask's error names the line that asked.
+   * It costs a few microseconds an ask (a local ask takes about three times as long, a remote one
+   * a quarter longer); turn it off on hot paths.
+   * @default true
+   */
+  askCallSites?: boolean
+  /**
    * Serializers for message types of your own, tried before the built-in value codec.
    * @default []
    */
@@ -60,7 +67,8 @@ export interface ActorSystemOptions {
 
 export const ACTOR_SYSTEM_DEFAULTS = {
   logLevel: 'info',
-  askTimeoutMs: 5_000
+  askTimeoutMs: 5_000,
+  askCallSites: true
 } as const
 
 export type DeadLetterReason =
@@ -142,6 +150,8 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   private _askIdsAt: number
   private _nameSeq: number
   private _askTimeoutMs: number
+  /** @internal */
+  readonly _askCallSites: boolean
   private _mailbox: MailboxOptions
   private _serializeLocal: boolean
   private _recipients: RecipientRule
@@ -175,6 +185,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this._askIdsAt = 0
     this._nameSeq = 0
     this._askTimeoutMs = opts.askTimeoutMs ?? ACTOR_SYSTEM_DEFAULTS.askTimeoutMs
+    this._askCallSites = opts.askCallSites ?? ACTOR_SYSTEM_DEFAULTS.askCallSites
     this._mailbox = opts.mailbox ?? {}
     this._serializeLocal = opts.serializeLocalMessages === true
     this._recipients = systemRecipientRule(opts.systemPaths ?? [])

@@ -4,6 +4,8 @@
 
 import { ClusterError } from '../errors.ts'
 
+const CALL_SITE_FRAMES = 4
+
 export interface CallSite {
   stack?: string
 }
@@ -12,12 +14,18 @@ interface CaptureStackTrace {
   captureStackTrace?(target: object, fn?: Function): void
 }
 
-/** The stack above `fn`; V8 (Node, Bare, Deno) and Bun format it only when it is read. */
+/**
+ * A few frames above `fn` (the caller's line and what called it); V8 (Node, Bare, Deno) and Bun
+ * format them only when read. Few, because every ask pays for the capture, failed or not.
+ */
 export function captureCallSite(fn: Function): CallSite {
   const site: CallSite = {}
-  const E = Error as unknown as CaptureStackTrace
+  const E = Error as unknown as CaptureStackTrace & { stackTraceLimit?: number }
+  const limit = E.stackTraceLimit
+  E.stackTraceLimit = CALL_SITE_FRAMES
   if (typeof E.captureStackTrace === 'function') E.captureStackTrace(site, fn)
   else site.stack = new Error().stack
+  E.stackTraceLimit = limit
   return site
 }
 

@@ -86,9 +86,12 @@ export type TerminationReason = 'stopped' | 'node-down' | 'no-such-actor'
 
 /** The message a watcher gets when an actor it watches is gone. */
 export class Terminated {
+  /** The actor that is gone. */
   readonly ref: ActorRef
+  /** `stopped`, `node-down` (its node was downed or removed) or `no-such-actor`. */
   readonly reason: TerminationReason
 
+  /** Made by the system for watchers; tests may make one to compare. */
   constructor(ref: ActorRef, reason: TerminationReason) {
     this.ref = ref
     this.reason = reason

@@ -34,6 +34,7 @@ export interface RefCodec {
   refOf(path: string): unknown
 }
 
+/** The serializers a system's messages cross the wire with (`system.serialization`). */
 export class Serialization {
   private _byManifest: Map<string, Serializer>
   private _byType: Map<unknown, Serializer>
@@ -41,6 +42,7 @@ export class Serialization {
   private _encodeCtx: EncodeContext
   private _decodeCtx: DecodeContext
 
+  /** Made by the actor system (`system.serialization`). */
   constructor(refs: RefCodec) {
     this._byManifest = new Map()
     this._byType = new Map()
@@ -58,6 +60,10 @@ export class Serialization {
     }
   }
 
+  /**
+   * Adds a serializer for a type of your own; throws BAD_OPTIONS without a manifest, encode and
+   * decode, and a type or a test, or when the manifest is taken.
+   */
   register<T>(serializer: Serializer<T>): void {
     const s = serializer as Serializer
     if (typeof s.manifest !== 'string' || s.manifest.length === 0 || s.manifest.length > MAX_MANIFEST_LENGTH) {
@@ -71,6 +77,7 @@ export class Serialization {
     else this._tests.push(s)
   }
 
+  /** A value's manifest and bytes; throws NOT_SERIALIZABLE for what no codec takes. */
   serialize(value: unknown): Serialized {
     if (typeof value === 'object' && value !== null && !hasBuiltinShape(value)) {
       const s = this._serializerFor(value)

@@ -59,21 +59,28 @@ export const FAST_CLUSTER: ClusterOptions = {
   failureDetector: { threshold: 8, minStdDeviationMs: 20, acceptableHeartbeatPauseMs: 100 }
 }
 
+/** Several cluster nodes in one process, for tests: crash, restart, partition and wait. */
 export class ClusterTestKit {
+  /** The cluster's name. */
   readonly system: string
+  /** The in-memory bus the nodes share, or null on loopback TCP. */
   readonly bus: Bus | null
+  /** Each node by index; null while crashed. */
   nodes: (Cluster | null)[]
+  /** Each node's address by index (kept across a crash, for restart). */
   addresses: NodeAddress[]
   private _opts: TestKitOptions
   private _nextHost: number
   private _rogues: RogueMember[]
 
+  /** A kit with `opts.nodes` nodes started, each joined through node 0. */
   static async start(opts: TestKitOptions): Promise<ClusterTestKit> {
     const kit = new ClusterTestKit(opts)
     for (let i = 0; i < opts.nodes; i++) await kit.add()
     return kit
   }
 
+  /** A kit with no node yet (`add()` starts them); `ClusterTestKit.start` is the usual way. */
   constructor(opts: TestKitOptions) {
     this.system = opts.system ?? 'testkit'
     this.bus = (opts.transport ?? 'memory') === 'memory' ? new Bus({ seed: opts.seed ?? 1, faults: opts.faults }) : null
@@ -121,6 +128,7 @@ export class ClusterTestKit {
     return node
   }
 
+  /** The running node `i`; throws if it is crashed. */
   node(i: number): Cluster {
     const n = this.nodes[i]
     if (n === null || n === undefined) throw ClusterError.BAD_OPTIONS(`node ${i} is not running`)
@@ -142,18 +150,22 @@ export class ClusterTestKit {
     return node
   }
 
+  /** Cuts the bus links between nodes `a` and nodes `b` (only a to b with `oneWay`). */
   partition(a: number[], b: number[], opts: { oneWay?: boolean } = {}): void {
     this._bus().partition(a.map((i) => this.addresses[i]!), b.map((i) => this.addresses[i]!), opts)
   }
 
+  /** Restores every cut link of the bus. */
   heal(): void {
     this._bus().heal()
   }
 
+  /** Loss, delay, reordering and duplication on every link of the bus from now on. */
   setFaults(faults: LinkFaults): void {
     this._bus().setDefaultFaults(faults)
   }
 
+  /** The nodes not crashed. */
   running(): Cluster[] {
     return this.nodes.filter((n): n is Cluster => n !== null)
   }
@@ -176,6 +188,7 @@ export class ClusterTestKit {
     return this.awaitCondition(() => this.converged(count), timeoutMs, `${count} members up on every node`)
   }
 
+  /** True when every running node sees `count` members up and reachable and the same leader. */
   converged(count: number): boolean {
     const nodes = this.running()
     if (nodes.length === 0) return false
@@ -186,6 +199,7 @@ export class ClusterTestKit {
     })
   }
 
+  /** Shuts every node (and rogue) down at once and closes the bus. */
   async shutdown(): Promise<void> {
     await Promise.all([...this.running().map((n) => n.shutdown()), ...this._rogues.map((r) => r.shutdown())])
     this.nodes = this.nodes.map(() => null)

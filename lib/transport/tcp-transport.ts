@@ -15,13 +15,13 @@ import type { HelloMessage, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
 import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
 import { Dialer } from './dialer.ts'
-import { Peer, closed, within } from './peer.ts'
+import { closed, within, type Peer } from './peer.ts'
+import { PeerTable } from './peer-table.ts'
 import { tcpSettings, type TcpSettings, type TcpTransportOptions } from './tcp-options.ts'
-import { checkFits, dispatch, retire, sendSize, sumStats, type Receiver } from './traffic.ts'
+import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
 import {
   DropReason,
   countDrop,
-  emptyPeerStats,
   newIncarnation,
   type MessageHandler,
   type PeerStats,
@@ -48,7 +48,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _log: Logger
   private _receiver: Receiver
   private _server: TcpServer | null
-  private _peers: Map<string, Peer>
+  private _peers: PeerTable
   private _inbound: Set<Connection>
   /** Open connections that peers dialled. */
   private _accepted: Set<Connection>
@@ -64,8 +64,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _unboundHandshakeFailures: number
   /** Drops of messages for which no peer state exists (sent before start or after shutdown). */
   private _orphanDrops: Partial<Record<DropReason, number>>
-  /** The counts of peers no longer in the table (disconnected), kept in the totals. */
-  private _retired: PeerStats
   private _reassembly: ReassemblyBudget
   private _ondial: (peer: Peer) => void
   private _ondrop: (peer: Peer, msg: WireMessage, bytes: number, reason: DropReason) => void
@@ -112,7 +110,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       drop: (from, msg, reason) => this.refuse(from, msg, reason)
     }
     this._server = null
-    this._peers = new Map()
     this._inbound = new Set()
     this._accepted = new Set()
     this._seeds = new Set((o.seeds ?? []).map((s) => NodeAddress.from(s, this.self.system).key))
@@ -125,12 +122,12 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._rejected = {}
     this._unboundHandshakeFailures = 0
     this._orphanDrops = {}
-    this._retired = emptyPeerStats('')
     this._reassembly = { held: 0, max: this._opts.maxReassemblyBytes }
     this._ondial = (peer) => {
       if (this._dialer.wanted(peer)) this._dialer.ensure(peer)
     }
     this._ondrop = (peer, msg, bytes, reason) => this._emitDrop(peer.address, msg, bytes, reason)
+    this._peers = new PeerTable(this._opts, this._ondial, this._ondrop)
   }
 
   async start(): Promise<void> {
@@ -207,13 +204,13 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     peer = this._aliases.get(peer.key) ?? peer
     const p = this._peers.get(peer.key)
     if (p === undefined) return
-    this._peers.delete(peer.key)
+    this._peers.remove(p)
     p.cancelRedial()
     p.clear(DropReason.DISCONNECTED)
     p.dialing?.destroy(null)
     const conn = p.conn
     if (conn !== null) p.detach(conn)
-    retire(this._retired, p.snapshot())
+    this._peers.retire(p)
     if (conn !== null) {
       this._log.debug(`disconnecting ${peer.toString()}`)
       conn.end()
@@ -236,9 +233,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       reassemblyBytes: this._reassembly.held,
       dialsQueued: this._dialer.queued
     }
-    const peers = [...this._peers.values()].map((p) => p.snapshot())
-    peers.push(this._retired)
-    return sumStats(base, peers, this._orphanDrops)
+    return sumStats(base, this._peers.snapshots(), this._orphanDrops)
   }
 
   async shutdown(): Promise<void> {
@@ -399,17 +394,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   private _peer(address: NodeAddress): Peer {
-    let peer = this._peers.get(address.key)
-    if (peer === undefined) {
-      peer = new Peer(address, this._opts)
-      peer.ondial = this._ondial
-      peer.ondrop = this._ondrop
-      this._peers.set(address.key, peer)
-    }
-    return peer
+    return this._peers.ensure(address)
   }
 
-  /** One dial: the socket, then the handshake. Failures go to the dialer, which backs off. */
   private async _dialOnce(peer: Peer): Promise<void> {
     const local = this._local
     if (local === null) return
@@ -466,7 +453,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
         conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a chunked message and stopped`))
       }
     }
-    this._forgetIdlePeers(t)
+    this._peers.forgetIdle(t)
     const interval = this._opts.heartbeatIntervalMs
     if (interval <= 0) return
     for (const peer of this._peers.values()) {
@@ -481,35 +468,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._aliases.set(dialled.key, peer.address)
     const waiting = this._peers.get(dialled.key)
     if (waiting === undefined || waiting === peer) return
-    this._peers.delete(dialled.key)
+    this._peers.remove(waiting)
     waiting.cancelRedial()
     for (const f of waiting.queue.clear()) peer.send(f.msg, f.size)
-    retire(this._retired, waiting.snapshot())
-  }
-
-  /**
-   * Keeps the peer table bounded: strangers that said hello under made-up addresses, and peers
-   * gone for good, would otherwise stay forever. Their counts stay in the totals.
-   */
-  private _forgetIdlePeers(t: number): void {
-    const over = this._peers.size - this._opts.maxPeers
-    let idle: Peer[] | null = over > 0 ? [] : null
-    for (const peer of this._peers.values()) {
-      if (!peer.idle) continue
-      if (t - peer.lastActiveAt > this._opts.forgetPeerAfterMs) this._forget(peer)
-      else idle?.push(peer)
-    }
-    if (idle === null) return
-    const excess = this._peers.size - this._opts.maxPeers
-    if (excess <= 0) return
-    idle.sort((a, b) => a.lastActiveAt - b.lastActiveAt)
-    for (let i = 0; i < excess && i < idle.length; i++) this._forget(idle[i]!)
-    idle = null
-  }
-
-  private _forget(peer: Peer): void {
-    this._peers.delete(peer.address.key)
-    retire(this._retired, peer.snapshot())
+    this._peers.retire(waiting)
   }
 
   private _emitDrop(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {

@@ -7,13 +7,24 @@ import type { WireMessage } from '../wire/index.ts'
 
 export type MessageHandler = (from: NodeAddress, msg: WireMessage) => void
 
+/** What the cluster needs of a transport: TcpTransport and InMemoryTransport both fill it. */
 export interface Transport {
+  /** This node's address (with the real port once started, when 0 was asked for). */
   readonly self: NodeAddress
+  /** Starts listening; resolves once peers can connect. */
   start(): Promise<void>
+  /** Flushes what is queued (bounded in time), closes every connection and stops listening. */
   shutdown(): Promise<void>
+  /** The one receiver of every message from every peer. */
   setHandler(handler: MessageHandler): void
+  /**
+   * Queues `msg` for `to`, connecting if need be, and never throws for the peer's sake: what
+   * cannot be delivered is counted in stats and emitted as 'drop'.
+   */
   send(to: NodeAddress, msg: WireMessage): void
+  /** Closes the connection to `peer`; what is queued for it is dropped and counted. */
   disconnect(peer: NodeAddress): void
+  /** The peers with an open connection now. */
   peers(): NodeAddress[]
 }
 
@@ -107,7 +118,9 @@ type Listener<E extends keyof TransportEventMap> = (...args: TransportEventMap[E
 export interface ObservableTransport extends Transport {
   /** Random per start, larger after a restart; peers see it in the handshake. */
   readonly incarnation: number
+  /** Totals over every connection: bytes, frames, drops by reason, connections refused. */
   stats(): TransportStats
+  /** One peer's counters and round-trip time, or null for a peer never seen. */
   stats(peer: NodeAddress): PeerStats | null
   /**
    * Sends a heartbeat to `peer` unless one went out less than `withinMs` ago (default 0),
@@ -121,7 +134,9 @@ export interface ObservableTransport extends Transport {
    * transport's own refusals are, so nothing is dropped without a count.
    */
   refuse(from: NodeAddress, msg: WireMessage, reason: DropReason): void
+  /** Listens for one of TransportEventMap's events. */
   on<E extends keyof TransportEventMap>(event: E, fn: Listener<E>): this
+  /** Stops listening. */
   off<E extends keyof TransportEventMap>(event: E, fn: Listener<E>): this
 }
 

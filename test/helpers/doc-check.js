@@ -18,7 +18,10 @@ const DEFAULTS = {
   TcpTransportOptions: 'TCP_DEFAULTS'
 }
 // Classes whose every public member is documented.
-const CLASSES = ['Cluster', 'ActorSystem', 'ActorRef', 'Channel', 'NodeAddress']
+const CLASSES = ['Cluster', 'ActorSystem', 'ActorRef', 'Channel', 'NodeAddress', 'ClusterTestKit', 'Terminated', 'Serialization']
+// Interfaces other than options and events whose members are documented: what both transports
+// implement, so their members show these docs too.
+const INTERFACES = ['Transport', 'ObservableTransport']
 
 export function undocumented(pkgDir) {
   const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'))
@@ -46,7 +49,7 @@ export function undocumented(pkgDir) {
             if (!hidden && m.name && m.name.getText().startsWith('_')) missing.add(`${where}: ${sym.name}.${m.name.getText()} (internal, not @internal)`)
           }
         }
-        const isOptions = ts.isInterfaceDeclaration(decl) && DOCUMENTED.test(sym.name)
+        const isOptions = ts.isInterfaceDeclaration(decl) && (DOCUMENTED.test(sym.name) || INTERFACES.includes(sym.name))
         const isClass = ts.isClassDeclaration(decl) && CLASSES.includes(sym.name)
         if (isOptions || isClass) wanted.push({ name: sym.name, decl, where, isClass })
       }
