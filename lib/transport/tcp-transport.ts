@@ -12,7 +12,6 @@ import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
 import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
-import { DEFAULT_MAX_FRAME_BYTES } from '../wire/index.ts'
 import type { HelloMessage, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
 import { Connection, ConnectionState, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
@@ -23,7 +22,7 @@ import { PeerTable } from './peer-table.ts'
 import { SeedNames } from './seed-names.ts'
 import { dialOnce, type DialSite } from './tcp-dial.ts'
 import { Ticker } from './ticker.ts'
-import { tcpSettings, type TcpSettings, type TcpTransportOptions } from './tcp-options.ts'
+import { frameLimit, tcpOptions, tcpSettings, type TcpSettings, type TcpTransportOptions } from './tcp-options.ts'
 import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
 import {
   DropReason,
@@ -78,16 +77,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     maxFrameBytes?: number
   ) {
     super()
-    const o: TcpTransportOptions =
-      typeof selfOrOptions === 'object' && !(selfOrOptions instanceof NodeAddress)
-        ? selfOrOptions
-        : { self: selfOrOptions, log, tls, maxFrameBytes }
+    const o = tcpOptions(selfOrOptions, log, tls, maxFrameBytes)
     this.self = typeof o.self === 'string' ? NodeAddress.parse(o.self) : o.self
     this.backend = o.backend ?? getTcpBackend()
-    this.maxFrameBytes = o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
-    if (!Number.isInteger(this.maxFrameBytes) || this.maxFrameBytes < 1024 || this.maxFrameBytes > 0xffffffff) {
-      throw ClusterError.BAD_OPTIONS('maxFrameBytes must be an integer from 1024 to 2^32-1')
-    }
+    this.maxFrameBytes = frameLimit(o)
     this.cluster = o.cluster ?? this.self.system
     this.incarnation = newIncarnation()
     this._opts = tcpSettings(o)
