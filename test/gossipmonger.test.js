@@ -137,6 +137,21 @@ test('gossipmonger: malformed peers and payloads are error events, never thrown;
   t.execution(() => quiet.digest({ id: 'x' }, a.peer, {}), 'no error listener: still not thrown')
 })
 
+test('gossipmonger: a peer reached as localhost:P while it announces 127.0.0.1:P gets its messages', async (t) => {
+  const a = await listening(t, 'a')
+  const b = await listening(t, 'b')
+  const errors = []
+  a.transport.on('error', (err) => errors.push(err.code))
+  const got = []
+  b.transport.on('digest', (remote, digest) => got.push(digest))
+  const viaLocalhost = { id: 'b', transport: { host: 'localhost', port: b.peer.transport.port } }
+  for (let i = 0; i < 3; i++) a.transport.digest(viaLocalhost, a.peer, { i })
+  await until(() => got.length === 3, 5000, 'the digests')
+  t.alike(got, [{ i: 0 }, { i: 1 }, { i: 2 }], 'all, in order')
+  t.alike(errors, [], 'no error')
+  t.is(a.transport.stats().peers, 1, 'one connection, under the name b announced')
+})
+
 test('gossipmonger: a received digest that its listener cannot walk is an error event; the link carries on', async (t) => {
   const a = await listening(t, 'a')
   const b = await listening(t, 'b')
