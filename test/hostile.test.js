@@ -270,11 +270,16 @@ test(`${runtime}: established connections from peers are capped by maxConnection
 
 test(`${runtime}: the peer table stays bounded under many handshakes with made-up addresses`, { timeout: 120000 }, async (t) => {
   const node = await tcpNode(t, 'node', { maxPeers: 100, stallTimeoutMs: 200 })
-  const N = 1000
-  for (let i = 0; i < N; i++) {
-    const { socket, closed } = await handshaken(node.self.port, `actor-cluster://test@10.${(i >> 8) & 255}.${i & 255}.1:5000`)
-    socket.destroy(null)
-    await closed
+  // 5,000 distinct addresses, ten handshakes at a time.
+  const N = 5000
+  const WIDE = 10
+  for (let i = 0; i < N; i += WIDE) {
+    await Promise.all(Array.from({ length: WIDE }, async (_, j) => {
+      const k = i + j
+      const { socket, closed } = await handshaken(node.self.port, `actor-cluster://test@10.${(k >> 8) & 255}.${k & 255}.1:5000`)
+      socket.destroy(null)
+      await closed
+    }))
   }
   await until(() => node.stats().knownPeers <= 100, 3000, 'the table back under its bound')
   const s = node.stats()
