@@ -113,7 +113,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._server = null
     this._inbound = new Set()
     this._accepted = new Set()
-    this._seeds = new SeedNames((o.seeds ?? []).map((s) => NodeAddress.from(s, this.self.system)))
+    const seeds = o.seeds ?? []
+    this._seeds = new SeedNames(seeds === 'any' ? 'any' : seeds.map((s) => NodeAddress.from(s, this.self.system)))
     this._connections = new Set()
     this._local = null
     this._started = false
@@ -225,7 +226,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   stats(): TransportStats
   stats(peer: NodeAddress): PeerStats | null
   stats(peer?: NodeAddress): TransportStats | PeerStats | null {
-    if (peer !== undefined) return this._peers.get((this._seeds.resolve(peer)).key)?.snapshot() ?? null
+    if (peer !== undefined) return this._peers.get(this._seeds.resolve(peer).key)?.snapshot() ?? null
     const base = {
       self: this.self.toString(),
       queuedBytes: 0,
