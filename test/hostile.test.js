@@ -267,6 +267,7 @@ test(`${runtime}: four connections trying to hold sixteen large messages open ar
     socket.write(encodeFrame(hello(address)))
     await Promise.race([acked, closed])
     socket.ondata = () => {}
+    socket.write(encodeFrame({ kind: 'resume', next: 1 }))
     for (const f of frames) {
       if (socket.closed) break
       if (!socket.write(f)) await Promise.race([new Promise((resolve) => (socket.ondrain = resolve)), closed])

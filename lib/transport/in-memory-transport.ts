@@ -164,8 +164,9 @@ export class InMemoryTransport
         throw ClusterError.BAD_OPTIONS(`${msg.kind} does not survive the wire: ${ClusterError.from(err, 'BAD_OPTIONS').message}`)
       }
     }
-    if (!LINK_KINDS.has(msg.kind)) this._delivery(to).sent++
+    const numbered = !LINK_KINDS.has(msg.kind)
     if (peer === null) {
+      if (numbered) this._delivery(to).sent++
       this._dropOut(to, msg, size, this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE)
       return
     }
@@ -173,6 +174,7 @@ export class InMemoryTransport
       this._link(peer)
       peer._link(this)
     }
+    if (numbered) this._peerStats(peer.self).delivery.sent++
     const verdict = this.bus.transmit(this, peer, outgoing, size, encoded)
     if (verdict === 'lost') this._dropOut(to, msg, size, DropReason.INJECTED_LOSS)
     else if (verdict === 'partitioned') this._dropOut(to, msg, size, DropReason.PARTITIONED)
