@@ -40,7 +40,9 @@ export const ErrorCode = {
   SHARD_COUNT_MISMATCH: 'SHARD_COUNT_MISMATCH',
   BAD_RECORD: 'BAD_RECORD',
   MEMBERSHIP_FULL: 'MEMBERSHIP_FULL',
-  TLS_MISMATCH: 'TLS_MISMATCH'
+  TLS_MISMATCH: 'TLS_MISMATCH',
+  SWARM_UNSUPPORTED: 'SWARM_UNSUPPORTED',
+  KEY_MISMATCH: 'KEY_MISMATCH'
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -230,6 +232,19 @@ export class ClusterError extends Error {
    */
   static READY_TIMEOUT(msg = 'the node did not join in time'): ClusterError {
     return new ClusterError(ErrorCode.READY_TIMEOUT, msg)
+  }
+
+  /**
+   * The swarm entry cannot run here: the runtime cannot load hyperswarm's native parts, or the
+   * optional peer dependencies are not installed.
+   */
+  static SWARM_UNSUPPORTED(msg = 'hyperswarm cannot run on this runtime', cause?: unknown): ClusterError {
+    return new ClusterError(ErrorCode.SWARM_UNSUPPORTED, msg, { cause })
+  }
+
+  /** A node named by a public key did not prove that key: its hello names another one. */
+  static KEY_MISMATCH(msg = "the address's key is not the connection's key"): ClusterError {
+    return new ClusterError(ErrorCode.KEY_MISMATCH, msg)
   }
 
   /** This node and the cluster's sharding leader disagree on the number of shards. */
