@@ -1,8 +1,10 @@
 // TcpTransport's options, their defaults, and the settings they resolve to.
 
 import type { TcpBackend, TlsSettings } from '../../backends/types.ts'
+import { ClusterError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
-import type { NodeAddress } from '../node-address.ts'
+import { NodeAddress } from '../node-address.ts'
+import { DEFAULT_MAX_FRAME_BYTES } from '../wire/index.ts'
 
 /** What `new TcpTransport(options)` takes; only `self` is required. */
 export interface TcpTransportOptions {
@@ -181,4 +183,24 @@ export function tcpSettings(o: TcpTransportOptions): TcpSettings {
     maxReassemblyBytes: o.maxReassemblyBytes ?? TCP_DEFAULTS.maxReassemblyBytes,
     shutdownTimeoutMs: o.shutdownTimeoutMs ?? TCP_DEFAULTS.shutdownTimeoutMs
   }
+}
+
+/** The options object, from either constructor form (an options object, or positional). */
+export function tcpOptions(
+  selfOrOptions: NodeAddress | string | TcpTransportOptions,
+  log?: Logger,
+  tls?: TlsSettings | null,
+  maxFrameBytes?: number
+): TcpTransportOptions {
+  if (typeof selfOrOptions === 'object' && !(selfOrOptions instanceof NodeAddress)) return selfOrOptions
+  return { self: selfOrOptions, log, tls, maxFrameBytes }
+}
+
+/** The longest frame sent or accepted: an integer from 1024 to 2^32-1, or BAD_OPTIONS. */
+export function frameLimit(o: TcpTransportOptions): number {
+  const max = o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+  if (!Number.isInteger(max) || max < 1024 || max > 0xffffffff) {
+    throw ClusterError.BAD_OPTIONS('maxFrameBytes must be an integer from 1024 to 2^32-1')
+  }
+  return max
 }

@@ -1,6 +1,8 @@
-// TcpTransport: one connection per peer over a TcpBackend, carrying every kind of message.
-// Frames queue per peer in two lanes (control first), are encoded in one buffer per flush and
-// written once; the queue is bounded in bytes and what does not fit is counted and reported.
+// TcpTransport: one connection per peer over a TcpBackend, carrying every kind of message. This
+// file holds the listener, the peer table, connection limits, the pairing of connections with
+// peers as they open and close, and shutdown; a peer's queue and flush are in peer.ts, one dial
+// in tcp-dial.ts, which connection survives in duplicate-rule.ts, the stall and heartbeat sweep
+// in ticker.ts.
 
 import EventEmitter from 'bare-events'
 import { getTcpBackend } from '../../backends/index.ts'
@@ -10,14 +12,17 @@ import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
 import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
-import { DEFAULT_MAX_FRAME_BYTES } from '../wire/index.ts'
 import type { HelloMessage, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
-import { Connection, ConnectionState, DUPLICATE_REASON, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
+import { Connection, ConnectionState, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
 import { Dialer } from './dialer.ts'
+import { duplicateVerdict } from './duplicate-rule.ts'
 import { closed, within, type Peer } from './peer.ts'
 import { PeerTable } from './peer-table.ts'
-import { tcpSettings, type TcpSettings, type TcpTransportOptions } from './tcp-options.ts'
+import { SeedNames } from './seed-names.ts'
+import { dialOnce, type DialSite } from './tcp-dial.ts'
+import { Ticker } from './ticker.ts'
+import { frameLimit, tcpOptions, tcpSettings, type TcpSettings, type TcpTransportOptions } from './tcp-options.ts'
 import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
 import {
   DropReason,
@@ -32,8 +37,6 @@ import {
 
 export { TCP_DEFAULTS, type TcpTransportOptions } from './tcp-options.ts'
 
-const DUPLICATE_RETRY_MS = 200
-
 export class TcpTransport extends EventEmitter<TransportEventMap> implements ObservableTransport, ConnectionOwner {
   self: NodeAddress
   readonly backend: TcpBackend
@@ -43,6 +46,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _opts: TcpSettings
   private _secret: Uint8Array | null
   private _dialer: Dialer
+  private _site: DialSite
   private _tls: TlsSettings | null
   private _listenHost: string
   private _log: Logger
@@ -52,14 +56,12 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _inbound: Set<Connection>
   /** Open connections that peers dialled. */
   private _accepted: Set<Connection>
-  // Seeds by the address they are dialled at; once one answers, the name it announced.
-  private _seeds: Set<string>
-  private _aliases: Map<string, NodeAddress>
+  private _seeds: SeedNames
   private _connections: Set<Connection>
   private _local: LocalIdentity | null
   private _started: boolean
   private _closing: boolean
-  private _ticker: TimerHandle | null
+  private _ticker: Ticker
   private _rejected: Partial<Record<string, number>>
   private _unboundHandshakeFailures: number
   /** Drops of messages for which no peer state exists (sent before start or after shutdown). */
@@ -75,16 +77,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     maxFrameBytes?: number
   ) {
     super()
-    const o: TcpTransportOptions =
-      typeof selfOrOptions === 'object' && !(selfOrOptions instanceof NodeAddress)
-        ? selfOrOptions
-        : { self: selfOrOptions, log, tls, maxFrameBytes }
+    const o = tcpOptions(selfOrOptions, log, tls, maxFrameBytes)
     this.self = typeof o.self === 'string' ? NodeAddress.parse(o.self) : o.self
     this.backend = o.backend ?? getTcpBackend()
-    this.maxFrameBytes = o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
-    if (!Number.isInteger(this.maxFrameBytes) || this.maxFrameBytes < 1024 || this.maxFrameBytes > 0xffffffff) {
-      throw ClusterError.BAD_OPTIONS('maxFrameBytes must be an integer from 1024 to 2^32-1')
-    }
+    this.maxFrameBytes = frameLimit(o)
     this.cluster = o.cluster ?? this.self.system
     this.incarnation = newIncarnation()
     this._opts = tcpSettings(o)
@@ -97,7 +93,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._dialer = new Dialer({
       maxConcurrent: this._opts.maxConcurrentDials,
       maxAttempts: this._opts.maxDialAttempts,
-      connect: (peer) => this._dialOnce(peer),
+      connect: (peer) => dialOnce(this._site, peer),
       current: (peer) => !this._closing && this._peers.get(peer.address.key) === peer,
       log: this._log,
       onfailed: (peer, cause) => this.emit('dial-failed', peer.address, cause)
@@ -112,13 +108,11 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._server = null
     this._inbound = new Set()
     this._accepted = new Set()
-    this._seeds = new Set((o.seeds ?? []).map((s) => NodeAddress.from(s, this.self.system).key))
-    this._aliases = new Map()
+    this._seeds = new SeedNames((o.seeds ?? []).map((s) => NodeAddress.from(s, this.self.system)))
     this._connections = new Set()
     this._local = null
     this._started = false
     this._closing = false
-    this._ticker = null
     this._rejected = {}
     this._unboundHandshakeFailures = 0
     this._orphanDrops = {}
@@ -128,6 +122,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
     this._ondrop = (peer, msg, bytes, reason) => this._emitDrop(peer.address, msg, bytes, reason)
     this._peers = new PeerTable(this._opts, this._ondial, this._ondrop)
+    this._ticker = new Ticker(this._opts, this._connections, this._peers)
+    this._site = this._dialSite()
   }
 
   async start(): Promise<void> {
@@ -149,9 +145,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       maxFrameBytes: this.maxFrameBytes,
       secret: this._secret
     }
-    // Often enough for the heartbeat and for noticing a stalled frame in good time.
-    const tick = Math.max(50, Math.min(this._opts.heartbeatIntervalMs || 1000, this._opts.stallTimeoutMs / 2, 1000))
-    this._ticker = setInterval(() => this._ontick(), tick)
+    this._ticker.start()
     this._log.debug(`listening on ${this._listenHost}:${this._server.port} as ${this.self.toString()}`)
     if (this._tls !== null && this._secret === null && !this.backend.verifiesClientCertificates) {
       this._log.warn(
@@ -171,7 +165,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   send(to: NodeAddress, msg: WireMessage): void {
-    to = this._aliases.get(to.key) ?? to
+    to = this._seeds.resolve(to)
     const size = sendSize(msg)
     const peer = this._closing || !this._started ? null : this._peer(to)
     checkFits(msg, size, peer?.conn?.peerMaxFrameBytes ?? this.maxFrameBytes, to)
@@ -184,7 +178,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   heartbeat(peer: NodeAddress, withinMs = 0): void {
-    peer = this._aliases.get(peer.key) ?? peer
+    peer = this._seeds.resolve(peer)
     // Not running: counted as a drop, as any send then is.
     if (this._closing || !this._started) this.send(peer, { kind: 'heartbeat', seq: 0, sentAt: now() })
     else this._peer(peer).heartbeat(withinMs)
@@ -201,7 +195,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   disconnect(peer: NodeAddress): void {
-    peer = this._aliases.get(peer.key) ?? peer
+    peer = this._seeds.resolve(peer)
     const p = this._peers.get(peer.key)
     if (p === undefined) return
     this._peers.remove(p)
@@ -221,7 +215,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   stats(): TransportStats
   stats(peer: NodeAddress): PeerStats | null
   stats(peer?: NodeAddress): TransportStats | PeerStats | null {
-    if (peer !== undefined) return this._peers.get((this._aliases.get(peer.key) ?? peer).key)?.snapshot() ?? null
+    if (peer !== undefined) return this._peers.get((this._seeds.resolve(peer)).key)?.snapshot() ?? null
     const base = {
       self: this.self.toString(),
       queuedBytes: 0,
@@ -239,8 +233,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   async shutdown(): Promise<void> {
     if (this._closing) return
     this._closing = true
-    if (this._ticker !== null) clearInterval(this._ticker)
-    this._ticker = null
+    this._ticker.stop()
     const server = this._server
     this._server = null
     const serverClosed = server ? server.close() : Promise.resolve()
@@ -280,24 +273,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     if (this._accepted.size >= this._opts.maxConnections && peer?.conn == null) {
       return ClusterError.TOO_MANY_CONNECTIONS(`${this._accepted.size} connections from peers already open (maxConnections)`)
     }
-    if (peer === undefined) return null
-    const open = peer.conn
-    if (open !== null && open !== conn) {
-      // A restart is a strictly larger incarnation: the new connection replaces the old.
-      if (hello.incarnation > open.incarnation) return null
-      // This side dialled and is already open: the peer's dial crossed it.
-      if (hello.incarnation === open.incarnation && open.outbound) return DUPLICATE_REASON
-      // With a secret the hello is proven before the connection opens, so this is the peer
-      // itself redialling a connection it lost (this side has not noticed yet): it replaces
-      // the old one. Without one, it would hand a live peer's traffic to whoever says hello in
-      // its name: refused, and the peer, if it is the peer, dials again once the old one closed.
-      if (this._secret !== null) return null
-      return this._stale(from, hello.incarnation, open.incarnation)
-    }
-    // Both dialling at once: the dial from the lower address wins, on both sides. (Our own dial
-    // is given up only once this one has finished its handshake: see _onopen.)
-    if ((peer.dialing !== null || peer.dialInFlight) && this.self.key < from.key) return DUPLICATE_REASON
-    return null
+    return duplicateVerdict({ self: this.self, secret: this._secret !== null, log: this._log }, conn, from, hello, peer)
   }
 
   /** @internal */
@@ -321,7 +297,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
     const before = peer.stats.incarnation
     const previous = peer.attach(conn)
-    if (conn.outbound && conn.expected !== null && !conn.expected.equals(remote)) this._named(conn.expected, peer)
+    if (conn.outbound && conn.expected !== null && !conn.expected.equals(remote)) this._seeds.named(conn.expected, peer, this._peers, this._log)
     if (previous !== null) {
       this._log.debug(`replacing connection to ${remote.toString()}`)
       previous.end()
@@ -342,11 +318,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     if (peer === undefined) return
     peer.received()
     dispatch(this._receiver, peer.address, peer.stats, msg)
-  }
-
-  private _stale(from: NodeAddress, incarnation: number, live: number): ClusterError {
-    this._log.warn(`refused a hello in the name of ${from.toString()}: incarnation ${incarnation}, and it is connected with ${live}`)
-    return ClusterError.STALE_INCARNATION(`${from.toString()} is connected with incarnation ${live}; a hello with ${incarnation} is not a restart`)
   }
 
   /** @internal */
@@ -397,81 +368,22 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     return this._peers.ensure(address)
   }
 
-  private async _dialOnce(peer: Peer): Promise<void> {
-    const local = this._local
-    if (local === null) return
-    peer.dialInFlight = true
-    const target = peer.address
-    this._log.debug(`dialling ${target.toString()}`)
-    let conn: Connection
-    try {
-      const socket = await this.backend.connect({
-        host: target.host,
-        port: target.port,
-        tls: this._tls,
-        timeoutMs: this._opts.connectTimeoutMs
-      })
-      const unwanted = this._closing && peer.queue.length === 0
-      if (unwanted || this._peers.get(target.key) !== peer || peer.conn !== null) {
-        peer.dialInFlight = false
-        socket.destroy(null)
-        return
-      }
-      conn = new Connection(this, socket, local, {
-        outbound: true,
-        expected: target,
-        anyName: this._seeds.has(target.key),
-        handshakeTimeoutMs: this._opts.handshakeTimeoutMs,
-        reassembly: this._reassembly
-      })
-    } catch (err) {
-      peer.dialInFlight = false
-      this._dialer.failed(peer, ClusterError.from(err, 'CONNECT_FAILED'), false)
-      return
+  private _dialSite(): DialSite {
+    return {
+      backend: this.backend,
+      tls: this._tls,
+      connectTimeoutMs: this._opts.connectTimeoutMs,
+      handshakeTimeoutMs: this._opts.handshakeTimeoutMs,
+      reassembly: this._reassembly,
+      owner: this,
+      dialer: this._dialer,
+      log: this._log,
+      local: () => this._local,
+      closing: () => this._closing,
+      current: (peer) => this._peers.get(peer.address.key) === peer,
+      isSeed: (address) => this._seeds.isSeed(address),
+      track: (conn) => this._connections.add(conn)
     }
-    peer.dialInFlight = false
-    peer.dialing = conn
-    this._connections.add(conn)
-    const cause = await conn.handshake
-    if (peer.dialing === conn) peer.dialing = null
-    if (conn.state === ConnectionState.OPEN || conn.state === ConnectionState.CLOSING) return
-    if (conn.refusedAsDuplicate) {
-      // The other side kept the connection it dialled; ours only waits in case that one fails.
-      if (peer.conn === null && peer.queue.length > 0 && !this._closing) peer.scheduleRedial(DUPLICATE_RETRY_MS)
-      return
-    }
-    this._dialer.failed(peer, cause ?? ClusterError.CONNECTION_CLOSED('closed during the handshake'), true)
-  }
-
-  private _ontick(): void {
-    const t = now()
-    for (const conn of this._connections) {
-      if (conn.pendingFrameBytes > 0 && t - conn.lastDataAt > this._opts.stallTimeoutMs) {
-        conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a frame and stopped`))
-      } else if (conn.reassemblyBytes > 0 && t - conn.reassemblyProgressAt > this._opts.stallTimeoutMs) {
-        // Other frames may still flow: what counts is that the chunked message stopped moving.
-        conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a chunked message and stopped`))
-      }
-    }
-    this._peers.forgetIdle(t)
-    const interval = this._opts.heartbeatIntervalMs
-    if (interval <= 0) return
-    for (const peer of this._peers.values()) {
-      if (peer.conn !== null && peer.conn.state === ConnectionState.OPEN) peer.heartbeat(interval)
-    }
-  }
-
-  // A seed dialled at one address answered with another: that is its name from now on, and what
-  // waited under the dialled address goes to it.
-  private _named(dialled: NodeAddress, peer: Peer): void {
-    this._log.info(`seed ${dialled.host}:${dialled.port} is ${peer.address.toString()}`)
-    this._aliases.set(dialled.key, peer.address)
-    const waiting = this._peers.get(dialled.key)
-    if (waiting === undefined || waiting === peer) return
-    this._peers.remove(waiting)
-    waiting.cancelRedial()
-    for (const f of waiting.queue.clear()) peer.send(f.msg, f.size)
-    this._peers.retire(waiting)
   }
 
   private _emitDrop(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {
