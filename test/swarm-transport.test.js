@@ -5,6 +5,7 @@ import test from 'brittle'
 import { NodeAddress } from 'actor-cluster-bare'
 import { behaviour } from './transport-behaviour.js'
 import { testnet, local, randomTopic, swarmSkip, offLoopback } from './helpers/swarm.js'
+import { until, envelope } from './helpers/transport.js'
 
 const MAX_FRAME_BYTES = 4 * 1024 * 1024
 
@@ -43,6 +44,65 @@ if (swarmSkip !== null) {
         return node
       }
     }
+  })
+
+  async function pair(t, opts = {}) {
+    const net = await testnet(t)
+    const topic = randomTopic()
+    const make = async () => {
+      const node = new SwarmTransport(local(net, { system: 'test', topic, heartbeatIntervalMs: 0, ...opts }))
+      t.teardown(() => node.shutdown())
+      await node.start()
+      node.received = []
+      node.setHandler((from, msg) => node.received.push({ from, msg }))
+      return node
+    }
+    return Promise.all([make(), make()])
+  }
+
+  test('swarm: a 20 MiB envelope crosses, cut into writes the stream takes', async (t) => {
+    const [a, b] = await pair(t, { maxFrameBytes: 32 * 1024 * 1024 })
+    const body = new Uint8Array(20 * 1024 * 1024).map((_, i) => (i * 31) & 0xff)
+    a.send(b.self, envelope(0, body))
+    a.send(b.self, envelope(1))
+    await until(() => b.received.length === 2, 30000, 'both')
+    const got = b.received[0].msg.body
+    t.is(got.byteLength, body.byteLength, '20 MiB')
+    let same = true
+    for (let i = 0; i < got.byteLength; i += 4093) if (got[i] !== ((i * 31) & 0xff)) same = false
+    t.ok(same && got[got.byteLength - 1] === body[body.byteLength - 1], 'intact')
+    t.is(b.received[1].msg.manifest, 'n:1', 'and the next one after it')
+    t.is(a.stats().reconnects, 0, 'on one connection')
+  })
+
+  test('swarm: a 1 MiB burst of small envelopes drains in order, past backpressure', async (t) => {
+    const [a, b] = await pair(t)
+    a.send(b.self, envelope(-1))
+    await until(() => b.received.length === 1, 5000, 'linked')
+    b.received.length = 0
+    const N = 16384
+    const body = new Uint8Array(48)
+    for (let i = 0; i < N; i++) a.send(b.self, envelope(i, body))
+    t.ok(a.stats(b.self).queuedBytes > 0, 'queued past what one write takes')
+    await until(() => b.received.length === N, 20000, 'the burst')
+    t.ok(b.received.every((r, i) => r.msg.manifest === 'n:' + i), `all ${N}, in order`)
+    t.is(Object.keys(a.stats().drops).length, 0, 'nothing dropped')
+  })
+
+  test('swarm: two nodes that find each other on a topic while both send end with one link and lose nothing', async (t) => {
+    const [a, b] = await pair(t)
+    const N = 300
+    // Both send from the start: their discoveries cross, hyperswarm may open and replace connections.
+    for (let i = 0; i < N; i++) {
+      a.send(b.self, envelope(i))
+      b.send(a.self, envelope(i))
+      if (i % 30 === 0) await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    await until(() => a.received.length === N && b.received.length === N, 10000, 'every message')
+    t.ok(a.received.every((r, i) => r.msg.manifest === 'n:' + i), 'a got all, in order')
+    t.ok(b.received.every((r, i) => r.msg.manifest === 'n:' + i), 'b got all, in order')
+    await until(() => a.peers().length === 1 && b.peers().length === 1, 5000, 'one link each')
+    t.comment(`connections replaced: a ${a.stats().reconnects}, b ${b.stats().reconnects}`)
   })
 
   test('swarm: nothing left loopback', (t) => {

@@ -13,7 +13,6 @@ import { ClusterError } from '../errors.ts'
 import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress, isSystemName } from '../node-address.ts'
 import { decodeZ32, encodeZ32 } from '../z-base-32.ts'
-import { DEFAULT_MAX_FRAME_BYTES } from '../wire/index.ts'
 import type { HelloMessage, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
 import { Connection, ConnectionState, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
@@ -22,7 +21,8 @@ import { PeerTable } from './peer-table.ts'
 import { SWARM_DEFAULTS, type BootstrapNode, type SwarmAllow, type SwarmDiscovery, type SwarmLike, type SwarmTransportOptions } from './swarm-options.ts'
 import { loadHyperDht, loadHyperswarm } from './swarm-modules.ts'
 import { SwarmSocket, type SwarmConnection } from './swarm-socket.ts'
-import { tcpSettings, type TcpSettings } from './tcp-options.ts'
+import { frameLimit, tcpSettings, type TcpSettings } from './tcp-options.ts'
+import { Ticker } from './ticker.ts'
 import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
 import {
   DropReason,
@@ -82,6 +82,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
   private _started: boolean
   private _closing: boolean
   private _ticker: TimerHandle | null
+  private _housekeeping: Ticker
   private _nextRefreshAt: number
   private _refreshWait: number
   private _rejected: Partial<Record<string, number>>
@@ -109,10 +110,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     this._namedCluster = o.cluster !== undefined
     this.self = NodeAddress.ofKey(o.system ?? UNNAMED, this.keyPair.publicKey)
     this.cluster = o.cluster ?? this.self.system
-    this.maxFrameBytes = o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
-    if (!Number.isInteger(this.maxFrameBytes) || this.maxFrameBytes < 1024 || this.maxFrameBytes > 0xffffffff) {
-      throw ClusterError.BAD_OPTIONS('maxFrameBytes must be an integer from 1024 to 2^32-1')
-    }
+    this.maxFrameBytes = frameLimit({ ...o, self: this.self })
     this.incarnation = newIncarnation()
     this.discovers = true
     this.swarm = null
@@ -151,6 +149,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
       (peer) => this._want(peer),
       (peer, msg, bytes, reason) => this._emitDrop(peer.address, msg, bytes, reason)
     )
+    this._housekeeping = new Ticker(this._opts, this._connections, this._peers)
   }
 
   /** This node's public key (32 bytes). */
@@ -519,21 +518,13 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
 
   private _ontick(): void {
     const t = now()
-    for (const conn of this._connections) {
-      if (conn.pendingFrameBytes > 0 && t - conn.lastDataAt > this._opts.stallTimeoutMs) {
-        conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a frame and stopped`))
-      } else if (conn.reassemblyBytes > 0 && t - conn.reassemblyProgressAt > this._opts.stallTimeoutMs) {
-        conn.destroy(ClusterError.STALLED(`${conn.describe()} sent part of a chunked message and stopped`))
-      }
-    }
-    this._peers.forgetIdle(t)
+    // Stalled frames, idle peers, heartbeats: as on TCP.
+    this._housekeeping.tick()
     let connected = 0
     let wanting = 0
     for (const peer of this._peers.values()) {
       if (peer.conn !== null) {
         connected++
-        const interval = this._opts.heartbeatIntervalMs
-        if (interval > 0 && peer.conn.state === ConnectionState.OPEN) peer.heartbeat(interval)
       } else if (peer.queue.length > 0) {
         wanting++
         this._want(peer)
