@@ -58,10 +58,16 @@ export interface BusMember {
   readonly self: NodeAddress
   readonly maxFrameBytes: number
   /**
-   * A message arrives; `size` is its encoded size.
+   * A message arrives; `size` is its encoded size. False when the member no longer takes any
+   * (it is shutting down): the sender counts it as undelivered.
    * @internal
    */
-  _receive(from: NodeAddress, msg: WireMessage, size: number): void
+  _receive(from: NodeAddress, msg: WireMessage, size: number): boolean
+  /**
+   * A message this member sent was handed to its receiver.
+   * @internal
+   */
+  _delivered(to: NodeAddress, msg: WireMessage): void
   /**
    * A message this member sent will not arrive: counted and reported by the sender.
    * @internal
@@ -322,7 +328,8 @@ export class Bus {
       flight.queue.shift()
       flight.bytes -= head.size
       flight.frames--
-      flight.receiver._receive(flight.sender.self, head.msg, head.size)
+      if (flight.receiver._receive(flight.sender.self, head.msg, head.size)) flight.sender._delivered(flight.receiver.self, head.msg)
+      else flight.sender._undelivered(flight.receiver.self, head.msg, head.size, DropReason.SHUTDOWN)
     }
     if (flight.closed) return
     if (flight.queue.length === 0 && flight.held === null) {
