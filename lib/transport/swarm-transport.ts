@@ -13,7 +13,8 @@ import { ClusterError } from '../errors.ts'
 import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress, isSystemName } from '../node-address.ts'
 import { decodeZ32, encodeZ32 } from '../z-base-32.ts'
-import type { HelloMessage, WireMessage } from '../wire/index.ts'
+import { LINK_KINDS } from '../wire/index.ts'
+import type { HelloMessage, WireKind, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
 import { Connection, ConnectionState, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
 import { closed, within, type Peer } from './peer.ts'
@@ -27,7 +28,9 @@ import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffi
 import {
   DropReason,
   countDrop,
+  emptyPeerStats,
   newIncarnation,
+  type DeliveryStats,
   type MessageHandler,
   type ObservableTransport,
   type PeerStats,
@@ -88,6 +91,8 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
   private _rejected: Partial<Record<string, number>>
   private _unboundHandshakeFailures: number
   private _orphanDrops: Partial<Record<DropReason, number>>
+  /** The same messages in the delivery counts. */
+  private _orphanDelivery: DeliveryStats
   private _reassembly: ReassemblyBudget
 
   constructor(o: SwarmTransportOptions) {
@@ -143,11 +148,12 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     this._rejected = {}
     this._unboundHandshakeFailures = 0
     this._orphanDrops = {}
+    this._orphanDelivery = emptyPeerStats('').delivery
     this._reassembly = { held: 0, max: this._opts.maxReassemblyBytes }
     this._peers = new PeerTable(
       this._opts,
       (peer) => this._want(peer),
-      (peer, msg, bytes, reason) => this._emitDrop(peer.address, msg, bytes, reason)
+      (peer, kind, bytes, reason, count) => this._emitDrop(peer.address, kind, bytes, reason, count)
     )
     this._housekeeping = new Ticker(this._opts, this._connections, this._peers)
   }
@@ -222,8 +228,12 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     checkFits(msg, size, peer?.conn?.peerMaxFrameBytes ?? this.maxFrameBytes, to)
     if (peer === null) {
       const reason = this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE
+      if (!LINK_KINDS.has(msg.kind)) {
+        this._orphanDelivery.sent++
+        countDrop(this._orphanDelivery.dropped, reason)
+      }
       countDrop(this._orphanDrops, reason)
-      this._emitDrop(to, msg, size, reason)
+      this._emitDrop(to, msg.kind, size, reason, 1)
       return
     }
     peer.send(msg, size)
@@ -237,10 +247,10 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
   refuse(from: NodeAddress, msg: WireMessage, reason: DropReason): void {
     const peer = this._peers.get(from.key)
     if (peer !== undefined) {
-      peer.drop(msg, 0, reason)
+      peer.refused(msg, reason)
     } else {
       countDrop(this._orphanDrops, reason)
-      this._emitDrop(from, msg, 0, reason)
+      this._emitDrop(from, msg.kind, 0, reason, 1)
     }
   }
 
@@ -286,7 +296,8 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
       inboundConnections: handshaking,
       knownPeers: this._peers.size,
       reassemblyBytes: this._reassembly.held,
-      dialsQueued: 0
+      dialsQueued: 0,
+      delivery: { ...this._orphanDelivery, dropped: { ...this._orphanDelivery.dropped } }
     }
     return sumStats(base, this._peers.snapshots(), this._orphanDrops)
   }
@@ -348,6 +359,12 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
   }
 
   /** @internal */
+  _delivered(remote: NodeAddress): { incarnation: number; delivered: number } | null {
+    const peer = this._peers.get(remote.key)
+    return peer === undefined ? null : { incarnation: peer.ledger.from, delivered: peer.ledger.highest }
+  }
+
+  /** @internal */
   _onopen(conn: Connection): void {
     const remote = conn.remote!
     if (this._closing) {
@@ -385,8 +402,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
   _onmessage(conn: Connection, msg: WireMessage): void {
     const remote = conn.remote
     const peer = remote === null ? undefined : this._peers.get(remote.key)
-    if (peer === undefined) return
-    peer.received()
+    if (peer === undefined || !peer.received(conn, msg)) return
     dispatch(this._receiver, peer.address, peer.stats, msg)
   }
 
@@ -414,7 +430,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     if (peer === undefined || !peer.detach(conn)) return
     this._log.debug(`closed ${conn.describe()}${cause ? `: ${cause.message}` : ''}`)
     this.emit('peer-disconnected', peer.address, cause)
-    if (!this._closing && peer.queue.length > 0) this._want(peer)
+    if (!this._closing && peer.pending) this._want(peer)
   }
 
   /** A connection hyperswarm brought: our handshake runs on it before anything else does. */
@@ -525,7 +541,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     for (const peer of this._peers.values()) {
       if (peer.conn !== null) {
         connected++
-      } else if (peer.queue.length > 0) {
+      } else if (peer.pending) {
         wanting++
         this._want(peer)
       }
@@ -538,9 +554,9 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     }
   }
 
-  private _emitDrop(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {
-    this._log.debug(`dropped ${msg.kind} for ${to.toString()}: ${reason}`)
-    this.emit('drop', { peer: to, reason, kind: msg.kind, bytes })
+  private _emitDrop(to: NodeAddress, kind: WireKind, bytes: number, reason: DropReason, count: number): void {
+    this._log.debug(`dropped ${count === 1 ? kind : `${count} messages`} for ${to.toString()}: ${reason}`)
+    this.emit('drop', count === 1 ? { peer: to, reason, kind, bytes } : { peer: to, reason, kind, bytes, count })
   }
 
   private _reject(err: ClusterError, remote: string): void {
