@@ -55,12 +55,23 @@ interface Link {
   incarnation: number
 }
 
+/**
+ * A transport without sockets, for tests: transports on one `Bus` reach each other in-process,
+ * through the faults and partitions the bus injects. It behaves as TcpTransport does where a
+ * test can see it (connect on first send, order per sender, frame limits, drops counted and
+ * emitted, events, stats). `new InMemoryTransport({ self, bus, log })`.
+ */
 export class InMemoryTransport
   extends EventEmitter<TransportEventMap>
   implements ObservableTransport, BusMember
 {
   self: NodeAddress
+  /** The bus this transport is on. */
   readonly bus: Bus
+  /**
+   * The largest frame this node accepts (length prefix included).
+   * @default 16777216 (16 MiB)
+   */
   readonly maxFrameBytes: number
   readonly incarnation: number
   private _serialize: boolean
@@ -79,10 +90,15 @@ export class InMemoryTransport
   private _heartbeatAt: Map<string, number>
   private _receiver: Receiver
 
+  /** A new bus, the meeting place of the transports of one test: `new Bus(opts)`. */
   static newBus(opts?: BusOptions): Bus {
     return new Bus(opts)
   }
 
+  /**
+   * Throws `BAD_OPTIONS` without a bus or on a `maxFrameBytes` outside 1024..2^32-1; joins the
+   * bus at `start()`.
+   */
   constructor(opts: InMemoryTransportOptions) {
     super()
     if (opts === null || typeof opts !== 'object') {

@@ -40,10 +40,26 @@ import {
 
 export { TCP_DEFAULTS, type TcpTransportOptions } from './tcp-options.ts'
 
+/**
+ * The transport a cluster uses by default: one TCP (or TLS) connection per pair of nodes, listening
+ * on `self.host:self.port` (or `listenHost`), dialling on the first send. Control traffic goes
+ * before user envelopes, what is queued in a tick goes out in one write, each peer's queue is
+ * bounded in bytes and whatever cannot be delivered is counted by reason and emitted as `drop`.
+ * Events: `TransportEventMap`.
+ */
 export class TcpTransport extends EventEmitter<TransportEventMap> implements ObservableTransport, ConnectionOwner {
   self: NodeAddress
+  /** The socket backend in use: the running runtime's unless `backend` was given. */
   readonly backend: TcpBackend
+  /**
+   * The largest frame this node accepts, and the largest it sends unless a peer asks for less.
+   * @default DEFAULT_MAX_FRAME_BYTES (16 MiB)
+   */
   readonly maxFrameBytes: number
+  /**
+   * The cluster name sent in every hello; a peer with another is refused.
+   * @default self.system
+   */
   readonly cluster: string
   readonly incarnation: number
   private _opts: TcpSettings
@@ -75,6 +91,11 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _ondial: (peer: Peer) => void
   private _ondrop: PeerDropHandler
 
+  /**
+   * `new TcpTransport({ self, log, tls, secret, maxFrameBytes, backend, ... })`, or the short
+   * form `new TcpTransport(self, log, tls, maxFrameBytes)`. Throws `BAD_OPTIONS` or `TLS_CONFIG`
+   * on settings that cannot work; nothing listens until `start()`.
+   */
   constructor(
     selfOrOptions: NodeAddress | string | TcpTransportOptions,
     log?: Logger,
