@@ -67,6 +67,10 @@ export class RecordMerge {
     if (address === null) return refuse(`unparseable address ${JSON.stringify(String(d.address).slice(0, 64))}`, true)
     const bad = outOfRange(d)
     if (bad !== null) return refuse(`${address.toString()}: ${bad}`, true)
+    // A node named by its key signs with that key, and no other.
+    if (address.publicKey !== null && !bytesEqual(address.publicKey, d.key)) {
+      return refuse(`${address.toString()}: signed with a key that is not the one it is named by`, true)
+    }
     if (address.equals(this._view.self)) {
       if (!this._view.observer) this._mergeOwn(d, result, refuse, final)
       return true

@@ -63,7 +63,9 @@ export class ViewEvents {
     for (const m of next.values()) {
       if (m.status === 'removed' && !this._removedAt.has(m.address.key)) {
         this._removedAt.set(m.address.key, now())
-        if (!m.address.equals(ctx.self)) ctx.transport.disconnect(m.address)
+        if (m.address.equals(ctx.self)) continue
+        if (ctx.transport.exclude !== undefined) ctx.transport.exclude(m.address)
+        else ctx.transport.disconnect(m.address)
       }
     }
     const leader = ctx.membership.leader()
