@@ -27,6 +27,7 @@ import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffi
 import {
   DropReason,
   countDrop,
+  dropEvent,
   newIncarnation,
   type MessageHandler,
   type PeerStats,
@@ -388,7 +389,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
 
   private _emitDrop(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {
     this._log.debug(`dropped ${msg.kind} for ${to.toString()}: ${reason}`)
-    this.emit('drop', { peer: to, reason, kind: msg.kind, bytes })
+    this.emit('drop', dropEvent(to, msg, bytes, reason))
   }
 
   private _reject(err: ClusterError, remote: string): void {

@@ -50,6 +50,15 @@ export interface DropEvent {
   reason: DropReason
   kind: WireMessage['kind']
   bytes: number
+  /** For an envelope, the local path it was sent to. */
+  recipient?: string
+}
+
+/** The drop event of a message that did not reach `peer`. */
+export function dropEvent(peer: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): DropEvent {
+  const e: DropEvent = { peer, reason, kind: msg.kind, bytes }
+  if (msg.kind === 'envelope') e.recipient = msg.to
+  return e
 }
 
 export interface PeerStats {
