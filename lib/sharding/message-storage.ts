@@ -16,6 +16,7 @@ export interface StoredMessage {
   body: Uint8Array
 }
 
+/** Where messages to entities wait until handled; every call may return a promise. */
 export interface MessageStorage {
   /** Keeps a message before it is delivered; returns its id. */
   save(message: Omit<StoredMessage, 'id'>): number | Promise<number>
@@ -42,6 +43,7 @@ export class MemoryMessageStorage implements MessageStorage {
   /** Kept as given (no copy with the id on the hot path); the id is added when listed. */
   private _messages: Map<number, Omit<StoredMessage, 'id'>>
 
+  /** `maxMessages` (default 100,000): past it, the oldest message not done is forgotten. */
   constructor(opts: { maxMessages?: number } = {}) {
     this.evicted = 0
     this._seq = 0
@@ -49,10 +51,12 @@ export class MemoryMessageStorage implements MessageStorage {
     this._messages = new Map()
   }
 
+  /** Messages kept and not done. */
   get size(): number {
     return this._messages.size
   }
 
+  /** Keeps a message and returns its id. */
   save(message: Omit<StoredMessage, 'id'>): number {
     const id = ++this._seq
     if (this._messages.size >= this._max) {
@@ -63,10 +67,12 @@ export class MemoryMessageStorage implements MessageStorage {
     return id
   }
 
+  /** Forgets a message its entity has handled. */
   markDone(id: number): void {
     this._messages.delete(id)
   }
 
+  /** Messages of a shard kept and not done, oldest first. */
   undelivered(type: string, shard: number): StoredMessage[] {
     const out: StoredMessage[] = []
     for (const [id, m] of this._messages) if (m.shard === shard && m.type === type) out.push({ ...m, id })
