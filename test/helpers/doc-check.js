@@ -15,13 +15,15 @@ const DEFAULTS = {
   MailboxOptions: 'MAILBOX_DEFAULTS',
   PhiAccrualOptions: 'PHI_DEFAULTS',
   Supervision: 'SUPERVISION_DEFAULTS',
-  TcpTransportOptions: 'TCP_DEFAULTS'
+  TcpTransportOptions: 'TCP_DEFAULTS',
+  ShardingOptions: 'SHARDING_DEFAULTS',
+  EntityTypeOptions: 'SHARDING_DEFAULTS'
 }
 // Classes whose every public member is documented.
-const CLASSES = ['Cluster', 'ActorSystem', 'ActorRef', 'Channel', 'NodeAddress', 'ClusterTestKit', 'Terminated', 'Serialization']
+const CLASSES = ['Cluster', 'ActorSystem', 'ActorRef', 'Channel', 'NodeAddress', 'ClusterTestKit', 'Terminated', 'Serialization', 'Sharding', 'MemoryMessageStorage']
 // Interfaces other than options and events whose members are documented: what both transports
 // implement, so their members show these docs too.
-const INTERFACES = ['Transport', 'ObservableTransport']
+const INTERFACES = ['Transport', 'ObservableTransport', 'MessageStorage']
 
 export function undocumented(pkgDir) {
   const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'))
