@@ -137,6 +137,21 @@ test('gossipmonger: malformed peers and payloads are error events, never thrown;
   t.execution(() => quiet.digest({ id: 'x' }, a.peer, {}), 'no error listener: still not thrown')
 })
 
+test('gossipmonger: a peer reached as localhost:P while it announces 127.0.0.1:P gets its messages', async (t) => {
+  const a = await listening(t, 'a')
+  const b = await listening(t, 'b')
+  const errors = []
+  a.transport.on('error', (err) => errors.push(err.code))
+  const got = []
+  b.transport.on('digest', (remote, digest) => got.push(digest))
+  const viaLocalhost = { id: 'b', transport: { host: 'localhost', port: b.peer.transport.port } }
+  for (let i = 0; i < 3; i++) a.transport.digest(viaLocalhost, a.peer, { i })
+  await until(() => got.length === 3, 5000, 'the digests')
+  t.alike(got, [{ i: 0 }, { i: 1 }, { i: 2 }], 'all, in order')
+  t.alike(errors, [], 'no error')
+  t.is(a.transport.stats().peers, 1, 'one connection, under the name b announced')
+})
+
 test('gossipmonger: a received digest that its listener cannot walk is an error event; the link carries on', async (t) => {
   const a = await listening(t, 'a')
   const b = await listening(t, 'b')
@@ -181,4 +196,66 @@ test('gossipmonger: the real gossipmonger converges over this transport and surv
   t.ok(nodes.every(full), 'converged')
   await until(() => errors.includes('BAD_ADDRESS'), 15000, 'gossip to the ghost reported')
   t.pass('the peer without a transport was an error event, and the process lives')
+})
+
+// Three real gossipmonger nodes over this transport, listening on 127.0.0.1; `seedOf(a)` is how
+// b and c spell the seed a; `optionsOf(id)` the options of each node's TcpTransport.
+async function realCluster(t, seedOf, optionsOf = () => ({})) {
+  const nodes = []
+  for (const id of ['a', 'b', 'c']) {
+    const { transport, peer } = await listening(t, id, 0, optionsOf(id))
+    nodes.push({ id, transport, peer, seen: {}, errors: [] })
+  }
+  const seed = seedOf(nodes[0])
+  for (const n of nodes) {
+    n.gm = new Gossipmonger({ id: n.id, transport: n.peer.transport }, { transport: n.transport, seeds: n.id === 'a' ? [] : [seed], GOSSIP_INTERVAL: 50 })
+    n.gm.on('update', (peerId, key, value) => (n.seen[key] = value))
+    n.gm.on('error', (err) => n.errors.push(err))
+    n.gm.update('key-' + n.id, 'value of ' + n.id)
+    t.teardown(() => clearTimeout(n.gm.timeout))
+  }
+  return nodes
+}
+
+const converged = (nodes) => nodes.every((n) => ['a', 'b', 'c'].every((id) => id === n.id || n.seen['key-' + id] === 'value of ' + id))
+
+test('gossipmonger: with the real gossipmonger, seeds spelled localhost:P converge with peers announcing 127.0.0.1:P', { skip: Gossipmonger === null }, async (t) => {
+  const nodes = await realCluster(t, (a) => ({ id: 'a', transport: { host: 'localhost', port: a.peer.transport.port } }))
+  for (const n of nodes) n.gm.gossip()
+  await until(() => converged(nodes), 15000, 'every node to have every key')
+  t.ok(converged(nodes), 'converged')
+  t.alike(nodes.flatMap((n) => n.errors.map((e) => e.code)), [], 'no error on the way')
+})
+
+test('gossipmonger: with the real gossipmonger, a peer it cannot reach is an error event at the first failed dial; gossip goes on', { skip: Gossipmonger === null }, async (t) => {
+  const backend = getTcpBackend()
+  const dials = new Map()
+  const counting = {
+    name: backend.name,
+    verifiesClientCertificates: backend.verifiesClientCertificates,
+    listen: (opts) => backend.listen(opts),
+    connect: (opts) => {
+      dials.set(opts.port, (dials.get(opts.port) ?? 0) + 1)
+      return backend.connect(opts)
+    }
+  }
+  // A port that was free a moment ago: nobody listens there.
+  const probe = await listening(t, 'probe')
+  const gone = probe.transport.port
+  await new Promise((resolve) => probe.transport.close(resolve))
+  // Only b's dials are counted: the others may learn of the peer from b and dial it too.
+  const nodes = await realCluster(t, (a) => ({ id: 'a', transport: a.peer.transport }), (id) => (id === 'b' ? { backend: counting } : {}))
+  // Node b is told of a peer that is not there: gossipmonger will gossip to it as to any other.
+  const a = nodes[0]
+  const b = nodes[1]
+  const reported = []
+  b.gm.on('error', (err) => reported.push({ code: err.code, dials: dials.get(gone) ?? 0, message: err.message }))
+  a.transport.digest(b.peer, a.peer, [{ id: 'gone', maxVersionSeen: 1, transport: { host: '127.0.0.1', port: gone } }])
+  for (const n of nodes) n.gm.gossip()
+  await until(() => reported.length > 0, 10000, 'the error event')
+  t.is(reported[0].code, 'UNREACHABLE')
+  t.is(reported[0].dials, 1, "reported at b's first failed dial")
+  t.ok(reported[0].message.includes(`127.0.0.1:${gone}`), 'the message names the peer')
+  await until(() => converged(nodes), 15000, 'every node to have every key')
+  t.ok(converged(nodes), 'the others converge meanwhile')
 })

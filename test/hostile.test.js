@@ -209,6 +209,7 @@ test(`${runtime}: chunked messages held open are capped per connection and per n
     socket.write(encodeFrame(hello(`actor-cluster://test@127.0.0.1:${3001 + i}`)))
     await acked
     socket.ondata = () => {}
+    socket.write(encodeFrame({ kind: 'resume', next: 1 }))
     for (let offset = 0; offset < 3 * PIECE; offset += PIECE) socket.write(chunk(1, offset))
     const beat = setInterval(() => socket.write(encodeFrame({ kind: 'heartbeat', seq: 1, sentAt: 0 })), 100)
     t.teardown(() => clearInterval(beat))
@@ -228,12 +229,75 @@ test(`${runtime}: chunked messages held open are capped per connection and per n
     const acked = new Promise((resolve) => (s.ondata = resolve))
     s.write(encodeFrame(hello('actor-cluster://test@127.0.0.1:3009')))
     await acked
+    s.write(encodeFrame({ kind: 'resume', next: 1 }))
     for (let offset = 0; offset < 3 * PIECE; offset += PIECE) s.write(chunk(1, offset))
     for (let offset = 0; offset < 2 * PIECE; offset += PIECE) s.write(chunk(2, offset))
   })
   await until(() => codes.length === 1, 3000, 'the refusal')
   t.is(codes[0], 'FRAME_TOO_LARGE')
   t.is(node.stats().reassemblyBytes, 0)
+})
+
+test(`${runtime}: four connections trying to hold sixteen large messages open are cut, and memory stays near the node's cap`, { timeout: 60000 }, async (t) => {
+  const MAX = 8 * 1024 * 1024
+  const CAP = 2 * MAX
+  const node = await tcpNode(t, 'node', { maxFrameBytes: MAX, maxReassemblyBytes: CAP, stallTimeoutMs: 500 })
+  const codes = []
+  node.on('connection-error', (err) => codes.push(err.code))
+  // Each stranger opens four messages of almost 8 MiB side by side and sends all but the last
+  // piece of each: 124 MiB held if nothing stopped them. The frames are made once, before memory
+  // is measured.
+  const PIECE = 256 * 1024
+  const total = MAX - 64
+  const frames = []
+  for (let offset = 0; offset + PIECE < total; offset += PIECE) {
+    for (let id = 1; id <= 4; id++) {
+      frames.push(encodeFrame({ kind: 'chunk', id, offset, totalBytes: total, data: new Uint8Array(PIECE).fill(id) }))
+    }
+  }
+  const beat = encodeFrame({ kind: 'heartbeat', seq: 1, sentAt: 0 })
+  const sockets = []
+  t.teardown(() => sockets.forEach((s) => s.destroy(null)))
+  const holdOpen = async (address) => {
+    const socket = await backend.connect({ host: HOST, port: node.self.port })
+    sockets.push(socket)
+    const acked = new Promise((resolve) => (socket.ondata = resolve))
+    socket.onend = () => socket.end()
+    const closed = new Promise((resolve) => (socket.onclose = resolve))
+    socket.write(encodeFrame(hello(address)))
+    await Promise.race([acked, closed])
+    socket.ondata = () => {}
+    socket.write(encodeFrame({ kind: 'resume', next: 1 }))
+    for (const f of frames) {
+      if (socket.closed) break
+      if (!socket.write(f)) await Promise.race([new Promise((resolve) => (socket.ondrain = resolve)), closed])
+    }
+    // Kept busy, so only the stopped messages can stall it out.
+    const timer = setInterval(() => socket.closed || socket.write(beat), 100)
+    t.teardown(() => clearInterval(timer))
+    await closed
+    clearInterval(timer)
+  }
+  const before = memory()
+  let peak = before
+  const sampler = setInterval(() => (peak = Math.max(peak, memory())), 10)
+  t.teardown(() => clearInterval(sampler))
+  const strangers = Promise.all([0, 1, 2, 3].map((i) => holdOpen(`actor-cluster://test@127.0.0.1:${3101 + i}`)))
+  const cut = await Promise.race([strangers.then(() => true), sleep(10000).then(() => false)])
+  clearInterval(sampler)
+  t.ok(cut, 'every stranger cut within 10 s')
+  await until(() => codes.length === 4 || !cut, 3000, 'a code for each')
+  t.ok(codes.length === 4 && codes.every((c) => ['REASSEMBLY_FULL', 'FRAME_TOO_LARGE', 'STALLED'].includes(c)), `each cut with a code (${codes.join(', ')})`)
+  t.is(node.stats().reassemblyBytes, 0, 'nothing held after')
+  if (before !== null) {
+    // What the node may hold is its cap; the rest is room for socket buffers and garbage not yet
+    // collected (what was read before each cut). Held without limits, the pieces alone would be
+    // 124 MiB.
+    const bound = CAP + 48 * 1024 * 1024
+    t.ok(peak - before < bound, `memory grew at most ${Math.round((peak - before) / 1048576)} MiB (bound ${bound / 1048576} MiB)`)
+  } else {
+    t.comment('no memory reading on this runtime')
+  }
 })
 
 // A stranger that finishes a handshake under `address` and sends one heartbeat; resolves with
@@ -270,11 +334,16 @@ test(`${runtime}: established connections from peers are capped by maxConnection
 
 test(`${runtime}: the peer table stays bounded under many handshakes with made-up addresses`, { timeout: 120000 }, async (t) => {
   const node = await tcpNode(t, 'node', { maxPeers: 100, stallTimeoutMs: 200 })
-  const N = 1000
-  for (let i = 0; i < N; i++) {
-    const { socket, closed } = await handshaken(node.self.port, `actor-cluster://test@10.${(i >> 8) & 255}.${i & 255}.1:5000`)
-    socket.destroy(null)
-    await closed
+  // 5,000 distinct addresses, ten handshakes at a time.
+  const N = 5000
+  const WIDE = 10
+  for (let i = 0; i < N; i += WIDE) {
+    await Promise.all(Array.from({ length: WIDE }, async (_, j) => {
+      const k = i + j
+      const { socket, closed } = await handshaken(node.self.port, `actor-cluster://test@10.${(k >> 8) & 255}.${k & 255}.1:5000`)
+      socket.destroy(null)
+      await closed
+    }))
   }
   await until(() => node.stats().knownPeers <= 100, 3000, 'the table back under its bound')
   const s = node.stats()

@@ -59,7 +59,9 @@ const SYSTEM = 'gossipmonger'
 const CHANNEL = { digest: 'gossipmonger/digest', deltas: 'gossipmonger/deltas' } as const
 // Gossip repeats itself: a digest that could not go is replaced by the next one, so the first
 // failed dial is worth reporting and the next try should come about a gossip interval later.
-const ADAPTER_DEFAULTS = { maxDialAttempts: 1, backoffMaxMs: 1000 } as const
+// Peers are named by id, and the host:port a peer is known by is only how to reach it
+// (`localhost:P` reaches a peer announcing `127.0.0.1:P`), as a seed's address is.
+const ADAPTER_DEFAULTS = { maxDialAttempts: 1, backoffMaxMs: 1000, seeds: 'any' } as const
 
 export class GossipmongerTcpTransport extends EventEmitter<GossipmongerEventMap> {
   host: string

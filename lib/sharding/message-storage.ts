@@ -16,7 +16,6 @@ export interface StoredMessage {
   body: Uint8Array
 }
 
-/** Where messages to entities wait until handled; every call may return a promise. */
 export interface MessageStorage {
   /** Keeps a message before it is delivered; returns its id. */
   save(message: Omit<StoredMessage, 'id'>): number | Promise<number>
@@ -43,7 +42,10 @@ export class MemoryMessageStorage implements MessageStorage {
   /** Kept as given (no copy with the id on the hot path); the id is added when listed. */
   private _messages: Map<number, Omit<StoredMessage, 'id'>>
 
-  /** `maxMessages` (default 100,000): past it, the oldest message not done is forgotten. */
+  /**
+   * `maxMessages`: how many messages not done it keeps before it forgets the oldest.
+   * @default { maxMessages: 100000 }
+   */
   constructor(opts: { maxMessages?: number } = {}) {
     this.evicted = 0
     this._seq = 0
@@ -51,12 +53,11 @@ export class MemoryMessageStorage implements MessageStorage {
     this._messages = new Map()
   }
 
-  /** Messages kept and not done. */
+  /** Messages held, not yet marked done. */
   get size(): number {
     return this._messages.size
   }
 
-  /** Keeps a message and returns its id. */
   save(message: Omit<StoredMessage, 'id'>): number {
     const id = ++this._seq
     if (this._messages.size >= this._max) {
@@ -67,12 +68,10 @@ export class MemoryMessageStorage implements MessageStorage {
     return id
   }
 
-  /** Forgets a message its entity has handled. */
   markDone(id: number): void {
     this._messages.delete(id)
   }
 
-  /** Messages of a shard kept and not done, oldest first. */
   undelivered(type: string, shard: number): StoredMessage[] {
     const out: StoredMessage[] = []
     for (const [id, m] of this._messages) if (m.shard === shard && m.type === type) out.push({ ...m, id })

@@ -9,17 +9,18 @@ import type { Peer } from './peer.ts'
 import type { PeerTable } from './peer-table.ts'
 
 export class SeedNames {
-  private _seeds: Set<string>
+  private _seeds: Set<string> | 'any'
   private _aliases: Map<string, NodeAddress>
 
-  constructor(seeds: NodeAddress[]) {
-    this._seeds = new Set(seeds.map((s) => s.key))
+  /** `'any'`: every dialled address is only how to reach a node, as a seed's is. */
+  constructor(seeds: NodeAddress[] | 'any') {
+    this._seeds = seeds === 'any' ? 'any' : new Set(seeds.map((s) => s.key))
     this._aliases = new Map()
   }
 
   /** Whether `address` is a seed's dialled address (its hello may announce another name). */
   isSeed(address: NodeAddress): boolean {
-    return this._seeds.has(address.key)
+    return this._seeds === 'any' || this._seeds.has(address.key)
   }
 
   /** The name a dialled seed address answered with, or the address itself. */

@@ -51,9 +51,11 @@ export interface TcpTransportOptions {
   /**
    * Addresses (host:port or node addresses) that are only how to reach a seed: the address a
    * seed announces in its handshake is its name, and messages sent to the dialled one go to it.
+   * `'any'` treats every dialled address so, for users whose peers are named elsewhere (the
+   * gossipmonger drop-in names peers by id and reaches them by whatever host:port it was told).
    * @default []
    */
-  seeds?: (NodeAddress | string)[]
+  seeds?: (NodeAddress | string)[] | 'any'
   /**
    * A connection that has not finished its handshake by then is closed.
    * @default 5000

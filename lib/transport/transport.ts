@@ -40,7 +40,9 @@ export const DropReason = {
   FORBIDDEN_RECIPIENT: 'forbidden-recipient',
   /** Fault injection on an in-memory bus. */
   INJECTED_LOSS: 'injected-loss',
-  PARTITIONED: 'partitioned'
+  PARTITIONED: 'partitioned',
+  /** Written to a peer that restarted (a new incarnation) before it acknowledged them. */
+  PEER_RESTARTED: 'peer-restarted'
 } as const
 
 export type DropReason = (typeof DropReason)[keyof typeof DropReason]
@@ -50,11 +52,36 @@ export interface DropEvent {
   reason: DropReason
   kind: WireMessage['kind']
   bytes: number
-  /** For an envelope, the local path it was sent to. */
+  /**
+   * How many messages the event stands for: several when written batches the peer never
+   * acknowledged are given up together (`kind` is then the first one's, 'envelope' if any was).
+   * @default 1
+   */
+  count?: number
+  /** For a single envelope, the local path it was sent to. */
   recipient?: string
 }
 
-/** The drop event of a message that did not reach `peer`. */
+/**
+ * What became of the messages sent to one peer (all kinds but heartbeats, goodbyes and the
+ * transport's own): `sent` = `delivered` + the sum of `dropped` + `pending`, always.
+ */
+export interface DeliveryStats {
+  /** Messages handed to send() for the peer, those refused at once included. */
+  sent: number
+  /** Acknowledged by the peer: handed to its handler. */
+  delivered: number
+  /** Given up, by reason. */
+  dropped: Partial<Record<DropReason, number>>
+  /** Queued, or written and not acknowledged yet. */
+  pending: number
+  /** Bytes written and kept until the peer acknowledges them, for a resend. */
+  unackedBytes: number
+  /** Messages from the peer that arrived again after a resend and were discarded. */
+  duplicates: number
+}
+
+/** The drop event of one message that did not reach `peer`. */
 export function dropEvent(peer: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): DropEvent {
   const e: DropEvent = { peer, reason, kind: msg.kind, bytes }
   if (msg.kind === 'envelope') e.recipient = msg.to
@@ -76,6 +103,8 @@ export interface PeerStats {
   handshakeFailures: number
   /** Last heartbeat round trip in milliseconds, or null before the first. */
   rttMs: number | null
+  /** What became of the messages sent to the peer. */
+  delivery: DeliveryStats
 }
 
 export interface TransportStats {
@@ -98,6 +127,8 @@ export interface TransportStats {
   reassemblyBytes: number
   /** Dials that had to wait for a free slot under maxConcurrentDials. */
   dialsQueued: number
+  /** What became of the messages sent, over every peer (forgotten ones included). */
+  delivery: DeliveryStats
 }
 
 /** Events both transports emit (bare-events EventEmitter). */
@@ -163,7 +194,8 @@ export function emptyPeerStats(peer: string): PeerStats {
     drops: {},
     reconnects: 0,
     handshakeFailures: 0,
-    rttMs: null
+    rttMs: null,
+    delivery: { sent: 0, delivered: 0, dropped: {}, pending: 0, unackedBytes: 0, duplicates: 0 }
   }
 }
 
