@@ -133,7 +133,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     const keyPair = opts.keyPair ?? transport.signingKeyPair ?? newKeyPair()
     this._membership = new Membership(transport.self, this.incarnation, opts.roles ?? [], keyPair, {
       observer: this.clientOnly,
-      maxMembers: opts.maxMembers ?? CLUSTER_DEFAULTS.maxMembers
+      maxMembers: opts.maxMembers ?? CLUSTER_DEFAULTS.maxMembers,
+      monitoredMembers: opts.monitoredMembers ?? CLUSTER_DEFAULTS.monitoredMembers
     })
     this._log = scopedLogger(opts.log ?? system.log ?? silentLogger, 'cluster')
     this._opts = resolveOptions(opts)
