@@ -150,7 +150,8 @@ export interface ClusterOptions {
    */
   maxMembers?: number
   /**
-   * Every this many gossip rounds, the whole digest goes out instead of a summary.
+   * Every this many gossip rounds per other member, the whole digest goes out instead of a
+   * summary (a digest grows with the members, so its share of the bytes stays the same).
    * @default 10
    */
   fullGossipEvery?: number
