@@ -198,7 +198,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._viewEvents = new ViewEvents(this._ctx, this, {
       onview: () => this._readiness.update(),
       leaving: () => this._leave.leaving,
-      stop: () => void this.shutdown()
+      stop: () => void this.shutdown(),
+      tellRemoved: (address) => this._gossip.sendRecordOf(address)
     })
     this._seedContact = new SeedContact(this._ctx, this._seeds, this._diagnostics, (to) => this._gossip.sendDigest(to), () => this._joined)
     this._leave = new Leave(this._ctx, { sendDigest: (to) => this._gossip.sendDigest(to), shutdown: () => this.shutdown() })
@@ -402,6 +403,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     } else if (this._joined && !this.clientOnly) {
       this._leaderActions.run()
     }
+    this._viewEvents.closeRemoved()
     this._viewEvents.forgetOldTombstones()
     this._gossip.round()
   }

@@ -11,7 +11,7 @@ import type { NodeAddress } from '../node-address.ts'
 import { messageSize, type GossipMessage } from '../wire/index.ts'
 import { others, sameAddress, type ClusterContext } from './context.ts'
 import type { Convergence } from './convergence.ts'
-import type { Member, Refusal } from './membership.ts'
+import { toDelta, type Member, type Refusal } from './membership.ts'
 import { REFUSED_CHANNEL } from './options.ts'
 
 // Refusals logged at warn, at most, over a node's life.
@@ -73,6 +73,12 @@ export class GossipExchange {
   /** Opens a round cheaply: a summary of our view, answered only if the views differ. */
   sendSummary(to: NodeAddress, reply = true): void {
     this._send(to, { kind: 'gossip', digest: [], deltas: [], reply, summary: this._ctx.membership.summary(randomBytes(8)) })
+  }
+
+  /** Sends `to` this node's record of it (a member just removed learns that it is out). */
+  sendRecordOf(to: NodeAddress): void {
+    const r = this._ctx.membership.record(to)
+    if (r !== null) this._send(to, { kind: 'gossip', digest: [], deltas: [toDelta(r)], reply: false, summary: null })
   }
 
   private _handle(from: NodeAddress, msg: GossipMessage): void {
