@@ -7,7 +7,8 @@ import { ActorSystem, Cluster, detectRuntime, leaveOnSignals } from 'actor-clust
 
 const [port = '0', seedPort = null] = argv()
 const runtime = detectRuntime()
-const system = ActorSystem.create('hello', { logLevel: 'warn' })
+// At info: a seed that cannot be reached is said at once, with the reason.
+const system = ActorSystem.create('hello', { logLevel: 'info' })
 
 let greeted = false
 system.spawn('greeter', (name, ctx) => {
@@ -18,12 +19,14 @@ system.spawn('greeter', (name, ctx) => {
 // Without a seed this node starts the cluster; with one it joins through it.
 const seeds = seedPort === null ? [] : [`127.0.0.1:${seedPort}`]
 const cluster = await Cluster.join(system, { host: '127.0.0.1', port: Number(port), seeds })
-// Ctrl-C leaves the cluster (the other node sees this one leaving, not crashing), then exits.
-leaveOnSignals(system)
 
 // Resolves once this node is up in the cluster (READY_TIMEOUT names the seeds if it cannot be).
 await cluster.ready({ timeoutMs: 30000 })
 console.log(`${runtime} node up at ${cluster.self}`)
+// Ctrl-C leaves the cluster (the other node sees this one leaving, not crashing), then exits.
+// Set once up: a Ctrl-C while still joining just ends the process, and ready() never rejects
+// with TRANSPORT_CLOSED under the await above.
+leaveOnSignals(system)
 
 // Greet every other member: those up already, and each one that comes up from now on.
 cluster.on('member-up', greet)

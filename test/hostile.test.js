@@ -209,6 +209,7 @@ test(`${runtime}: chunked messages held open are capped per connection and per n
     socket.write(encodeFrame(hello(`actor-cluster://test@127.0.0.1:${3001 + i}`)))
     await acked
     socket.ondata = () => {}
+    socket.write(encodeFrame({ kind: 'resume', next: 1 }))
     for (let offset = 0; offset < 3 * PIECE; offset += PIECE) socket.write(chunk(1, offset))
     const beat = setInterval(() => socket.write(encodeFrame({ kind: 'heartbeat', seq: 1, sentAt: 0 })), 100)
     t.teardown(() => clearInterval(beat))
@@ -228,6 +229,7 @@ test(`${runtime}: chunked messages held open are capped per connection and per n
     const acked = new Promise((resolve) => (s.ondata = resolve))
     s.write(encodeFrame(hello('actor-cluster://test@127.0.0.1:3009')))
     await acked
+    s.write(encodeFrame({ kind: 'resume', next: 1 }))
     for (let offset = 0; offset < 3 * PIECE; offset += PIECE) s.write(chunk(1, offset))
     for (let offset = 0; offset < 2 * PIECE; offset += PIECE) s.write(chunk(2, offset))
   })
@@ -259,6 +261,7 @@ test(`${runtime}: four connections trying to hold sixteen large messages open ar
   const holdOpen = async (address) => {
     const { socket, closed } = await handshaken(node.self.port, address)
     sockets.push(socket)
+    socket.write(encodeFrame({ kind: 'resume', next: 1 }))
     for (const f of frames) {
       if (socket.closed) break
       if (!socket.write(f)) await Promise.race([new Promise((resolve) => (socket.ondrain = resolve)), closed])

@@ -82,6 +82,10 @@ test('a NodeAddress prints as its address on console.log and inspect', async (t)
   if (typeof globalThis.Bare !== 'undefined') {
     const { default: inspect } = await import('bare-inspect')
     shown = inspect(address)
+  } else if (typeof globalThis.Deno !== 'undefined') {
+    // Deno's console.log goes through Deno.inspect (Deno 2 reads Node's symbol as well as its own).
+    shown = globalThis.Deno.inspect(address)
+    t.is(globalThis.Deno.inspect({ at: address }), '{ at: NodeAddress(actor-cluster://app@127.0.0.1:2552) }', 'nested too')
   } else {
     const { inspect } = await import('node:util')
     shown = inspect(address)

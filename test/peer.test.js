@@ -20,15 +20,18 @@ function side(self, other, opts = {}) {
   const peer = new Peer(other, { ...PEER_OPTS, ...opts })
   const s = { peer, received: [], drops: [], dials: 0, closes: [] }
   peer.ondial = () => s.dials++
-  peer.ondrop = (_p, msg, bytes, reason) => s.drops.push({ kind: msg.kind, reason, bytes })
+  peer.ondrop = (_p, kind, bytes, reason, count) => {
+    for (let i = 0; i < count; i++) s.drops.push({ kind, reason, bytes })
+  }
   s.owner = {
     _onhello: () => null,
+    _delivered: () => ({ incarnation: peer.ledger.from, delivered: peer.ledger.highest }),
     _onopen: (conn) => {
       peer.attach(conn)
       peer.flush()
     },
     _onmessage: (conn, msg) => {
-      peer.received()
+      if (!peer.received(conn, msg)) return
       if (msg.kind === 'heartbeat') put(peer, { kind: 'heartbeat-ack', seq: msg.seq, sentAt: msg.sentAt })
       s.received.push(msg)
     },

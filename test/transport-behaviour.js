@@ -128,6 +128,28 @@ export function behaviour(name, factory) {
     t.is(a.peers().length, 0)
   })
 
+  test(`${name}: the delivery counts close: sent = delivered + dropped, per peer and in total`, async (t) => {
+    const [a, b] = (await setup(t)).nodes
+    const nobody = NodeAddress.parse(NOBODY)
+    const N = 500
+    for (let i = 0; i < N; i++) a.send(b.self, envelope(i))
+    a.send(b.self, { kind: 'gossip', digest: [], deltas: [], reply: false, summary: null })
+    a.heartbeat(b.self)
+    for (let i = 0; i < 3; i++) a.send(nobody, envelope(i))
+    await until(() => b.received.filter((r) => r.msg.kind === 'envelope').length === N, 10000, 'delivery')
+    await until(() => a.stats(b.self).delivery.pending === 0, 5000, 'acknowledged')
+    const d = a.stats(b.self).delivery
+    t.is(d.sent, N + 1, 'envelopes and gossip counted, heartbeats not')
+    t.is(d.delivered, N + 1)
+    t.alike(d.dropped, {})
+    await until(() => a.stats().delivery.pending === 0, 10000, 'the unreachable ones settled')
+    const total = a.stats().delivery
+    const dropped = Object.values(total.dropped).reduce((x, y) => x + y, 0)
+    t.is(total.sent, N + 4)
+    t.is(dropped, 3, 'the three to nobody counted')
+    t.is(total.sent, total.delivered + dropped, 'sent = delivered + dropped')
+  })
+
   test(`${name}: an oversize send throws FRAME_TOO_LARGE and the link carries on`, async (t) => {
     const { nodes, maxFrameBytes } = await setup(t)
     const [a, b] = nodes

@@ -125,7 +125,9 @@ function shapeError(m) {
         uint(m.maxFrameBytes) &&
         uint(m.features) &&
         bytes(m.nonce) &&
-        (m.proof === null || bytes(m.proof))
+        (m.proof === null || bytes(m.proof)) &&
+        uint(m.ackIncarnation) &&
+        uint(m.ack)
       break
     case 'auth':
       ok = bytes(m.proof)
@@ -174,6 +176,12 @@ function shapeError(m) {
       break
     case 'chunk':
       ok = uint(m.id) && uint(m.offset) && uint(m.totalBytes) && bytes(m.data)
+      break
+    case 'ack':
+      ok = uint(m.delivered)
+      break
+    case 'resume':
+      ok = uint(m.next)
       break
     default:
       ok = false

@@ -28,7 +28,9 @@ const KINDS = [
   'subsystem',
   'leave',
   'goodbye',
-  'chunk'
+  'chunk',
+  'ack',
+  'resume'
 ]
 const STATUSES = ['joining', 'up', 'leaving', 'down', 'removed']
 const CHUNK_BYTES = 64 * 1024
@@ -223,6 +225,10 @@ class SpecReader {
         const totalBytes = this.uint()
         return { kind, id, offset, totalBytes, data: this.bytesField() }
       }
+      case 'ack':
+        return { kind, delivered: this.uint() }
+      case 'resume':
+        return { kind, next: this.uint() }
       default:
         throw new Error('kind byte not in the document')
     }
@@ -237,7 +243,10 @@ class SpecReader {
     const nonce = this.bytesField()
     const flags = this.byte()
     const proof = flags & 1 ? this.bytesField() : null
-    return { cluster, from, incarnation, maxFrameBytes, features, nonce, proof }
+    // Since version 3; a hello that ends before them means 0 and 0.
+    const ackIncarnation = this.at < this.bytes.byteLength ? this.uint() : 0
+    const ack = this.at < this.bytes.byteLength ? this.uint() : 0
+    return { cluster, from, incarnation, maxFrameBytes, features, nonce, proof, ackIncarnation, ack }
   }
 
   entry() {

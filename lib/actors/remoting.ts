@@ -310,7 +310,7 @@ export class Remoting {
   /** The transport gave up on messages to a peer: asks waiting there will not be answered. */
   private _ondrop(e: DropEvent): void {
     if (e.kind !== 'envelope') return
-    if (e.reason === 'unreachable' || e.reason === 'disconnected' || e.reason === 'shutdown') {
+    if (e.reason === 'unreachable' || e.reason === 'disconnected' || e.reason === 'shutdown' || e.reason === 'peer-restarted') {
       this._host.failAsksTo(e.peer, ClusterError.UNREACHABLE(`a message to ${e.peer.toString()} was lost (${e.reason})`))
     }
   }

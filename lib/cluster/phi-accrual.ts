@@ -39,9 +39,26 @@ export const PHI_DEFAULTS = {
   firstHeartbeatEstimateMs: 1000
 } as const
 
+/**
+ * The phi accrual failure detector: from the intervals between a member's heartbeats it gives
+ * phi, how unlikely the present silence is (-log10 of its probability). The member counts as
+ * unavailable when phi reaches `threshold`. Times are monotonic milliseconds (`monotonicNow()`).
+ */
 export class PhiAccrualDetector {
+  /**
+   * Phi at and above which the member is taken as unavailable.
+   * @default 8
+   */
   readonly threshold: number
+  /**
+   * The smallest standard deviation used, so very regular heartbeats do not make phi jump.
+   * @default 100
+   */
   readonly minStdDeviationMs: number
+  /**
+   * Added to the mean interval: a silence this much longer than usual is still normal.
+   * @default 3000
+   */
   readonly acceptableHeartbeatPauseMs: number
   private _max: number
   private _intervals: number[]
@@ -50,6 +67,7 @@ export class PhiAccrualDetector {
   private _sumSquares: number
   private _last: number | null
 
+  /** A detector seeded with `firstHeartbeatEstimateMs`, before any heartbeat. */
   constructor(opts: PhiAccrualOptions = {}) {
     this.threshold = opts.threshold ?? PHI_DEFAULTS.threshold
     this.minStdDeviationMs = opts.minStdDeviationMs ?? PHI_DEFAULTS.minStdDeviationMs
@@ -66,15 +84,18 @@ export class PhiAccrualDetector {
     this._add(first + first / 4)
   }
 
+  /** When the last heartbeat was recorded, or null before the first. */
   get lastHeartbeatAt(): number | null {
     return this._last
   }
 
+  /** Records a heartbeat that arrived at `at`. */
   heartbeat(at: number): void {
     if (this._last !== null && at > this._last) this._add(at - this._last)
     this._last = at
   }
 
+  /** Phi at time `at`: 0 before the first heartbeat, then growing with the silence since. */
   phi(at: number): number {
     if (this._last === null) return 0
     const n = this._intervals.length
@@ -84,6 +105,7 @@ export class PhiAccrualDetector {
     return phiOf(at - this._last, mean, std)
   }
 
+  /** Whether phi at `at` is still below `threshold`. */
   isAvailable(at: number): boolean {
     return this.phi(at) < this.threshold
   }

@@ -42,6 +42,10 @@ export class MemoryMessageStorage implements MessageStorage {
   /** Kept as given (no copy with the id on the hot path); the id is added when listed. */
   private _messages: Map<number, Omit<StoredMessage, 'id'>>
 
+  /**
+   * `maxMessages`: how many messages not done it keeps before it forgets the oldest.
+   * @default { maxMessages: 100000 }
+   */
   constructor(opts: { maxMessages?: number } = {}) {
     this.evicted = 0
     this._seq = 0
@@ -49,6 +53,7 @@ export class MemoryMessageStorage implements MessageStorage {
     this._messages = new Map()
   }
 
+  /** Messages held, not yet marked done. */
   get size(): number {
     return this._messages.size
   }

@@ -16,6 +16,7 @@ export interface LinkFaults {
    * Delay added to every message, and a random extra of up to `jitterMs`. Jitter never reorders.
    */
   delayMs?: number
+  /** A random extra delay of up to this many milliseconds per message. */
   jitterMs?: number
   /** Probability that a message is overtaken by the next one sent on its link. */
   reorder?: number
@@ -58,10 +59,16 @@ export interface BusMember {
   readonly self: NodeAddress
   readonly maxFrameBytes: number
   /**
-   * A message arrives; `size` is its encoded size.
+   * A message arrives; `size` is its encoded size. False when the member no longer takes any
+   * (it is shutting down): the sender counts it as undelivered.
    * @internal
    */
-  _receive(from: NodeAddress, msg: WireMessage, size: number): void
+  _receive(from: NodeAddress, msg: WireMessage, size: number): boolean
+  /**
+   * A message this member sent was handed to its receiver.
+   * @internal
+   */
+  _delivered(to: NodeAddress, msg: WireMessage): void
   /**
    * A message this member sent will not arrive: counted and reported by the sender.
    * @internal
@@ -78,7 +85,17 @@ const REORDER_HOLD_MS = 10
 const FIRST_EPHEMERAL_PORT = 49152
 const LAST_PORT = 65535
 
+/**
+ * Where in-memory transports meet, within one process: `InMemoryTransport.newBus(options)` makes
+ * one, and every transport given it can reach the others on it. Faults (loss, delay, jitter,
+ * reordering, duplication) per link or for all, and partitions, drawn from a seeded generator so
+ * a run can be repeated.
+ */
 export class Bus {
+  /**
+   * Every message is round-tripped through the wire codec.
+   * @default false
+   */
   readonly serialize: boolean
   private _members: Map<string, BusMember>
   private _defaultFaults: LinkFaults
@@ -89,6 +106,7 @@ export class Bus {
   private _flights: Map<string, Flight>
   private _nextPort: number
 
+  /** Throws `BAD_OPTIONS` on a fault probability outside 0..1 or a negative delay. */
   constructor(opts: BusOptions = {}) {
     this.serialize = opts.serialize === true
     this._members = new Map()
@@ -100,6 +118,10 @@ export class Bus {
     this._nextPort = FIRST_EPHEMERAL_PORT
   }
 
+  /**
+   * Puts a transport on the bus at its address (transports do this at `start`). Throws
+   * `LISTEN_FAILED` when another member holds the address.
+   */
   register(member: BusMember): void {
     if (this._members.has(member.self.key)) {
       throw ClusterError.LISTEN_FAILED(`${member.self.toString()} is already on this bus`)
@@ -120,10 +142,12 @@ export class Bus {
     }
   }
 
+  /** The member at `address`, or null. */
   member(address: AddressLike): BusMember | null {
     return this._members.get(toAddress(address).key) ?? null
   }
 
+  /** The addresses of every member on the bus now. */
   members(): NodeAddress[] {
     return [...this._members.values()].map((m) => m.self)
   }
@@ -140,6 +164,7 @@ export class Bus {
     throw ClusterError.LISTEN_FAILED(`no free port left on ${address.host}`)
   }
 
+  /** Faults on every link that has none of its own (`setLink`), from now on. */
   setDefaultFaults(faults: LinkFaults): void {
     this._defaultFaults = checkFaults(faults)
   }
@@ -187,6 +212,7 @@ export class Bus {
     }
   }
 
+  /** Whether `partition` has cut the link from `from` to `to` (one direction). */
   isPartitioned(from: AddressLike, to: AddressLike): boolean {
     return this._blocked.has(linkKey(toAddress(from).key, toAddress(to).key))
   }
@@ -322,7 +348,8 @@ export class Bus {
       flight.queue.shift()
       flight.bytes -= head.size
       flight.frames--
-      flight.receiver._receive(flight.sender.self, head.msg, head.size)
+      if (flight.receiver._receive(flight.sender.self, head.msg, head.size)) flight.sender._delivered(flight.receiver.self, head.msg)
+      else flight.sender._undelivered(flight.receiver.self, head.msg, head.size, DropReason.SHUTDOWN)
     }
     if (flight.closed) return
     if (flight.queue.length === 0 && flight.held === null) {

@@ -1,4 +1,5 @@
-// One socket between this node and another: frame decoding, chunk reassembly and writes. The
+// One socket between this node and another: frame decoding, chunk reassembly, the numbering of
+// the frames that arrive (from the peer's `resume` on), and writes. The
 // handshake's decisions are the Handshake's (handshake.ts); what to do with an open connection
 // (which peer it belongs to, which of two wins, what to send) is the transport's, told through
 // ConnectionOwner.
@@ -20,6 +21,13 @@ export interface ConnectionOwner {
    * @internal
    */
   _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null
+  /**
+   * What this node delivered of `remote`'s numbered frames, for the handshake to tell it: the
+   * incarnation counted and the highest number (null: nothing). A side that forgot the peer
+   * numbers on from there, so nothing it sends is taken for a duplicate.
+   * @internal
+   */
+  _delivered(remote: NodeAddress): { incarnation: number; delivered: number } | null
   /** @internal */
   _onopen(conn: Connection): void
   /** @internal */
@@ -68,6 +76,15 @@ export class Connection {
   version: number
   peerMaxFrameBytes: number
   refusedAsDuplicate: boolean
+  /** What the other side's handshake said it delivered of this node's current run's frames. */
+  peerAck: number
+  /**
+   * The number of the message being handed to the owner now (0: a frame that takes none). Numbers
+   * run from the other side's `resume` on; a chunked message takes one with its last piece.
+   */
+  rxSeq: number
+  /** The number the next numbered frame takes; 0 until the other side's `resume`. */
+  rxNext: number
   writable: boolean
   bytesIn: number
   /** When data last arrived, on the monotonic clock. */
@@ -112,6 +129,7 @@ export class Connection {
       expected: opts.expected ?? null,
       anyName: opts.anyName === true,
       accept: (from, hello) => owner._onhello(this, from, hello),
+      delivered: (remote) => owner._delivered(remote),
       describe: () => this.describe()
     })
     this.state = ConnectionState.HANDSHAKING
@@ -120,6 +138,9 @@ export class Connection {
     this.version = 0
     this.peerMaxFrameBytes = local.maxFrameBytes
     this.refusedAsDuplicate = false
+    this.peerAck = 0
+    this.rxSeq = 0
+    this.rxNext = 0
     this._opened = false
     this.writable = true
     this.bytesIn = 0
@@ -218,6 +239,7 @@ export class Connection {
     this.version = hs.version
     this.peerMaxFrameBytes = hs.peerMaxFrameBytes
     this.refusedAsDuplicate = hs.refusedAsDuplicate
+    this.peerAck = hs.peerAck
     if (step.send !== null) this._writeNow(step.send)
     switch (step.then) {
       case 'open':
@@ -291,12 +313,33 @@ export class Connection {
       case 'chunk':
         this._onchunk(msg)
         return
+      case 'resume':
+        if (msg.next < 1) throw ClusterError.BAD_FRAME(`resume at ${msg.next}`)
+        this.rxNext = msg.next
+        this.rxSeq = 0
+        this._owner._onmessage(this, msg)
+        return
+      case 'heartbeat':
+      case 'heartbeat-ack':
+      case 'goodbye':
+      case 'ack':
+        this.rxSeq = 0
+        this._owner._onmessage(this, msg)
+        return
       default:
+        this.rxSeq = this._number()
         this._owner._onmessage(this, msg)
     }
   }
 
+  // The next number; a numbered frame before the other side said where numbers start is refused.
+  private _number(): number {
+    if (this.rxNext === 0) throw ClusterError.BAD_FRAME(`a numbered frame from ${this.describe()} before its resume`)
+    return this.rxNext++
+  }
+
   private _onchunk(msg: ChunkMessage): void {
+    if (this.rxNext === 0) throw ClusterError.BAD_FRAME(`a chunk from ${this.describe()} before its resume`)
     if (msg.totalBytes > this._local.maxFrameBytes) {
       throw ClusterError.FRAME_TOO_LARGE(`chunked message of ${msg.totalBytes} bytes exceeds ${this._local.maxFrameBytes}`)
     }
@@ -339,6 +382,7 @@ export class Connection {
     if (inner.kind !== 'envelope' && inner.kind !== 'subsystem') {
       throw ClusterError.BAD_FRAME(`chunks carried a ${inner.kind}, not an envelope or a channel message`)
     }
+    this.rxSeq = this._number()
     this._owner._onmessage(this, inner)
   }
 

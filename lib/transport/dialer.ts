@@ -39,7 +39,7 @@ export class Dialer {
 
   /** The peer still wants a dial: it is current, has no connection and has frames waiting. */
   wanted(peer: Peer): boolean {
-    return this._opts.current(peer) && peer.conn === null && peer.queue.length > 0
+    return this._opts.current(peer) && peer.conn === null && peer.pending
   }
 
   /** A dial for the peer now, or when its backoff allows, unless one is under way or waiting. */
@@ -84,7 +84,7 @@ export class Dialer {
       peer.nextDialAt = now() + wait
       return
     }
-    if (peer.queue.length > 0) peer.scheduleRedial(wait)
+    if (peer.pending) peer.scheduleRedial(wait)
   }
 
   private _next(): void {

@@ -28,6 +28,9 @@ export interface LocalIdentity {
  */
 export type AcceptHello = (from: NodeAddress, hello: HelloMessage) => string | ClusterError | null
 
+/** What this node delivered of a peer's numbered frames: that peer's incarnation, the number. */
+export type Delivered = (remote: NodeAddress) => { incarnation: number; delivered: number } | null
+
 export const HandshakeState = {
   /** Dialler: hello sent, waiting for the listener's hello-ack. */
   AWAIT_ACK: 'await-ack',
@@ -80,7 +83,10 @@ export class Handshake {
   peerMaxFrameBytes: number
   /** The listener refused our dial because it already has a connection to us. */
   refusedAsDuplicate: boolean
+  /** What the other side said it delivered of this node's frames (0 when of another run). */
+  peerAck: number
   private _local: LocalIdentity
+  private _delivered: Delivered | null
   private _accept: AcceptHello
   private _nonce: Uint8Array
   /** Listener with a secret: the two sides, kept until the dialler's proof. */
@@ -94,6 +100,8 @@ export class Handshake {
       expected?: NodeAddress | null
       anyName?: boolean
       accept?: AcceptHello
+      /** What this node delivered of a peer's frames, told in the hello or hello-ack. */
+      delivered?: Delivered
       nonce?: Uint8Array
       /** Names the other side in error messages. Default: its address once known. */
       describe?: () => string
@@ -108,7 +116,9 @@ export class Handshake {
     this.version = 0
     this.peerMaxFrameBytes = local.maxFrameBytes
     this.refusedAsDuplicate = false
+    this.peerAck = 0
     this._local = local
+    this._delivered = opts.delivered ?? null
     this._accept = opts.accept ?? acceptAll
     this._nonce = opts.nonce ?? randomBytes(NONCE_BYTES)
     this._sides = null
@@ -122,6 +132,8 @@ export class Handshake {
   /** The dialler's first frame; null for a listener, which speaks second. */
   start(): WireMessage | null {
     if (!this.outbound) return null
+    // Which run of the listener answers is not known yet: it checks the incarnation named here.
+    const d = this.expected === null ? null : (this._delivered?.(this.expected) ?? null)
     return {
       kind: 'hello',
       minVersion: MIN_WIRE_VERSION,
@@ -132,7 +144,9 @@ export class Handshake {
       maxFrameBytes: this._local.maxFrameBytes,
       features: this._features(),
       nonce: this._nonce,
-      proof: null
+      proof: null,
+      ackIncarnation: d?.incarnation ?? 0,
+      ack: d?.delivered ?? 0
     }
   }
 
@@ -175,6 +189,7 @@ export class Handshake {
       return this._fail(ClusterError.HANDSHAKE_FAILED(`dialled ${this.expected.toString()} but ${from.toString()} answered`))
     }
     this._identify(from, msg.version, msg.incarnation, msg.maxFrameBytes)
+    this._acknowledged(msg)
     const local = this._local
     if (local.secret === null) {
       if (msg.proof !== null || (msg.features & SECRET_FEATURE) !== 0) {
@@ -222,11 +237,14 @@ export class Handshake {
       return this._fail(ClusterError.HANDSHAKE_FAILED(`a peer claims this node's own address ${from.toString()}`))
     }
     this._identify(from, version, msg.incarnation, msg.maxFrameBytes)
+    this._acknowledged(msg)
     const refusal = this._accept(from, msg)
     if (typeof refusal === 'string') return this._refuse(refusal, ClusterError.HANDSHAKE_FAILED(`refused ${from.toString()}: ${refusal}`))
     if (refusal !== null) return this._refuse(refusal.message, refusal)
     const dialler: HandshakeSide = { address: msg.from, incarnation: msg.incarnation, nonce: msg.nonce }
     const listener: HandshakeSide = { address: local.address.toString(), incarnation: local.incarnation, nonce: this._nonce }
+    const d = this._delivered?.(from) ?? null
+    const delivered = d !== null && d.incarnation === msg.incarnation ? d.delivered : 0
     const ack: HelloAckMessage = {
       kind: 'hello-ack',
       version,
@@ -236,7 +254,9 @@ export class Handshake {
       maxFrameBytes: local.maxFrameBytes,
       features: this._features(),
       nonce: this._nonce,
-      proof: local.secret === null ? null : proveHandshake(local.secret, 'listener', local.cluster, dialler, listener)
+      proof: local.secret === null ? null : proveHandshake(local.secret, 'listener', local.cluster, dialler, listener),
+      ackIncarnation: delivered === 0 ? 0 : msg.incarnation,
+      ack: delivered
     }
     if (local.secret === null) return this._open(ack)
     this._sides = { dialler, listener }
@@ -311,6 +331,11 @@ export class Handshake {
     this.version = version
     this.incarnation = incarnation
     this.peerMaxFrameBytes = maxFrameBytes
+  }
+
+  // The other side's word on what it delivered of this node's frames counts for this run only.
+  private _acknowledged(msg: HelloMessage | HelloAckMessage): void {
+    this.peerAck = msg.ackIncarnation === this._local.incarnation ? (msg.ack ?? 0) : 0
   }
 
   private _features(): number {

@@ -7,7 +7,7 @@ import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
 import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
-import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, decodeMessage, encodeMessage } from '../wire/index.ts'
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, LINK_KINDS, decodeMessage, encodeMessage } from '../wire/index.ts'
 import type { WireMessage } from '../wire/index.ts'
 import { Bus, type BusMember, type BusOptions } from './bus.ts'
 import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
@@ -17,6 +17,7 @@ import {
   emptyPeerStats,
   newIncarnation,
   type MessageHandler,
+  type DeliveryStats,
   type PeerStats,
   type ObservableTransport,
   type TransportEventMap,
@@ -54,12 +55,23 @@ interface Link {
   incarnation: number
 }
 
+/**
+ * A transport without sockets, for tests: transports on one `Bus` reach each other in-process,
+ * through the faults and partitions the bus injects. It behaves as TcpTransport does where a
+ * test can see it (connect on first send, order per sender, frame limits, drops counted and
+ * emitted, events, stats). `new InMemoryTransport({ self, bus, log })`.
+ */
 export class InMemoryTransport
   extends EventEmitter<TransportEventMap>
   implements ObservableTransport, BusMember
 {
   self: NodeAddress
+  /** The bus this transport is on. */
   readonly bus: Bus
+  /**
+   * The largest frame this node accepts (length prefix included).
+   * @default 16777216 (16 MiB)
+   */
   readonly maxFrameBytes: number
   readonly incarnation: number
   private _serialize: boolean
@@ -72,15 +84,21 @@ export class InMemoryTransport
   private _stats: Map<string, PeerStats>
   /** Drops for addresses never linked (nobody there), kept apart so stats(peer) stays null. */
   private _orphanDrops: Partial<Record<DropReason, number>>
+  private _orphanDelivery: DeliveryStats
   private _heartbeatSeq: number
   /** When the last heartbeat went to each peer, on the monotonic clock. */
   private _heartbeatAt: Map<string, number>
   private _receiver: Receiver
 
+  /** A new bus, the meeting place of the transports of one test: `new Bus(opts)`. */
   static newBus(opts?: BusOptions): Bus {
     return new Bus(opts)
   }
 
+  /**
+   * Throws `BAD_OPTIONS` without a bus or on a `maxFrameBytes` outside 1024..2^32-1; joins the
+   * bus at `start()`.
+   */
   constructor(opts: InMemoryTransportOptions) {
     super()
     if (opts === null || typeof opts !== 'object') {
@@ -105,6 +123,7 @@ export class InMemoryTransport
     this._linked = new Map()
     this._stats = new Map()
     this._orphanDrops = {}
+    this._orphanDelivery = emptyPeerStats('').delivery
     this._heartbeatSeq = 0
     this._heartbeatAt = new Map()
     this._receiver = this._newReceiver(null)
@@ -161,17 +180,20 @@ export class InMemoryTransport
         throw ClusterError.BAD_OPTIONS(`${msg.kind} does not survive the wire: ${ClusterError.from(err, 'BAD_OPTIONS').message}`)
       }
     }
+    const numbered = !LINK_KINDS.has(msg.kind)
     if (peer === null) {
-      this._drop(to, msg, size, this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE)
+      if (numbered) this._delivery(to).sent++
+      this._dropOut(to, msg, size, this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE)
       return
     }
     if (peer !== this) {
       this._link(peer)
       peer._link(this)
     }
+    if (numbered) this._peerStats(peer.self).delivery.sent++
     const verdict = this.bus.transmit(this, peer, outgoing, size, encoded)
-    if (verdict === 'lost') this._drop(to, msg, size, DropReason.INJECTED_LOSS)
-    else if (verdict === 'partitioned') this._drop(to, msg, size, DropReason.PARTITIONED)
+    if (verdict === 'lost') this._dropOut(to, msg, size, DropReason.INJECTED_LOSS)
+    else if (verdict === 'partitioned') this._dropOut(to, msg, size, DropReason.PARTITIONED)
     else {
       const s = this._peerStats(peer.self)
       s.framesOut++
@@ -205,7 +227,8 @@ export class InMemoryTransport
       inboundConnections: 0,
       knownPeers: this._stats.size,
       reassemblyBytes: 0,
-      dialsQueued: 0
+      dialsQueued: 0,
+      delivery: { ...this._orphanDelivery, dropped: { ...this._orphanDelivery.dropped } }
     }
     // What is on its way to peers no longer linked counts too.
     const total = sumStats(base, [...this._stats.entries()].map(([key, s]) => this._snapshot(s, key)), this._orphanDrops)
@@ -224,12 +247,18 @@ export class InMemoryTransport
    * Called by the bus.
    * @internal
    */
-  _receive(from: NodeAddress, msg: WireMessage, size: number): void {
-    if (this._closing) return
+  _receive(from: NodeAddress, msg: WireMessage, size: number): boolean {
+    if (this._closing) return false
     const s = this._peerStats(from)
     s.framesIn++
     s.bytesIn += size + FRAME_HEADER_BYTES
     dispatch(this._receiver, from, s, msg)
+    return true
+  }
+
+  /** @internal */
+  _delivered(to: NodeAddress, msg: WireMessage): void {
+    if (!LINK_KINDS.has(msg.kind)) this._peerStats(to).delivery.delivered++
   }
 
   refuse(from: NodeAddress, msg: WireMessage, reason: DropReason): void {
@@ -239,7 +268,7 @@ export class InMemoryTransport
   // Called by the bus.
   /** @internal */
   _undelivered(to: NodeAddress, msg: WireMessage, size: number, reason: DropReason): void {
-    this._drop(to, msg, size, reason)
+    this._dropOut(to, msg, size, reason)
   }
 
   private _link(peer: InMemoryTransport): void {
@@ -288,13 +317,27 @@ export class InMemoryTransport
 
   private _snapshot(s: PeerStats, peer: NodeAddress | string): PeerStats {
     const flight = this.bus.inFlight(this.self, typeof peer === 'string' ? s.peer : peer)
+    const d = s.delivery
+    const settled = d.delivered + Object.values(d.dropped).reduce((n: number, x) => n + (x ?? 0), 0)
     return {
       ...s,
       drops: { ...s.drops },
+      delivery: { ...d, dropped: { ...d.dropped }, pending: d.sent - settled },
       connected: this._linked.has(typeof peer === 'string' ? peer : peer.key),
       queuedBytes: flight.bytes,
       queuedFrames: flight.frames
     }
+  }
+
+  // Sent and received messages are counted per peer once the peer is known, else apart.
+  private _delivery(to: NodeAddress): DeliveryStats {
+    return this._stats.has(to.key) ? this._peerStats(to).delivery : this._orphanDelivery
+  }
+
+  /** A message this node sent will not arrive. */
+  private _dropOut(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {
+    if (!LINK_KINDS.has(msg.kind)) countDrop(this._delivery(to).dropped, reason)
+    this._drop(to, msg, bytes, reason)
   }
 
   private _drop(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {

@@ -4,8 +4,8 @@
 // pieces.
 
 import b4a from 'b4a'
-import { encodeFrameInto, encodeSplit, FRAME_HEADER_BYTES, messageSize } from '../wire/index.ts'
-import type { ChunkMessage, WireMessage } from '../wire/index.ts'
+import { encodeFrameInto, encodeSplit, FRAME_HEADER_BYTES, LINK_KINDS, messageSize } from '../wire/index.ts'
+import type { ChunkMessage, WireKind, WireMessage } from '../wire/index.ts'
 
 /**
  * Envelopes up to this size go whole; larger ones in pieces of this size. A heartbeat then waits
@@ -85,17 +85,34 @@ class FrameLane {
   }
 }
 
+/** What the last batch taken holds, for numbering it (see LINK_KINDS). */
+export interface BatchShape {
+  /** Frames at its start that take no number (heartbeats, acks, goodbyes), and their bytes. */
+  linkFrames: number
+  linkBytes: number
+  /** Frames that take a number: whole messages and last pieces. */
+  numbered: number
+  /** A large message's last piece is in it. */
+  closed: boolean
+  /** 'envelope' if it carried any, else the first numbered frame's kind. */
+  kind: WireKind
+}
+
 export class OutboundQueue {
   /** Bytes of encoded messages waiting, control and envelopes. */
   queuedBytes: number
+  readonly shape: BatchShape
   private _control: FrameLane
+  private _numberedControl: QueuedFrame[]
   private _envelopes: FrameLane
   private _large: LargeInFlight | null
   private _nextChunkId: number
 
   constructor() {
     this.queuedBytes = 0
+    this.shape = { linkFrames: 0, linkBytes: 0, numbered: 0, closed: false, kind: 'envelope' }
     this._control = new FrameLane()
+    this._numberedControl = []
     this._envelopes = new FrameLane()
     this._large = null
     this._nextChunkId = 1
@@ -103,6 +120,11 @@ export class OutboundQueue {
 
   get length(): number {
     return this._control.length + this._envelopes.length + (this._large === null ? 0 : 1)
+  }
+
+  /** A large message is part-way written. */
+  get largeOpen(): boolean {
+    return this._large !== null && this._large.offset > 0
   }
 
   pushControl(msg: WireMessage, size: number): void {
@@ -116,21 +138,47 @@ export class OutboundQueue {
   }
 
   /**
-   * Appends the frames to write now to `out`, control first, up to about `maxBytes` of
-   * encoding, and returns the encoded size of what it appended (frame headers included).
+   * Appends the frames to write now to `out`, control first (the unnumbered ones at the very
+   * start), up to about `maxBytes` of encoding, and returns the encoded size of what it appended
+   * (frame headers included). `shape` says what the batch holds.
    */
   takeBatch(maxBytes: number, out: QueuedFrame[]): number {
+    const shape = this.shape
     let bytes = 0
+    let numbered = 0
+    let kind: WireKind | null = null
+    const later = this._numberedControl
     for (let f = this._control.shift(); f !== null; f = this._control.shift()) {
       this.queuedBytes -= f.size
+      if (LINK_KINDS.has(f.msg.kind)) {
+        out.push(f)
+        bytes += f.size + FRAME_HEADER_BYTES
+      } else {
+        later.push(f)
+      }
+    }
+    shape.linkFrames = out.length
+    shape.linkBytes = bytes
+    shape.closed = false
+    for (let i = 0; i < later.length; i++) {
+      const f = later[i]!
       out.push(f)
       bytes += f.size + FRAME_HEADER_BYTES
+      if (kind === null) kind = f.msg.kind
     }
+    numbered += later.length
+    later.length = 0
     while (bytes < maxBytes) {
       if (this._large !== null) {
         const chunk = this._nextChunk(this._large)
         out.push(chunk)
         bytes += chunk.size + FRAME_HEADER_BYTES
+        kind = 'envelope'
+        // The message takes its number with its last piece.
+        if (this._large === null) {
+          numbered++
+          shape.closed = true
+        }
         continue
       }
       const f = this._envelopes.shift()
@@ -144,7 +192,11 @@ export class OutboundQueue {
       this.queuedBytes -= f.size
       out.push(f)
       bytes += f.size + FRAME_HEADER_BYTES
+      numbered++
+      if (kind === null || f.msg.kind === 'envelope') kind = f.msg.kind
     }
+    shape.numbered = numbered
+    shape.kind = kind ?? 'envelope'
     return bytes
   }
 

@@ -1,16 +1,19 @@
 // One remote node as this transport sees it: its outbound queue in two lanes, the flush that
-// writes the queue to the open connection, the redial timer and backoff, heartbeats and stats.
+// writes the queue to the open connection, the redial timer and backoff, heartbeats, stats, and
+// the delivery ledger's use of the connection (numbered batches kept until acknowledged and
+// written again to the same incarnation; acks sent; duplicates discarded; see ledger.ts).
 // It runs over any Connection, and a Connection over any duplex that fills the socket contract
 // in backends/types.ts; how connections are dialled, accepted and paired is the transport's.
 
 import { now } from '../../backends/clock.ts'
 import type { NodeAddress } from '../node-address.ts'
-import { CONTROL_KINDS, FRAME_HEADER_BYTES, messageSize } from '../wire/index.ts'
-import type { HeartbeatMessage, WireMessage } from '../wire/index.ts'
+import { CONTROL_KINDS, FRAME_HEADER_BYTES, LINK_KINDS, encodeFrame, messageSize } from '../wire/index.ts'
+import type { HeartbeatMessage, WireKind, WireMessage } from '../wire/index.ts'
 import { Backoff } from './backoff.ts'
 import { ConnectionState, type Connection } from './connection.ts'
+import { ACK_DELAY_MS, ACK_EVERY_BYTES, ACK_EVERY_MESSAGES, Ledger } from './ledger.ts'
 import { OutboundQueue, encodeBatch, type QueuedFrame } from './outbound-queue.ts'
-import { DropReason, countDrop, emptyPeerStats, type PeerStats } from './transport.ts'
+import { DropReason, emptyPeerStats, type PeerStats } from './transport.ts'
 
 /** One peer's limits, from TcpTransportOptions. */
 export interface PeerOptions {
@@ -24,8 +27,11 @@ export interface PeerOptions {
   backoffMaxMs: number
 }
 
-/** Told of every message the peer did not take or gave up on. */
-export type PeerDropHandler = (peer: Peer, msg: WireMessage, bytes: number, reason: DropReason) => void
+/**
+ * Told of every message the peer did not take or gave up on; `count` > 1 when written batches
+ * the peer never acknowledged are given up together.
+ */
+export type PeerDropHandler = (peer: Peer, kind: WireKind, bytes: number, reason: DropReason, count: number) => void
 
 // The most one write carries; a flush of more writes again while the socket takes it.
 const MAX_BATCH_BYTES = 256 * 1024
@@ -35,6 +41,7 @@ export class Peer {
   readonly queue: OutboundQueue
   readonly backoff: Backoff
   readonly stats: PeerStats
+  readonly ledger: Ledger
   /** The open connection, or null. */
   conn: Connection | null
   /** A dialled connection still in its handshake. */
@@ -65,12 +72,23 @@ export class Peer {
   private _onflushed: (() => void) | null
   private _batch: QueuedFrame[]
   private _flushTick: () => void
+  /** Numbered messages queued and not yet written. */
+  private _queued: number
+  /** An ack is to go out with the next flush, whatever else it writes. */
+  private _ackDue: boolean
+  private _ackTimer: TimerHandle | null
+  private _ackTimeout: () => void
+  /** The open connection's bytesIn when the last ack went out. */
+  private _ackedAtBytes: number
+  /** Called once nothing written is left unacknowledged (shutdown waits on it). */
+  private _onsettled: (() => void) | null
 
   constructor(address: NodeAddress, opts: PeerOptions) {
     this.address = address
     this.queue = new OutboundQueue()
     this.backoff = new Backoff({ baseMs: opts.backoffBaseMs, maxMs: opts.backoffMaxMs })
     this.stats = emptyPeerStats(address.toString())
+    this.ledger = new Ledger(this.stats.delivery)
     this.conn = null
     this.dialing = null
     this.dialInFlight = false
@@ -92,15 +110,29 @@ export class Peer {
       this._flushScheduled = false
       this._streaming = this.flush() > 1
     }
+    this._queued = 0
+    this._ackDue = false
+    this._ackTimer = null
+    this._ackTimeout = () => {
+      this._ackTimer = null
+      if (this.ledger.owed > 0) this._ackSoon()
+    }
+    this._ackedAtBytes = 0
+    this._onsettled = null
   }
 
   get connected(): boolean {
     return this.conn !== null
   }
 
+  /** Frames queued, or written and not acknowledged: the peer wants a connection. */
+  get pending(): boolean {
+    return this.queue.length > 0 || this.ledger.unacked > 0 || this.ledger.keptCount > 0
+  }
+
   /** Nothing open, under way or waiting: the peer can be forgotten without losing anything. */
   get idle(): boolean {
-    return this.conn === null && this.dialing === null && !this.dialInFlight && this.dialDone === null && this._redialTimer === null && this.queue.length === 0
+    return this.conn === null && this.dialing === null && !this.dialInFlight && this.dialDone === null && this._redialTimer === null && !this.pending
   }
 
   /** Whether a redial is waiting for its time. */
@@ -114,17 +146,24 @@ export class Peer {
    */
   send(msg: WireMessage, size: number): void {
     const queue = this.queue
+    // What is written and not acknowledged is held too, and counts against the bound.
+    const held = queue.queuedBytes + this.ledger.keptBytes + size
     if (CONTROL_KINDS.has(msg.kind)) {
-      if (queue.queuedBytes + size > this._opts.maxQueuedBytes + this._opts.maxControlQueuedBytes) {
+      const numbered = !LINK_KINDS.has(msg.kind)
+      if (numbered) this.ledger.sent()
+      if (held > this._opts.maxQueuedBytes + this._opts.maxControlQueuedBytes) {
         this.drop(msg, size, DropReason.QUEUE_FULL)
         return
       }
+      if (numbered) this._queued++
       queue.pushControl(msg, size)
     } else {
-      if (queue.queuedBytes + size > this._opts.maxQueuedBytes) {
+      this.ledger.sent()
+      if (held > this._opts.maxQueuedBytes) {
         this.drop(msg, size, DropReason.QUEUE_FULL)
         return
       }
+      this._queued++
       queue.pushEnvelope(msg, size)
     }
     if (this.conn !== null) this._scheduleFlush()
@@ -144,9 +183,40 @@ export class Peer {
     return true
   }
 
-  /** A frame arrived from the peer (counted here, whatever becomes of it). */
-  received(): void {
+  /**
+   * A frame arrived from the peer on `conn` (counted here, whatever becomes of it). Returns
+   * whether to hand it up: acks and resumes are the ledger's, and a numbered message already
+   * delivered (resent after its ack was lost) is discarded.
+   */
+  received(conn: Connection, msg: WireMessage): boolean {
     this.stats.framesIn++
+    const ledger = this.ledger
+    switch (msg.kind) {
+      case 'ack':
+        // From a connection of an earlier run of the peer it says nothing of this one.
+        if (conn.incarnation === ledger.towards) this._acked(msg.delivered)
+        return false
+      case 'resume':
+        if (conn.incarnation === ledger.from) ledger.resumed(msg.next)
+        return false
+    }
+    const seq = conn.rxSeq
+    // Not numbered, or from a connection of the peer's earlier run still draining.
+    if (seq === 0 || conn.incarnation !== ledger.from) return true
+    // A duplicate is acknowledged too: the peer evidently did not hear the last ack.
+    const fresh = ledger.accept(seq)
+    if (ledger.owed >= ACK_EVERY_MESSAGES || conn.bytesIn - this._ackedAtBytes >= ACK_EVERY_BYTES) this._ackSoon()
+    else if (this._ackTimer === null) this._ackTimer = setTimeout(this._ackTimeout, ACK_DELAY_MS)
+    return fresh
+  }
+
+  /**
+   * A layer above (or the dispatch) refused a message that arrived from the peer: counted and
+   * told, as a drop of the peer's own.
+   */
+  refused(msg: WireMessage, reason: DropReason): void {
+    countDrop(this.stats.drops, reason, 1)
+    this.ondrop?.(this, msg.kind, 0, reason, 1)
   }
 
   /**
@@ -160,10 +230,31 @@ export class Peer {
     this._everConnected = true
     this.stats.incarnation = conn.incarnation
     this.conn = conn
-    this.queue.restartLarge()
+    const ledger = this.ledger
+    ledger.receiving(conn.incarnation)
+    this._ackedAtBytes = 0
+    if (conn.incarnation !== ledger.towards) {
+      // A new run of the peer (or the first): what the last one never acknowledged is lost, and
+      // a large message part-sent to it starts again from its first piece.
+      if (ledger.towards !== 0) this._dropUnacked(DropReason.PEER_RESTARTED)
+      ledger.towards = conn.incarnation
+      this.queue.restartLarge()
+      ledger.skipTo(conn.peerAck)
+    } else {
+      this._acked(conn.peerAck)
+    }
+    // The numbering of this connection, then what the last one carried unacknowledged, as it was
+    // written: the peer discards what it already delivered.
+    const resume: WireMessage = { kind: 'resume', next: ledger.resumeAt() }
+    conn.write(encodeFrame(resume))
+    for (const k of ledger.resend()) {
+      this.stats.bytesOut += k.buffer.byteLength
+      conn.write(k.buffer)
+    }
     this.backoff.reset()
     this.cancelRedial()
     for (const f of this.queue.removeLarger(conn.peerMaxFrameBytes - FRAME_HEADER_BYTES)) {
+      this._unqueued(f.msg)
       this.drop(f.msg, f.size, DropReason.TOO_LARGE)
     }
     return previous
@@ -184,7 +275,7 @@ export class Peer {
     this.nextDialAt = now() + waitMs
     this._redialTimer = setTimeout(() => {
       this._redialTimer = null
-      if (this.conn === null && this.queue.length > 0) this.ondial?.(this)
+      if (this.conn === null && this.pending) this.ondial?.(this)
     }, waitMs)
   }
 
@@ -193,14 +284,25 @@ export class Peer {
     this._redialTimer = null
   }
 
-  /** Drops everything queued, a partly sent large envelope included, for `reason`. */
+  /**
+   * Drops everything queued, a partly sent large envelope included, and everything written and
+   * not acknowledged, for `reason`.
+   */
   clear(reason: DropReason): void {
-    for (const f of this.queue.clear()) this.drop(f.msg, f.size, reason)
+    this._dropUnacked(reason)
+    for (const f of this.queue.clear()) {
+      this._unqueued(f.msg)
+      this.drop(f.msg, f.size, reason)
+    }
+    if (this._ackTimer !== null) clearTimeout(this._ackTimer)
+    this._ackTimer = null
   }
 
+  /** A message for the peer that was never written is dropped. */
   drop(msg: WireMessage, bytes: number, reason: DropReason): void {
-    countDrop(this.stats.drops, reason)
-    this.ondrop?.(this, msg, bytes, reason)
+    countDrop(this.stats.drops, reason, 1)
+    if (!LINK_KINDS.has(msg.kind)) this.ledger.dropped(reason)
+    this.ondrop?.(this, msg.kind, bytes, reason, 1)
   }
 
   /**
@@ -211,15 +313,24 @@ export class Peer {
     const conn = this.conn
     if (conn === null || conn.state !== ConnectionState.OPEN) return 0
     const batch = this._batch
+    const ledger = this.ledger
+    const queue = this.queue
+    // An ack rides on whatever is written, or goes alone when due.
+    if (ledger.owed > 0 && (this._ackDue || queue.length > 0)) this._queueAck(conn)
     let frames = 0
-    for (let writes = 0; writes < maxWrites && conn.writable && this.queue.length > 0; writes++) {
-      const bytes = this.queue.takeBatch(MAX_BATCH_BYTES, batch)
+    for (let writes = 0; writes < maxWrites && conn.writable && queue.length > 0; writes++) {
+      const bytes = queue.takeBatch(MAX_BATCH_BYTES, batch)
       if (batch.length === 0) break
       frames += batch.length
       this.stats.framesOut += batch.length
       this.stats.bytesOut += bytes
       const buffer = encodeBatch(batch, bytes)
       batch.length = 0
+      // The numbered part (after the unnumbered frames at the start) is kept until acknowledged.
+      const shape = queue.shape
+      this._queued -= shape.numbered
+      const kept = shape.linkBytes === bytes ? NO_BYTES : shape.linkBytes === 0 ? buffer : buffer.subarray(shape.linkBytes)
+      ledger.wrote(kept, shape.numbered, queue.largeOpen, shape.closed, shape.kind)
       if (!conn.write(buffer)) break
     }
     if (this.queue.length === 0 && this._onflushed !== null) {
@@ -245,6 +356,15 @@ export class Peer {
       await within(Promise.race([flushed, conn.closed]), deadline - now())
       this._onflushed = null
     }
+    // What was written is known delivered only once acknowledged: wait for that, within the
+    // deadline; the rest is counted as dropped at shutdown.
+    if (this.ledger.unacked > 0 && this.conn === conn) {
+      const settled = new Promise<void>((resolve) => {
+        this._onsettled = resolve
+      })
+      await within(Promise.race([settled, conn.closed]), deadline - now())
+      this._onsettled = null
+    }
     this.clear(DropReason.SHUTDOWN)
     conn.end()
     await closed(conn, deadline - now())
@@ -252,7 +372,9 @@ export class Peer {
 
   /** A copy of the stats as they stand. */
   snapshot(): PeerStats {
-    const s = { ...this.stats, drops: { ...this.stats.drops } }
+    const d = this.stats.delivery
+    const delivery = { ...d, dropped: { ...d.dropped }, pending: this._queued + this.ledger.unacked, unackedBytes: this.ledger.keptBytes }
+    const s = { ...this.stats, drops: { ...this.stats.drops }, delivery }
     s.connected = this.conn !== null
     s.queuedBytes = this.queue.queuedBytes
     s.queuedFrames = this.queue.length
@@ -267,6 +389,43 @@ export class Peer {
    * Once ticks carry several frames (a stream), every frame waits for the end of its tick, so a
    * stream pays one write a tick, not two.
    */
+  /** The peer acknowledged every numbered frame up to `delivered`. */
+  private _acked(delivered: number): void {
+    if (this.ledger.acked(delivered) > 0 && this.ledger.unacked === 0 && this._onsettled !== null) {
+      const onsettled = this._onsettled
+      this._onsettled = null
+      onsettled()
+    }
+  }
+
+  /** An ack is due now (enough arrived since the last, or its delay ran out). */
+  private _ackSoon(): void {
+    this._ackDue = true
+    if (this.conn !== null) this._scheduleFlush()
+  }
+
+  private _queueAck(conn: Connection): void {
+    const ledger = this.ledger
+    const ack: WireMessage = { kind: 'ack', delivered: ledger.highest }
+    this.queue.pushControl(ack, messageSize(ack))
+    ledger.owed = 0
+    this._ackDue = false
+    this._ackedAtBytes = conn.bytesIn
+  }
+
+  /** Gives up on what was written and not acknowledged, for `reason`. */
+  private _dropUnacked(reason: DropReason): void {
+    this.ledger.dropUnacked(reason, (kind, count, bytes) => {
+      countDrop(this.stats.drops, reason, count)
+      this.ondrop?.(this, kind, bytes, reason, count)
+    })
+  }
+
+  /** A queued message left the queue without being written. */
+  private _unqueued(msg: WireMessage): void {
+    if (!LINK_KINDS.has(msg.kind)) this._queued--
+  }
+
   private _scheduleFlush(): void {
     if (this._flushScheduled) return
     this._flushScheduled = true
@@ -299,3 +458,9 @@ export function within(p: Promise<unknown>, ms: number): Promise<void> {
 }
 
 function noop(): void {}
+
+const NO_BYTES = new Uint8Array(0)
+
+function countDrop(drops: Partial<Record<DropReason, number>>, reason: DropReason, n: number): void {
+  drops[reason] = (drops[reason] ?? 0) + n
+}

@@ -49,7 +49,7 @@ export async function dialOnce(site: DialSite, peer: Peer): Promise<void> {
       tls: site.tls,
       timeoutMs: site.connectTimeoutMs
     })
-    const unwanted = site.closing() && peer.queue.length === 0
+    const unwanted = site.closing() && !peer.pending
     if (unwanted || !site.current(peer) || peer.conn !== null) {
       peer.dialInFlight = false
       socket.destroy(null)
@@ -75,7 +75,7 @@ export async function dialOnce(site: DialSite, peer: Peer): Promise<void> {
   if (conn.state === ConnectionState.OPEN || conn.state === ConnectionState.CLOSING) return
   if (conn.refusedAsDuplicate) {
     // The other side kept the connection it dialled; ours only waits in case that one fails.
-    if (peer.conn === null && peer.queue.length > 0 && !site.closing()) peer.scheduleRedial(DUPLICATE_RETRY_MS)
+    if (peer.conn === null && peer.pending && !site.closing()) peer.scheduleRedial(DUPLICATE_RETRY_MS)
     return
   }
   site.dialer.failed(peer, cause ?? ClusterError.CONNECTION_CLOSED('closed during the handshake'), true)

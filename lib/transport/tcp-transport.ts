@@ -12,12 +12,13 @@ import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
 import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
-import type { HelloMessage, WireMessage } from '../wire/index.ts'
+import { LINK_KINDS } from '../wire/index.ts'
+import type { HelloMessage, WireKind, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
 import { Connection, ConnectionState, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
 import { Dialer } from './dialer.ts'
 import { duplicateVerdict } from './duplicate-rule.ts'
-import { closed, within, type Peer } from './peer.ts'
+import { closed, within, type Peer, type PeerDropHandler } from './peer.ts'
 import { PeerTable } from './peer-table.ts'
 import { SeedNames } from './seed-names.ts'
 import { dialOnce, type DialSite } from './tcp-dial.ts'
@@ -27,7 +28,9 @@ import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffi
 import {
   DropReason,
   countDrop,
+  emptyPeerStats,
   newIncarnation,
+  type DeliveryStats,
   type MessageHandler,
   type PeerStats,
   type ObservableTransport,
@@ -37,10 +40,26 @@ import {
 
 export { TCP_DEFAULTS, type TcpTransportOptions } from './tcp-options.ts'
 
+/**
+ * The transport a cluster uses by default: one TCP (or TLS) connection per pair of nodes, listening
+ * on `self.host:self.port` (or `listenHost`), dialling on the first send. Control traffic goes
+ * before user envelopes, what is queued in a tick goes out in one write, each peer's queue is
+ * bounded in bytes and whatever cannot be delivered is counted by reason and emitted as `drop`.
+ * Events: `TransportEventMap`.
+ */
 export class TcpTransport extends EventEmitter<TransportEventMap> implements ObservableTransport, ConnectionOwner {
   self: NodeAddress
+  /** The socket backend in use: the running runtime's unless `backend` was given. */
   readonly backend: TcpBackend
+  /**
+   * The largest frame this node accepts, and the largest it sends unless a peer asks for less.
+   * @default DEFAULT_MAX_FRAME_BYTES (16 MiB)
+   */
   readonly maxFrameBytes: number
+  /**
+   * The cluster name sent in every hello; a peer with another is refused.
+   * @default self.system
+   */
   readonly cluster: string
   readonly incarnation: number
   private _opts: TcpSettings
@@ -66,10 +85,17 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _unboundHandshakeFailures: number
   /** Drops of messages for which no peer state exists (sent before start or after shutdown). */
   private _orphanDrops: Partial<Record<DropReason, number>>
+  /** The same messages in the delivery counts. */
+  private _orphanDelivery: DeliveryStats
   private _reassembly: ReassemblyBudget
   private _ondial: (peer: Peer) => void
-  private _ondrop: (peer: Peer, msg: WireMessage, bytes: number, reason: DropReason) => void
+  private _ondrop: PeerDropHandler
 
+  /**
+   * `new TcpTransport({ self, log, tls, secret, maxFrameBytes, backend, ... })`, or the short
+   * form `new TcpTransport(self, log, tls, maxFrameBytes)`. Throws `BAD_OPTIONS` or `TLS_CONFIG`
+   * on settings that cannot work; nothing listens until `start()`.
+   */
   constructor(
     selfOrOptions: NodeAddress | string | TcpTransportOptions,
     log?: Logger,
@@ -117,11 +143,12 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._rejected = {}
     this._unboundHandshakeFailures = 0
     this._orphanDrops = {}
+    this._orphanDelivery = emptyPeerStats('').delivery
     this._reassembly = { held: 0, max: this._opts.maxReassemblyBytes }
     this._ondial = (peer) => {
       if (this._dialer.wanted(peer)) this._dialer.ensure(peer)
     }
-    this._ondrop = (peer, msg, bytes, reason) => this._emitDrop(peer.address, msg, bytes, reason)
+    this._ondrop = (peer, kind, bytes, reason, count) => this._emitDrop(peer.address, kind, bytes, reason, count)
     this._peers = new PeerTable(this._opts, this._ondial, this._ondrop)
     this._ticker = new Ticker(this._opts, this._connections, this._peers)
     this._site = this._dialSite()
@@ -171,8 +198,12 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     const peer = this._closing || !this._started ? null : this._peer(to)
     checkFits(msg, size, peer?.conn?.peerMaxFrameBytes ?? this.maxFrameBytes, to)
     if (peer === null) {
+      if (!LINK_KINDS.has(msg.kind)) {
+        this._orphanDelivery.sent++
+        countDrop(this._orphanDelivery.dropped, this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE)
+      }
       countDrop(this._orphanDrops, this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE)
-      this._emitDrop(to, msg, size, this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE)
+      this._emitDrop(to, msg.kind, size, this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE, 1)
       return
     }
     peer.send(msg, size)
@@ -188,10 +219,10 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   refuse(from: NodeAddress, msg: WireMessage, reason: DropReason): void {
     const peer = this._peers.get(from.key)
     if (peer !== undefined) {
-      peer.drop(msg, 0, reason)
+      peer.refused(msg, reason)
     } else {
       countDrop(this._orphanDrops, reason)
-      this._emitDrop(from, msg, 0, reason)
+      this._emitDrop(from, msg.kind, 0, reason, 1)
     }
   }
 
@@ -226,7 +257,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       inboundConnections: this._inbound.size,
       knownPeers: this._peers.size,
       reassemblyBytes: this._reassembly.held,
-      dialsQueued: this._dialer.queued
+      dialsQueued: this._dialer.queued,
+      delivery: { ...this._orphanDelivery, dropped: { ...this._orphanDelivery.dropped } }
     }
     return sumStats(base, this._peers.snapshots(), this._orphanDrops)
   }
@@ -251,7 +283,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private async _shutdownPeer(peer: Peer, deadline: number): Promise<void> {
     peer.cancelRedial()
     // A dial under way may still carry what was queued for it.
-    if (peer.conn === null && peer.dialDone !== null && peer.queue.length > 0) {
+    if (peer.conn === null && peer.dialDone !== null && peer.pending) {
       await within(peer.dialDone, deadline - now())
     }
     const conn = peer.conn
@@ -275,6 +307,12 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       return ClusterError.TOO_MANY_CONNECTIONS(`${this._accepted.size} connections from peers already open (maxConnections)`)
     }
     return duplicateVerdict({ self: this.self, secret: this._secret !== null, log: this._log }, conn, from, hello, peer)
+  }
+
+  /** @internal */
+  _delivered(remote: NodeAddress): { incarnation: number; delivered: number } | null {
+    const peer = this._peers.get(remote.key)
+    return peer === undefined ? null : { incarnation: peer.ledger.from, delivered: peer.ledger.highest }
   }
 
   /** @internal */
@@ -316,8 +354,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   _onmessage(conn: Connection, msg: WireMessage): void {
     const remote = conn.remote
     const peer = remote === null ? undefined : this._peers.get(remote.key)
-    if (peer === undefined) return
-    peer.received()
+    if (peer === undefined || !peer.received(conn, msg)) return
     dispatch(this._receiver, peer.address, peer.stats, msg)
   }
 
@@ -342,7 +379,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._log.debug(`closed ${conn.describe()}${cause ? `: ${cause.message}` : ''}`)
     this.emit('peer-disconnected', peer.address, cause)
     // A dropped connection with frames still waiting is redialled after a backoff.
-    if (!this._closing && peer.queue.length > 0) peer.scheduleRedial(peer.backoff.fail())
+    if (!this._closing && peer.pending) peer.scheduleRedial(peer.backoff.fail())
   }
 
   private _oninbound(socket: TcpSocket): void {
@@ -387,9 +424,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
   }
 
-  private _emitDrop(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {
-    this._log.debug(`dropped ${msg.kind} for ${to.toString()}: ${reason}`)
-    this.emit('drop', { peer: to, reason, kind: msg.kind, bytes })
+  private _emitDrop(to: NodeAddress, kind: WireKind, bytes: number, reason: DropReason, count: number): void {
+    this._log.debug(`dropped ${count === 1 ? kind : `${count} messages`} for ${to.toString()}: ${reason}`)
+    this.emit('drop', count === 1 ? { peer: to, reason, kind, bytes } : { peer: to, reason, kind, bytes, count })
   }
 
   private _reject(err: ClusterError, remote: string): void {

@@ -8,7 +8,7 @@ import type { Logger } from '../logger.ts'
 import type { NodeAddress } from '../node-address.ts'
 import { FRAME_HEADER_BYTES, TRANSPORT_KINDS, messageSize } from '../wire/index.ts'
 import type { WireMessage } from '../wire/index.ts'
-import { DropReason, type MessageHandler, type PeerStats, type TransportStats } from './transport.ts'
+import { DropReason, emptyPeerStats, type DeliveryStats, type MessageHandler, type PeerStats, type TransportStats } from './transport.ts'
 
 /**
  * The encoded size of a message a caller asks to send; refuses the transport's own kinds and
@@ -76,11 +76,12 @@ export function dispatch(r: Receiver, from: NodeAddress, stats: PeerStats, msg: 
 
 /** A transport's totals: the sum of its peers' stats on top of what it counts itself. */
 export function sumStats(
-  base: Omit<TransportStats, 'peers' | 'bytesIn' | 'bytesOut' | 'framesIn' | 'framesOut' | 'reconnects'>,
+  base: Omit<TransportStats, 'peers' | 'bytesIn' | 'bytesOut' | 'framesIn' | 'framesOut' | 'reconnects' | 'delivery'> & { delivery?: DeliveryStats },
   peers: Iterable<PeerStats>,
   orphanDrops: Partial<Record<DropReason, number>>
 ): TransportStats {
-  const total: TransportStats = { ...base, peers: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, reconnects: 0, drops: { ...base.drops } }
+  const delivery = addDelivery(emptyPeerStats('').delivery, base.delivery)
+  const total: TransportStats = { ...base, peers: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, reconnects: 0, drops: { ...base.drops }, delivery }
   for (const s of peers) {
     if (s.connected) total.peers++
     total.queuedBytes += s.queuedBytes
@@ -96,7 +97,7 @@ export function retire(into: PeerStats, s: PeerStats): void {
 }
 
 // The counters a peer and a transport's totals share.
-type Counts = Pick<PeerStats, 'bytesIn' | 'bytesOut' | 'framesIn' | 'framesOut' | 'reconnects' | 'handshakeFailures' | 'drops'>
+type Counts = Pick<PeerStats, 'bytesIn' | 'bytesOut' | 'framesIn' | 'framesOut' | 'reconnects' | 'handshakeFailures' | 'drops' | 'delivery'>
 
 function addCounts(into: Counts, s: Counts): void {
   into.bytesIn += s.bytesIn
@@ -106,6 +107,18 @@ function addCounts(into: Counts, s: Counts): void {
   into.reconnects += s.reconnects
   into.handshakeFailures += s.handshakeFailures
   addDrops(into.drops, s.drops)
+  addDelivery(into.delivery, s.delivery)
+}
+
+function addDelivery(into: DeliveryStats, from: DeliveryStats | undefined): DeliveryStats {
+  if (from === undefined) return into
+  into.sent += from.sent
+  into.delivered += from.delivered
+  into.pending += from.pending
+  into.unackedBytes += from.unackedBytes
+  into.duplicates += from.duplicates
+  addDrops(into.dropped, from.dropped)
+  return into
 }
 
 function addDrops(into: Partial<Record<DropReason, number>>, from: Partial<Record<DropReason, number>>): void {

@@ -40,7 +40,9 @@ export const DropReason = {
   FORBIDDEN_RECIPIENT: 'forbidden-recipient',
   /** Fault injection on an in-memory bus. */
   INJECTED_LOSS: 'injected-loss',
-  PARTITIONED: 'partitioned'
+  PARTITIONED: 'partitioned',
+  /** Written to a peer that restarted (a new incarnation) before it acknowledged them. */
+  PEER_RESTARTED: 'peer-restarted'
 } as const
 
 export type DropReason = (typeof DropReason)[keyof typeof DropReason]
@@ -50,6 +52,31 @@ export interface DropEvent {
   reason: DropReason
   kind: WireMessage['kind']
   bytes: number
+  /**
+   * How many messages the event stands for: several when written batches the peer never
+   * acknowledged are given up together (`kind` is then the first one's, 'envelope' if any was).
+   * @default 1
+   */
+  count?: number
+}
+
+/**
+ * What became of the messages sent to one peer (all kinds but heartbeats, goodbyes and the
+ * transport's own): `sent` = `delivered` + the sum of `dropped` + `pending`, always.
+ */
+export interface DeliveryStats {
+  /** Messages handed to send() for the peer, those refused at once included. */
+  sent: number
+  /** Acknowledged by the peer: handed to its handler. */
+  delivered: number
+  /** Given up, by reason. */
+  dropped: Partial<Record<DropReason, number>>
+  /** Queued, or written and not acknowledged yet. */
+  pending: number
+  /** Bytes written and kept until the peer acknowledges them, for a resend. */
+  unackedBytes: number
+  /** Messages from the peer that arrived again after a resend and were discarded. */
+  duplicates: number
 }
 
 export interface PeerStats {
@@ -68,6 +95,8 @@ export interface PeerStats {
   handshakeFailures: number
   /** Last heartbeat round trip in milliseconds, or null before the first. */
   rttMs: number | null
+  /** What became of the messages sent to the peer. */
+  delivery: DeliveryStats
 }
 
 export interface TransportStats {
@@ -90,6 +119,8 @@ export interface TransportStats {
   reassemblyBytes: number
   /** Dials that had to wait for a free slot under maxConcurrentDials. */
   dialsQueued: number
+  /** What became of the messages sent, over every peer (forgotten ones included). */
+  delivery: DeliveryStats
 }
 
 /** Events both transports emit (bare-events EventEmitter). */
@@ -155,7 +186,8 @@ export function emptyPeerStats(peer: string): PeerStats {
     drops: {},
     reconnects: 0,
     handshakeFailures: 0,
-    rttMs: null
+    rttMs: null,
+    delivery: { sent: 0, delivered: 0, dropped: {}, pending: 0, unackedBytes: 0, duplicates: 0 }
   }
 }
 

@@ -59,6 +59,8 @@ interface HandshakeFields {
   features: number
   nonce: Uint8Array
   proof: Uint8Array | null
+  ackIncarnation?: number
+  ack?: number
 }
 
 function preHandshake(state: State, m: HandshakeFields): void {
@@ -70,6 +72,8 @@ function preHandshake(state: State, m: HandshakeFields): void {
   preBytes(state, m.nonce, LIMITS.nonce, 'nonce')
   state.end++
   if (m.proof !== null) preBytes(state, m.proof, LIMITS.proof, 'proof')
+  preUint(state, m.ackIncarnation ?? 0)
+  preUint(state, m.ack ?? 0)
 }
 
 function encHandshake(state: State, m: HandshakeFields): void {
@@ -81,6 +85,8 @@ function encHandshake(state: State, m: HandshakeFields): void {
   encBytes(state, m.nonce)
   state.buffer[state.start++] = m.proof === null ? 0 : HAS_PROOF
   if (m.proof !== null) encBytes(state, m.proof)
+  encUint(state, m.ackIncarnation ?? 0)
+  encUint(state, m.ack ?? 0)
 }
 
 function decHandshake(state: State): HandshakeFields {
@@ -92,7 +98,10 @@ function decHandshake(state: State): HandshakeFields {
   const nonce = decBytes(state, LIMITS.nonce, 'nonce')
   const flags = decByte(state)
   const proof = flags & HAS_PROOF ? decBytes(state, LIMITS.proof, 'proof') : null
-  return { cluster, from, incarnation, maxFrameBytes, features, nonce, proof }
+  // Appended in version 3: a hello that ends before them acknowledges nothing.
+  const ackIncarnation = state.start < state.end ? decUint(state) : 0
+  const ack = state.start < state.end ? decUint(state) : 0
+  return { cluster, from, incarnation, maxFrameBytes, features, nonce, proof, ackIncarnation, ack }
 }
 
 const hello: Codec<Of<'hello'>> = {
@@ -545,6 +554,30 @@ const chunk: Codec<Of<'chunk'>> = {
   }
 }
 
+const ackCodec: Codec<Of<'ack'>> = {
+  preencode(state, m) {
+    preUint(state, m.delivered)
+  },
+  encode(state, m) {
+    encUint(state, m.delivered)
+  },
+  decode(state) {
+    return { kind: 'ack', delivered: decUint(state) }
+  }
+}
+
+const resumeCodec: Codec<Of<'resume'>> = {
+  preencode(state, m) {
+    preUint(state, m.next)
+  },
+  encode(state, m) {
+    encUint(state, m.next)
+  },
+  decode(state) {
+    return { kind: 'resume', next: decUint(state) }
+  }
+}
+
 const CODECS: { [K in WireKind]: Codec<Of<K>> } = {
   hello,
   'hello-ack': helloAck,
@@ -556,7 +589,9 @@ const CODECS: { [K in WireKind]: Codec<Of<K>> } = {
   subsystem,
   leave,
   goodbye,
-  chunk
+  chunk,
+  ack: ackCodec,
+  resume: resumeCodec
 }
 
 const BY_CODE: (Codec<WireMessage> | undefined)[] = []

@@ -19,6 +19,12 @@ export interface FrameDecoderOptions {
   maxFrameBytes?: number
 }
 
+/**
+ * Turns the bytes of one connection into wire messages: `push(chunk)` returns the messages the
+ * chunk completes. A length prefix above `maxFrameBytes` throws `FRAME_TOO_LARGE` as soon as the
+ * prefix is in; malformed frames throw `BAD_FRAME`. After a throw the stream is unusable (the
+ * connection is to be closed).
+ */
 export class FrameDecoder {
   /** Frames of extension kinds this version does not know, skipped. */
   skippedFrames: number
@@ -69,6 +75,10 @@ export class FrameDecoder {
     return FRAME_HEADER_BYTES + (this._buffer === null ? 0 : this._buffer.byteLength)
   }
 
+  /**
+   * The messages `chunk` completes, in order (often none or one). Messages decoded from a frame
+   * lying whole in `chunk` hold views of it, so the caller must not reuse the chunk's memory.
+   */
   push(chunk: Uint8Array): WireMessage[] {
     if (this._error !== null) throw this._error
     try {

@@ -2,11 +2,12 @@
 // codec.ts and docs/wire.md.
 
 /**
- * Version 2: member records carry their owner's key and signature, vouches and leader decisions;
- * summaries are keyed 64-bit hashes. Version 1 nodes cannot verify records, so they are refused.
+ * Version 3: the frames of a connection are numbered and acknowledged (`ack`, `resume`, and the
+ * handshake's `ackIncarnation` and `ack`), so what a dead connection carried is resent. Version 2
+ * added signed member records. Version 2 nodes do not number frames, so they are refused.
  */
-export const WIRE_VERSION = 2
-export const MIN_WIRE_VERSION = 2
+export const WIRE_VERSION = 3
+export const MIN_WIRE_VERSION = 3
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 export const FRAME_HEADER_BYTES = 4
 
@@ -23,6 +24,10 @@ export interface HelloMessage {
   features: number
   nonce: Uint8Array
   proof: Uint8Array | null
+  /** The other side's incarnation that `ack` counts for; absent or 0: none. */
+  ackIncarnation?: number
+  /** The last numbered frame of that incarnation this side delivered; absent means 0. */
+  ack?: number
 }
 
 export interface HelloAckMessage {
@@ -35,6 +40,10 @@ export interface HelloAckMessage {
   features: number
   nonce: Uint8Array
   proof: Uint8Array | null
+  /** The other side's incarnation that `ack` counts for; absent or 0: none. */
+  ackIncarnation?: number
+  /** The last numbered frame of that incarnation this side delivered; absent means 0. */
+  ack?: number
 }
 
 /** The dialler's proof of the cluster secret, answering the listener's nonce. */
@@ -150,6 +159,18 @@ export interface ChunkMessage {
   data: Uint8Array
 }
 
+/** Every numbered frame up to `delivered` was handed to this side's handler (cumulative). */
+export interface AckMessage {
+  kind: 'ack'
+  delivered: number
+}
+
+/** The next numbered frame on this connection has the number `next`. */
+export interface ResumeMessage {
+  kind: 'resume'
+  next: number
+}
+
 export type WireMessage =
   | HelloMessage
   | HelloAckMessage
@@ -162,6 +183,8 @@ export type WireMessage =
   | LeaveMessage
   | GoodbyeMessage
   | ChunkMessage
+  | AckMessage
+  | ResumeMessage
 
 export type WireKind = WireMessage['kind']
 
@@ -180,7 +203,9 @@ export const KIND_CODES = {
   subsystem: 8,
   leave: 9,
   goodbye: 10,
-  chunk: 11
+  chunk: 11,
+  ack: 12,
+  resume: 13
 } as const satisfies Record<WireKind, number>
 
 export const FIRST_EXTENSION_KIND = 128
@@ -190,13 +215,21 @@ export const FIRST_EXTENSION_KIND = 128
  * (and between the chunks of a large envelope): liveness and membership must not wait behind
  * user traffic.
  */
-export const CONTROL_KINDS: ReadonlySet<WireKind> = new Set<WireKind>(['heartbeat', 'heartbeat-ack', 'gossip', 'leave', 'goodbye'])
+export const CONTROL_KINDS: ReadonlySet<WireKind> = new Set<WireKind>(['heartbeat', 'heartbeat-ack', 'gossip', 'leave', 'goodbye', 'ack'])
 
 /**
- * Kinds only a transport itself sends (the handshake and the pieces of a chunked envelope):
+ * Kinds that are not numbered: they say something about the link itself, now (a resent heartbeat
+ * would time a round trip wrongly). Every other frame after the handshake takes the next number,
+ * a chunk only when it is a message's first piece (the message's number).
+ */
+export const LINK_KINDS: ReadonlySet<WireKind> = new Set<WireKind>(['heartbeat', 'heartbeat-ack', 'goodbye', 'ack', 'resume'])
+
+/**
+ * Kinds only a transport itself sends (the handshake, the pieces of a chunked envelope and the
+ * numbering of frames):
  * `send` refuses them and they never reach a handler.
  */
-export const TRANSPORT_KINDS: ReadonlySet<WireKind> = new Set<WireKind>(['hello', 'hello-ack', 'auth', 'chunk'])
+export const TRANSPORT_KINDS: ReadonlySet<WireKind> = new Set<WireKind>(['hello', 'hello-ack', 'auth', 'chunk', 'ack', 'resume'])
 
 export const MEMBER_STATUSES: readonly MemberStatus[] = ['joining', 'up', 'leaving', 'down', 'removed']
 

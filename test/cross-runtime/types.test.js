@@ -80,7 +80,7 @@ test('a strict TypeScript consumer compiles against the packed tarball', { timeo
   t.alike(unmapped, [], 'every declaration map points at a source file in the tarball')
 
   const missing = undocumented(pkgDir)
-  t.alike(missing, [], 'every public option, event and main-class member has a doc comment')
+  t.alike(missing, [], 'every public option, event, class and class member has a doc comment')
 })
 
 function listFiles(dir) {

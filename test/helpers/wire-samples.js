@@ -10,9 +10,10 @@ function bytes(n, seed = 1) {
 
 export function samples() {
   return [
-    ['hello', { kind: 'hello', minVersion: 2, maxVersion: 2, cluster: 'app', from: 'actor-cluster://app@127.0.0.1:2552', incarnation: 1838506722830958, maxFrameBytes: 16777216, features: 0, nonce: bytes(32), proof: null }],
-    ['hello-proof', { kind: 'hello', minVersion: 0, maxVersion: MAX, cluster: '', from: 'actor-ts://x@[::1]:0', incarnation: MAX, maxFrameBytes: 0, features: MAX, nonce: new Uint8Array(0), proof: bytes(64, 9) }],
-    ['hello-ack', { kind: 'hello-ack', version: 2, cluster: 'app', from: 'actor-cluster://app@10.0.0.5:2553', incarnation: 7, maxFrameBytes: 1024, features: 1, nonce: bytes(32, 2), proof: bytes(32, 3) }],
+    ['hello', { kind: 'hello', minVersion: 3, maxVersion: 3, cluster: 'app', from: 'actor-cluster://app@127.0.0.1:2552', incarnation: 1838506722830958, maxFrameBytes: 16777216, features: 0, nonce: bytes(32), proof: null, ackIncarnation: 0, ack: 0 }],
+    ['hello-resuming', { kind: 'hello', minVersion: 3, maxVersion: 3, cluster: 'app', from: 'actor-cluster://app@127.0.0.1:2552', incarnation: 1838506722830958, maxFrameBytes: 16777216, features: 0, nonce: bytes(32), proof: null, ackIncarnation: 1838506722830001, ack: 70000 }],
+    ['hello-proof', { kind: 'hello', minVersion: 0, maxVersion: MAX, cluster: '', from: 'actor-ts://x@[::1]:0', incarnation: MAX, maxFrameBytes: 0, features: MAX, nonce: new Uint8Array(0), proof: bytes(64, 9), ackIncarnation: MAX, ack: MAX }],
+    ['hello-ack', { kind: 'hello-ack', version: 3, cluster: 'app', from: 'actor-cluster://app@10.0.0.5:2553', incarnation: 7, maxFrameBytes: 1024, features: 1, nonce: bytes(32, 2), proof: bytes(32, 3), ackIncarnation: 1838506722830958, ack: 5 }],
     ['auth', { kind: 'auth', proof: bytes(32, 4) }],
     ['heartbeat', { kind: 'heartbeat', seq: 0, sentAt: 0 }],
     ['heartbeat-max', { kind: 'heartbeat', seq: MAX, sentAt: 123456.789 }],
@@ -68,7 +69,10 @@ export function samples() {
     ['goodbye-secret-required', { kind: 'goodbye', reason: 'authentication failed: a cluster secret is required' }],
     ['goodbye-no-secret-here', { kind: 'goodbye', reason: 'authentication failed: this node has no cluster secret' }],
     ['goodbye-secrets-differ', { kind: 'goodbye', reason: 'authentication failed: the cluster secrets differ' }],
-    ['chunk', { kind: 'chunk', id: 1, offset: 65536, totalBytes: 16777216, data: bytes(16, 7) }]
+    ['chunk', { kind: 'chunk', id: 1, offset: 65536, totalBytes: 16777216, data: bytes(16, 7) }],
+    ['ack', { kind: 'ack', delivered: 300 }],
+    ['ack-max', { kind: 'ack', delivered: MAX }],
+    ['resume', { kind: 'resume', next: 1 }]
   ]
 }
 
