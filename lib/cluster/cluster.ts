@@ -299,7 +299,12 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _removedAt: Map<string, number>
   private _view: Map<string, Member>
   private _leader: NodeAddress | null
-  private _ontransport: { heartbeat: (peer: NodeAddress) => void; drop: (e: DropEvent) => void; disconnected: (peer: NodeAddress) => void }
+  private _ontransport: {
+    heartbeat: (peer: NodeAddress) => void
+    drop: (e: DropEvent) => void
+    disconnected: (peer: NodeAddress) => void
+    connected: (peer: NodeAddress) => void
+  }
   private _stats: ClusterStats
   private _channels: Map<string, Channel>
   private _leaving: boolean
@@ -337,7 +342,10 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         // A seed is named by the address it announces; localhost:P reaches 127.0.0.1:P.
         seeds: (opts.seeds ?? []).map((s) => NodeAddress.from(s, system.name))
       })
-    if (opts.clientOnly === true && (opts.seeds ?? []).length === 0) throw ClusterError.BAD_OPTIONS('a client-only node needs seeds')
+    if (opts.clientOnly === true && (opts.seeds ?? []).length === 0 && transport.discovers !== true) {
+      throw ClusterError.BAD_OPTIONS('a client-only node needs seeds')
+    }
+    transport.bindSystem?.(system.name)
     await transport.start()
     const cluster = new Cluster(transport, system, { ...opts, log })
     system._attachCluster?.(cluster, opts)
@@ -352,7 +360,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this.incarnation = transport.incarnation
     this.clientOnly = opts.clientOnly === true
     this.onenvelope = null
-    const keyPair = opts.keyPair ?? newKeyPair()
+    const keyPair = opts.keyPair ?? transport.signingKeyPair ?? newKeyPair()
     this._membership = new Membership(transport.self, this.incarnation, opts.roles ?? [], keyPair, {
       observer: this.clientOnly,
       maxMembers: opts.maxMembers ?? CLUSTER_DEFAULTS.maxMembers
@@ -390,7 +398,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
         if (this._asleep === null) this._detectors.get(peer.key)?.heartbeat(now())
       },
       drop: (e) => this.emit('drop', e),
-      disconnected: (peer) => this.emit('peer-disconnected', peer)
+      disconnected: (peer) => this.emit('peer-disconnected', peer),
+      connected: (peer) => this._onpeerconnected(peer)
     }
     this._stats = {
       gossipRounds: 0,
@@ -602,6 +611,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this.transport.off('heartbeat', this._ontransport.heartbeat)
     this.transport.off('drop', this._ontransport.drop)
     this.transport.off('peer-disconnected', this._ontransport.disconnected)
+    this.transport.off('peer-connected', this._ontransport.connected)
     this.emit('stopped')
   }
 
@@ -619,6 +629,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this.transport.on('heartbeat', this._ontransport.heartbeat)
     this.transport.on('drop', this._ontransport.drop)
     this.transport.on('peer-disconnected', this._ontransport.disconnected)
+    this.transport.on('peer-connected', this._ontransport.connected)
     if (!this.clientOnly && (this._seeds.length === 0 || this._seeds[0]!.equals(this.self))) {
       // Its own first seed: this node starts the cluster.
       this._joined = true
@@ -633,6 +644,16 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
   private _startTimers(): void {
     this._gossipTimer = setInterval(() => this._ongossiptick(), this._opts.gossipIntervalMs)
     this._heartbeatTimer = setInterval(() => this._onheartbeattick(), this._opts.heartbeatIntervalMs)
+  }
+
+  /**
+   * On a transport that finds its peers (a swarm), every peer it connects to is a seed: this node
+   * gossips to one it has no record of, so two nodes that each started a cluster merge them.
+   */
+  private _onpeerconnected(peer: NodeAddress): void {
+    if (this._stopped || this.transport.discovers !== true || this._seeds.length > 0) return
+    if (this._membership.record(peer) !== null) return
+    this._sendGossip(peer)
   }
 
   private _contactSeeds(): void {
@@ -984,7 +1005,9 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     for (const m of next.values()) {
       if (m.status === 'removed' && !this._removedAt.has(m.address.key)) {
         this._removedAt.set(m.address.key, now())
-        if (!m.address.equals(this.self)) this.transport.disconnect(m.address)
+        if (m.address.equals(this.self)) continue
+        if (this.transport.exclude !== undefined) this.transport.exclude(m.address)
+        else this.transport.disconnect(m.address)
       }
     }
     const leader = this._membership.leader()

@@ -379,6 +379,10 @@ export class Membership {
     if (address === null) return refuse(`unparseable address ${JSON.stringify(String(d.address).slice(0, 64))}`, true)
     const bad = outOfRange(d)
     if (bad !== null) return refuse(`${address.toString()}: ${bad}`, true)
+    // A node named by its key signs with that key, and no other.
+    if (address.publicKey !== null && !bytesEqual(address.publicKey, d.key)) {
+      return refuse(`${address.toString()}: signed with a key that is not the one it is named by`, true)
+    }
     if (address.equals(this.self)) {
       if (!this.observer) this._mergeOwn(d, result, refuse, final)
       return true
