@@ -59,6 +59,8 @@ export interface DropEvent {
    * @default 1
    */
   count?: number
+  /** For a single envelope, the local path it was sent to. */
+  recipient?: string
 }
 
 /**
@@ -78,6 +80,13 @@ export interface DeliveryStats {
   unackedBytes: number
   /** Messages from the peer that arrived again after a resend and were discarded. */
   duplicates: number
+}
+
+/** The drop event of one message that did not reach `peer`. */
+export function dropEvent(peer: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): DropEvent {
+  const e: DropEvent = { peer, reason, kind: msg.kind, bytes }
+  if (msg.kind === 'envelope') e.recipient = msg.to
+  return e
 }
 
 export interface PeerStats {

@@ -5,10 +5,23 @@ import b4a from 'b4a'
 
 const g = globalThis
 export const runtime = g.Bare ? 'bare' : g.Bun ? 'bun' : g.Deno ? 'deno' : 'node'
-export const swarmSkip =
-  runtime === 'bun' || runtime === 'deno'
-    ? `hyperswarm does not run on ${runtime} (udx-native needs libuv calls it lacks); swarm tests skipped`
-    : null
+export const unsupportedRuntime = runtime === 'bun' || runtime === 'deno'
+
+// hyperswarm and hyperdht are dev dependencies (`npm ci` installs them); a node_modules made
+// before they were added lacks them, and then the swarm tests say so and are skipped.
+async function missing() {
+  try {
+    await import('hyperswarm')
+    await import('hyperdht')
+    return null
+  } catch (err) {
+    return `hyperswarm or hyperdht is not installed (run npm ci): swarm tests skipped (${err.message.split('\n')[0]})`
+  }
+}
+
+export const swarmSkip = unsupportedRuntime
+  ? `hyperswarm does not run on ${runtime} (udx-native needs libuv calls it lacks); swarm tests skipped`
+  : await missing()
 
 // Destinations outside 127.0.0.0/8 that something tried to reach: every swarm test checks it
 // is empty. The packet itself is not sent.
