@@ -59,6 +59,8 @@ export interface DropEvent {
    * @default 1
    */
   count?: number
+  /** For a single envelope, the local path it was sent to. */
+  recipient?: string
 }
 
 /**
@@ -80,6 +82,13 @@ export interface DeliveryStats {
   duplicates: number
 }
 
+/** The drop event of one message that did not reach `peer`. */
+export function dropEvent(peer: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): DropEvent {
+  const e: DropEvent = { peer, reason, kind: msg.kind, bytes }
+  if (msg.kind === 'envelope') e.recipient = msg.to
+  return e
+}
+
 export interface PeerStats {
   peer: string
   connected: boolean
@@ -88,6 +97,7 @@ export interface PeerStats {
   bytesOut: number
   framesIn: number
   framesOut: number
+  /** Queue depth: bytes and frames waiting to be written. */
   queuedBytes: number
   queuedFrames: number
   drops: Partial<Record<DropReason, number>>
