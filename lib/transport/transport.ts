@@ -97,6 +97,7 @@ export interface PeerStats {
   bytesOut: number
   framesIn: number
   framesOut: number
+  /** Queue depth: bytes and frames waiting to be written. */
   queuedBytes: number
   queuedFrames: number
   drops: Partial<Record<DropReason, number>>
