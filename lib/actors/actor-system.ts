@@ -13,6 +13,7 @@ import { askFailure, type CallSite } from './ask-error.ts'
 import { actorFamilies } from './actor-metrics.ts'
 import { ActorRef, checkActorName, isLocalPath, refKey, type AskOptions, type RefOwner } from './actor-ref.ts'
 import type { Behavior, SpawnOptions } from './behavior.ts'
+import { AskTimeouts } from './ask-timeouts.ts'
 import { Dispatcher } from './dispatcher.ts'
 import type { MailboxOptions } from './mailbox.ts'
 import { systemRecipientRule, type RecipientRule } from './recipients.ts'
@@ -115,7 +116,9 @@ export interface ActorSystemEventMap {
 interface PendingAsk {
   resolve(value: unknown): void
   reject(err: ClusterError): void
-  timer: TimerHandle
+  /** Who was asked, named in the timeout's message. */
+  ref: ActorRef
+  timeoutMs: number
   node: NodeAddress | null
   /** Routed by sharding: the reply may come from whichever node the entity lives on. */
   anyNode: boolean
@@ -146,6 +149,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   private _nodeLog: Logger
   private _cells: Map<string, ActorCell>
   private _asks: Map<string, PendingAsk>
+  private _timeouts: AskTimeouts
   private _askIds: Uint8Array
   private _askIdsAt: number
   private _nameSeq: number
@@ -181,6 +185,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this.actorLog = scopedLogger(this._nodeLog, 'actors')
     this._cells = new Map()
     this._asks = new Map()
+    this._timeouts = new AskTimeouts((path) => {
+      const ask = this._asks.get(path)
+      if (ask === undefined) return
+      this._asks.delete(path)
+      ask.reject(ClusterError.ASK_TIMEOUT(`no answer from ${ask.ref.path} within ${ask.timeoutMs} ms`))
+    })
     this._askIds = new Uint8Array(0)
     this._askIdsAt = 0
     this._nameSeq = 0
@@ -266,8 +276,8 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     if (this._cluster !== null && opts.leave !== false) await this._cluster.prepareLeave()
     if (this._terminated) return
     this._terminated = true
+    this._timeouts.clear()
     for (const [path, ask] of this._asks) {
-      clearTimeout(ask.timer)
       ask.reject(ClusterError.SYSTEM_STOPPED(`${this.name} terminated before an answer came`))
       this._asks.delete(path)
     }
@@ -317,7 +327,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
    * @internal
    */
   _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site: CallSite | null = null, anyNode = false): Promise<unknown> {
-    const timeoutMs = opts.timeoutMs ?? this._askTimeoutMs
+    const timeoutMs = AskTimeouts.normalize(opts.timeoutMs ?? this._askTimeoutMs)
     // Every failure names the actor, the timeout and the caller's line.
     const fail = (err: ClusterError) => askFailure(err, ref.path, timeoutMs, site)
     if (this._terminated) return Promise.reject(fail(ClusterError.SYSTEM_STOPPED(`${this.name} is terminated`)))
@@ -328,10 +338,8 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     const replyTo = new ActorRef(this, null, path)
     return new Promise((resolve, rejectRaw) => {
       const reject = (err: ClusterError) => rejectRaw(fail(err))
-      const timer = setTimeout(() => {
-        if (this._asks.delete(path)) reject(ClusterError.ASK_TIMEOUT(`no answer from ${ref.path} within ${timeoutMs} ms`))
-      }, timeoutMs)
-      this._asks.set(path, { resolve, reject, timer, node: ref.node, anyNode })
+      this._asks.set(path, { resolve, reject, ref, timeoutMs, node: ref.node, anyNode })
+      this._timeouts.add(path, timeoutMs)
       try {
         // Through the ref, so that a ref owned by another router (a sharded entity) routes it.
         ref.tell(msg, replyTo)
@@ -513,7 +521,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     const ask = this._asks.get(path)
     if (ask === undefined) return false
     this._asks.delete(path)
-    clearTimeout(ask.timer)
+    this._timeouts.delete(path, ask.timeoutMs)
     if (err === null) ask.resolve(value)
     else ask.reject(err)
     return true
