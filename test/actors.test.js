@@ -102,6 +102,27 @@ test('asks time out each at its own deadline, whatever order their timeouts come
   await t.exception(mute.ask('again', { timeoutMs: 20 }), /ASK_TIMEOUT/)
 })
 
+test('a ref kept across an actor stopping reaches dead letters, then the new actor at its path', async (t) => {
+  const s = system(t)
+  const letters = []
+  s.on('dead-letter', (l) => letters.push(l.reason))
+  const got = []
+  const first = s.spawn('worker', (m) => got.push(['first', m]))
+  const kept = s.ref('/user/worker')
+  kept.tell(1)
+  await until(() => got.length === 1, 2000, 'first delivery')
+  s.stop(first)
+  await until(() => s.stats().actors === 0, 2000, 'stopped')
+  kept.tell(2)
+  first.tell(3)
+  t.alike(letters, ['no-recipient', 'no-recipient'], 'nobody there: dead letters')
+  s.spawn('worker', (m) => got.push(['second', m]))
+  kept.tell(4)
+  first.tell(5)
+  await until(() => got.length === 3, 2000, 'second deliveries')
+  t.alike(got, [['first', 1], ['second', 4], ['second', 5]])
+})
+
 test('ask to nobody rejects at once with NO_RECIPIENT, and the message is a dead letter', async (t) => {
   const s = system(t)
   const letters = []

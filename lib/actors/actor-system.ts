@@ -2,7 +2,6 @@
 // and, once `Cluster.join(system, ...)` has run, reaches actors on other nodes through remoting.
 
 import EventEmitter from 'bare-events'
-import b4a from 'b4a'
 import { randomBytes } from '../../backends/crypto.ts'
 import { ClusterError } from '../errors.ts'
 import { createLogger, nodeLogger, scopedLogger, type Logger, type LogLevelName } from '../logger.ts'
@@ -128,8 +127,10 @@ const REF_CACHE_MAX = 10_000
 // An ask's reply path is /temp/ and this many random bytes in hex: a node that was not asked
 // cannot guess where to send a reply.
 const ASK_ID_BYTES = 12
-// Random bytes drawn at a time for ask ids.
-const ASK_ID_POOL = ASK_ID_BYTES * 64
+// Random bytes drawn at a time for ask ids: the draw costs about as much as a hundred asks.
+const ASK_ID_POOL = ASK_ID_BYTES * 1024
+// Two hex digits per byte value: building the id in JS is cheaper than a call to the encoder.
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
 /**
  * Spawns and stops actors, delivers their messages, runs asks and keeps dead letters; after
@@ -313,7 +314,14 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     if (this._terminated) {
       this.deadLetter(ref.path, msg, sender, 'system-stopped')
     } else if (ref.node === null) {
-      this.deliver(ref.localPath, this._serializeLocal ? this.serialization.roundTrip(msg) : msg, sender)
+      const local = this._serializeLocal ? this.serialization.roundTrip(msg) : msg
+      let cell = ref._cell as ActorCell | null
+      if (cell === null || cell.stopped) {
+        cell = this._cells.get(ref.localPath) ?? null
+        ref._cell = cell
+      }
+      if (cell !== null) cell.enqueue(local, sender)
+      else this.deliver(ref.localPath, local, sender)
     } else if (this._remoting === null) {
       this.deadLetter(ref.path, msg, sender, 'no-cluster')
     } else {
@@ -511,9 +519,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
       this._askIds = randomBytes(ASK_ID_POOL)
       this._askIdsAt = 0
     }
-    const id = b4a.toString(this._askIds, 'hex', this._askIdsAt, this._askIdsAt + ASK_ID_BYTES)
-    this._askIdsAt += ASK_ID_BYTES
-    return '/temp/' + id
+    const ids = this._askIds
+    const end = this._askIdsAt + ASK_ID_BYTES
+    let path = '/temp/'
+    for (let i = this._askIdsAt; i < end; i++) path += HEX[ids[i]!]
+    this._askIdsAt = end
+    return path
   }
 
   /** Resolves (err null) or rejects the ask waiting at `path`; false if none is. */
