@@ -13,8 +13,14 @@ interface Hmac {
 // A key object of the runtime's crypto module (bare-crypto's Key or node:crypto's KeyObject).
 type KeyObject = object
 
+interface Hash {
+  update(data: Uint8Array): Hash
+  digest(): Uint8Array
+}
+
 interface CryptoModule {
   createHmac(algorithm: string, key: Uint8Array): Hmac
+  createHash(algorithm: string): Hash
   randomBytes(n: number): Uint8Array
   timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean
   sign(algorithm: null, data: Uint8Array, key: KeyObject): Uint8Array
@@ -30,12 +36,22 @@ interface BareCrypto extends CryptoModule {
 }
 
 interface NodeKeyObject {
-  export(opts: { format: 'der'; type: 'spki' }): Uint8Array
+  export(opts: { format: 'der'; type: 'spki' | 'pkcs8' }): Uint8Array
 }
 
 interface NodeCrypto extends CryptoModule {
-  generateKeyPairSync(type: 'ed25519'): { publicKey: NodeKeyObject & KeyObject; privateKey: KeyObject }
+  generateKeyPairSync(type: 'ed25519'): { publicKey: NodeKeyObject & KeyObject; privateKey: NodeKeyObject & KeyObject }
   createPublicKey(opts: { key: Uint8Array; format: 'der'; type: 'spki' }): KeyObject
+  createPrivateKey(opts: { key: Uint8Array; format: 'der'; type: 'pkcs8' }): KeyObject
+}
+
+/**
+ * An Ed25519 key pair as bytes, in the layout libsodium and hyperswarm use: a 32-byte public key
+ * and a 64-byte secret key (the 32-byte seed, then the public key).
+ */
+export interface KeyPairBytes {
+  publicKey: Uint8Array
+  secretKey: Uint8Array
 }
 
 /** An Ed25519 key pair: the raw 32-byte public key and a function that signs with the private one. */
@@ -48,6 +64,9 @@ export const PUBLIC_KEY_BYTES = 32
 export const SIGNATURE_BYTES = 64
 // DER prefix of an Ed25519 SubjectPublicKeyInfo; the raw key follows it.
 const SPKI_PREFIX = new Uint8Array([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00])
+// DER prefix of an Ed25519 PKCS#8 private key; the 32-byte seed follows it.
+const PKCS8_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])
+const SEED_BYTES = 32
 // Public keys seen recently, as key objects, so a verification does not import the key again.
 const KEY_CACHE_SIZE = 4096
 
@@ -83,6 +102,53 @@ export function generateSigningKeyPair(): SigningKeyPair {
   const der = publicKey.export({ format: 'der', type: 'spki' })
   const raw = new Uint8Array(der.subarray(der.byteLength - PUBLIC_KEY_BYTES))
   return { publicKey: raw, sign: (data) => new Uint8Array(mod.sign(null, data, privateKey)) }
+}
+
+/** A new Ed25519 key pair as bytes (see KeyPairBytes). */
+export function generateKeyPairBytes(): KeyPairBytes {
+  const mod = cryptoModule()
+  if (bare !== null) {
+    const { publicKey, privateKey } = bare.generateKeyPair('ed25519')
+    return { publicKey: new Uint8Array(publicKey.export()), secretKey: new Uint8Array(privateKey.export()) }
+  }
+  const { publicKey, privateKey } = (mod as NodeCrypto).generateKeyPairSync('ed25519')
+  const spki = publicKey.export({ format: 'der', type: 'spki' })
+  const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' })
+  const pub = new Uint8Array(spki.subarray(spki.byteLength - PUBLIC_KEY_BYTES))
+  const secretKey = new Uint8Array(SEED_BYTES + PUBLIC_KEY_BYTES)
+  secretKey.set(pkcs8.subarray(pkcs8.byteLength - SEED_BYTES), 0)
+  secretKey.set(pub, SEED_BYTES)
+  return { publicKey: pub, secretKey }
+}
+
+/**
+ * Signs with an existing key pair (a 64-byte secret key as in KeyPairBytes), so one identity can
+ * serve both hyperswarm and signed membership. Throws on a secret key of another length.
+ */
+export function signingKeyPairOf(keys: KeyPairBytes): SigningKeyPair {
+  if (keys.publicKey.byteLength !== PUBLIC_KEY_BYTES || keys.secretKey.byteLength !== SEED_BYTES + PUBLIC_KEY_BYTES) {
+    throw new TypeError('an Ed25519 key pair is a 32-byte public key and a 64-byte secret key')
+  }
+  const mod = cryptoModule()
+  const publicKey = new Uint8Array(keys.publicKey)
+  let privateKey: KeyObject
+  if (bare !== null) {
+    const cls = bare.generateKeyPair('ed25519').privateKey.constructor as new (raw: Uint8Array) => KeyObject
+    privateKey = new cls(new Uint8Array(keys.secretKey))
+  } else {
+    const der = new Uint8Array(PKCS8_PREFIX.byteLength + SEED_BYTES)
+    der.set(PKCS8_PREFIX, 0)
+    der.set(keys.secretKey.subarray(0, SEED_BYTES), PKCS8_PREFIX.byteLength)
+    privateKey = (mod as NodeCrypto).createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+  }
+  return { publicKey, sign: (data) => new Uint8Array(mod.sign(null, data, privateKey)) }
+}
+
+/** SHA-256 of the parts, in order. */
+export function sha256(parts: Uint8Array[]): Uint8Array {
+  const h = cryptoModule().createHash('sha256')
+  for (const p of parts) h.update(p)
+  return new Uint8Array(h.digest())
 }
 
 /**

@@ -40,7 +40,9 @@ export const ErrorCode = {
   SHARD_COUNT_MISMATCH: 'SHARD_COUNT_MISMATCH',
   BAD_RECORD: 'BAD_RECORD',
   MEMBERSHIP_FULL: 'MEMBERSHIP_FULL',
-  TLS_MISMATCH: 'TLS_MISMATCH'
+  TLS_MISMATCH: 'TLS_MISMATCH',
+  SWARM_UNSUPPORTED: 'SWARM_UNSUPPORTED',
+  KEY_MISMATCH: 'KEY_MISMATCH'
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -435,6 +437,26 @@ export class ClusterError extends Error {
    */
   static READY_TIMEOUT(msg = 'the node did not join in time'): ClusterError {
     return new ClusterError(ErrorCode.READY_TIMEOUT, msg)
+  }
+
+  /**
+   * The swarm entry cannot run here: the runtime cannot load hyperswarm's native parts, or the
+   * optional peer dependencies are not installed.
+   * @param msg what happened, after the code
+   * @param cause the error loading it failed with, if any
+   * @default msg 'hyperswarm cannot run on this runtime'
+   */
+  static SWARM_UNSUPPORTED(msg = 'hyperswarm cannot run on this runtime', cause?: unknown): ClusterError {
+    return new ClusterError(ErrorCode.SWARM_UNSUPPORTED, msg, { cause })
+  }
+
+  /**
+   * A node named by a public key did not prove that key: its hello names another one.
+   * @param msg what happened, after the code
+   * @default msg "the address's key is not the connection's key"
+   */
+  static KEY_MISMATCH(msg = "the address's key is not the connection's key"): ClusterError {
+    return new ClusterError(ErrorCode.KEY_MISMATCH, msg)
   }
 
   /**

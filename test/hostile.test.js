@@ -259,14 +259,8 @@ test(`${runtime}: four connections trying to hold sixteen large messages open ar
   const sockets = []
   t.teardown(() => sockets.forEach((s) => s.destroy(null)))
   const holdOpen = async (address) => {
-    const socket = await backend.connect({ host: HOST, port: node.self.port })
+    const { socket, closed } = await handshaken(node.self.port, address)
     sockets.push(socket)
-    const acked = new Promise((resolve) => (socket.ondata = resolve))
-    socket.onend = () => socket.end()
-    const closed = new Promise((resolve) => (socket.onclose = resolve))
-    socket.write(encodeFrame(hello(address)))
-    await Promise.race([acked, closed])
-    socket.ondata = () => {}
     socket.write(encodeFrame({ kind: 'resume', next: 1 }))
     for (const f of frames) {
       if (socket.closed) break

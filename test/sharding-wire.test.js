@@ -53,18 +53,3 @@ test('a truncated body, trailing bytes, an unknown tag or values out of range ar
   t.exception(() => encodeShardingMessage({ tag: 4, type: 'x'.repeat(SHARDING_LIMITS.maxTypeName + 1), shards: [] }), /BAD_MESSAGE/)
   t.exception(() => encodeShardingMessage({ tag: 9 }), /BAD_MESSAGE/)
 })
-
-test('the hot-path envelope encoder writes the same bytes as the general one', async (t) => {
-  const { encodeEnvelopeHead, encodeEntityEnvelope } = await import('actor-cluster-bare')
-  const head = encodeEnvelopeHead('room', 'lobby-ü')
-  let compared = 0
-  for (const n of [0, 1, 48, 64, 65, 252, 253, 300, 70000]) {
-    const body = new Uint8Array(n).fill(9)
-    for (const [sender, manifest, hops] of [[null, '', 0], ['actor-cluster://a@127.0.0.1:1/temp/ab', '', 0], [null, 'app.T', 0], [null, '', 3]]) {
-      const general = encodeShardingMessage({ tag: 1, type: 'room', entityId: 'lobby-ü', hops, sender, manifest, body })
-      t.is(hex(encodeEntityEnvelope(head, hops, sender, manifest, body)), hex(general), `body ${n}, sender ${sender !== null}, manifest ${manifest}, hops ${hops}`)
-      compared++
-    }
-  }
-  t.is(compared, 36)
-})

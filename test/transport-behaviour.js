@@ -3,7 +3,9 @@
 //   behaviour('tcp', (t) => ({
 //     async create(selfAddress) { ...; await transport.start(); return transport },
 //     cleanup() {},            // optional, after the test's transports are shut down
-//     maxFrameBytes: 4 << 20   // optional, the receivers' frame limit (default 16 MiB)
+//     maxFrameBytes: 4 << 20,  // optional, the receivers' frame limit (default 16 MiB)
+//     self: '...',             // optional, the address handed to create (default SELF below)
+//     unreachable: () => addr  // optional, an address nobody holds (default NOBODY below)
 //   }))
 //
 // Only the Transport interface, stats() and events are used. Addresses may ask for port 0, so
@@ -26,12 +28,12 @@ export function behaviour(name, factory) {
       if (f.cleanup) await f.cleanup()
     })
     for (let i = 0; i < n; i++) {
-      const node = await f.create(SELF)
+      const node = await f.create(f.self ?? SELF)
       node.received = []
       node.setHandler((from, msg) => node.received.push({ from, msg }))
       out.push(node)
     }
-    return { nodes: out, maxFrameBytes: f.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES }
+    return { nodes: out, maxFrameBytes: f.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, unreachable: f.unreachable ? f.unreachable() : NodeAddress.parse(NOBODY) }
   }
 
   test(`${name}: a message arrives with the right from, after send returns`, async (t) => {
@@ -114,8 +116,8 @@ export function behaviour(name, factory) {
   })
 
   test(`${name}: a send to an address nobody holds ends in a counted drop`, async (t) => {
-    const [a] = (await setup(t, 1)).nodes
-    const nobody = NodeAddress.parse(NOBODY)
+    const { nodes, unreachable: nobody } = await setup(t, 1)
+    const [a] = nodes
     const drops = []
     a.on('drop', (d) => drops.push(d))
     a.send(nobody, envelope(0))

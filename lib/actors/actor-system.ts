@@ -118,9 +118,18 @@ interface PendingAsk {
   /** Who was asked, named in the timeout's message. */
   ref: ActorRef
   timeoutMs: number
+  /** The node asked (null: this node); set again by a router when it sends the message on. */
   node: NodeAddress | null
-  /** Routed by sharding: the reply may come from whichever node the entity lives on. */
-  anyNode: boolean
+  /** Routed by sharding: another node that may answer too (the entity's owner now). */
+  alsoFrom: ((from: NodeAddress) => boolean) | null
+}
+
+/** A router for the local paths under one prefix; each call is false when `path` names nobody. */
+export interface PathRouter {
+  /** A message from this node. */
+  value(path: string, msg: unknown, sender: ActorRef | null): boolean
+  /** A message from a peer, still encoded: the router decodes it when it needs to. */
+  bytes(path: string, manifest: string, body: Uint8Array, sender: ActorRef | null): boolean
 }
 
 const REF_CACHE_MAX = 10_000
@@ -163,6 +172,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   private _cluster: Cluster | null
   private _remoting: Remoting | null
   private _refs: Map<string, ActorRef>
+  private _mounts: [prefix: string, router: PathRouter][]
   private _terminated: boolean
   private _stats: { deadLetters: number; byReason: Partial<Record<DeadLetterReason, number>>; failures: number; restarts: number }
 
@@ -203,6 +213,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this._cluster = null
     this._remoting = null
     this._refs = new Map()
+    this._mounts = []
     this._terminated = false
     this._stats = { deadLetters: 0, byReason: {}, failures: 0, restarts: 0 }
   }
@@ -330,11 +341,11 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   }
 
   /**
-   * `anyNode`: the ref routes the message itself (a sharded entity), so the answer may come from
-   * any node.
+   * `alsoFrom`: the ref routes the message itself (a sharded entity), so besides the node it was
+   * sent to (`_askSentTo`) the answer may come from a node this says may answer.
    * @internal
    */
-  _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site: CallSite | null = null, anyNode = false): Promise<unknown> {
+  _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site: CallSite | null = null, alsoFrom: ((from: NodeAddress) => boolean) | null = null): Promise<unknown> {
     const timeoutMs = AskTimeouts.normalize(opts.timeoutMs ?? this._askTimeoutMs)
     // Every failure names the actor, the timeout and the caller's line.
     const fail = (err: ClusterError) => askFailure(err, ref.path, timeoutMs, site)
@@ -346,7 +357,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     const replyTo = new ActorRef(this, null, path)
     return new Promise((resolve, rejectRaw) => {
       const reject = (err: ClusterError) => rejectRaw(fail(err))
-      this._asks.set(path, { resolve, reject, ref, timeoutMs, node: ref.node, anyNode })
+      this._asks.set(path, { resolve, reject, ref, timeoutMs, node: ref.node, alsoFrom })
       this._timeouts.add(path, timeoutMs)
       try {
         // Through the ref, so that a ref owned by another router (a sharded entity) routes it.
@@ -383,6 +394,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
       return
     }
     if (path.startsWith('/temp/') && this._settleAsk(path, null, msg)) return
+    for (const [prefix, router] of this._mounts) if (path.startsWith(prefix) && router.value(path, msg, sender)) return
     this.deadLetter(this._addressString() + path, msg, sender, 'no-recipient')
   }
 
@@ -409,13 +421,61 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   }
 
   /**
-   * The node an ask waiting at `path` went to: null for an actor on this node, undefined when no
-   * ask waits there or the ask takes an answer from any node.
+   * Whether `from` may answer the ask waiting at `path`: the node it was sent to, or one its
+   * router names; true when no ask waits there.
    * @internal
    */
-  askTarget(path: string): NodeAddress | null | undefined {
+  askAccepts(path: string, from: NodeAddress): boolean {
     const ask = this._asks.get(path)
-    return ask === undefined || ask.anyNode ? undefined : ask.node
+    if (ask === undefined) return true
+    return (ask.node !== null && ask.node.equals(from)) || (ask.alsoFrom !== null && ask.alsoFrom(from))
+  }
+
+  /**
+   * A router sent the message of the ask waiting at `path` on to `node`: its answer comes from
+   * there, and the ask fails when that node is lost.
+   * @internal
+   */
+  _askSentTo(path: string, node: NodeAddress | null): void {
+    const ask = this._asks.get(path)
+    if (ask !== undefined) ask.node = node
+  }
+
+  /**
+   * Local paths under `prefix` (no actor of their own) go to `route`, from this node and from
+   * peers alike. Returns the undo.
+   * @internal
+   */
+  _mount(prefix: string, router: PathRouter): () => void {
+    const entry: [string, PathRouter] = [prefix, router]
+    this._mounts.push(entry)
+    return () => {
+      const at = this._mounts.indexOf(entry)
+      if (at !== -1) this._mounts.splice(at, 1)
+    }
+  }
+
+  /**
+   * Whether a router takes local paths like `path`.
+   * @internal
+   */
+  mounted(path: string): boolean {
+    for (const [prefix] of this._mounts) if (path.startsWith(prefix)) return true
+    return false
+  }
+
+  /**
+   * Hands an envelope from a peer to the router of its path, still encoded; false when no
+   * router takes such paths (a path the router finds nobody at is a dead letter).
+   * @internal
+   */
+  routeBytes(path: string, manifest: string, body: Uint8Array, sender: ActorRef | null): boolean {
+    for (const [prefix, router] of this._mounts) {
+      if (!path.startsWith(prefix)) continue
+      if (!router.bytes(path, manifest, body, sender)) this.deadLetter(this._addressString() + path, body, sender, 'no-recipient')
+      return true
+    }
+    return false
   }
 
   /**
@@ -499,14 +559,15 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   private _parseRef(path: string): ActorRef {
     if (typeof path !== 'string') throw ClusterError.BAD_PATH('an actor path is a string')
     if (path.startsWith('/')) {
-      if (!isLocalPath(path)) throw ClusterError.BAD_PATH(`not an actor path: ${JSON.stringify(path.slice(0, 200))}`)
+      if (!isLocalPath(path) && !this.mounted(path)) throw ClusterError.BAD_PATH(`not an actor path: ${JSON.stringify(path.slice(0, 200))}`)
       return new ActorRef(this, null, path)
     }
     const scheme = path.indexOf('://')
     const slash = scheme === -1 ? -1 : path.indexOf('/', scheme + 3)
     if (slash === -1) throw ClusterError.BAD_PATH(`not an actor path: ${JSON.stringify(path.slice(0, 200))}`)
     const local = path.slice(slash)
-    if (!isLocalPath(local)) throw ClusterError.BAD_PATH(`not an actor path: ${JSON.stringify(path.slice(0, 200))}`)
+    // Paths a router serves (sharded entities) are paths too, on nodes that run that router.
+    if (!isLocalPath(local) && !this.mounted(local)) throw ClusterError.BAD_PATH(`not an actor path: ${JSON.stringify(path.slice(0, 200))}`)
     const address = path.slice(0, slash)
     if (address === this._addressString()) return new ActorRef(this, null, local)
     const node = NodeAddress.parse(address)

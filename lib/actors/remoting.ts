@@ -59,10 +59,12 @@ export interface RemotingHost {
   deadLetter(recipient: string, message: unknown, sender: ActorRef | null, reason: DeadLetterReason): void
   failAsksTo(node: NodeAddress, err: ClusterError): void
   failAsk(sender: ActorRef, err: ClusterError): boolean
-  /**
-   * The node the ask waiting at a /temp/ path went to (null: this node), undefined if none waits.
-   */
-  askTarget(path: string): NodeAddress | null | undefined
+  /** Whether `from` may answer the ask waiting at a /temp/ path (true if none waits). */
+  askAccepts(path: string, from: NodeAddress): boolean
+  /** Whether a router takes local paths like `path` (sharded entities). */
+  mounted(path: string): boolean
+  /** Hands an envelope to the router of its path, still encoded; false if none takes it. */
+  routeBytes(path: string, manifest: string, body: Uint8Array, sender: ActorRef | null): boolean
 }
 
 export class Remoting {
@@ -194,11 +196,13 @@ export class Remoting {
     let sender: ActorRef | null = null
     let value: unknown
     try {
-      if (cell === null && !isLocalPath(msg.to)) throw ClusterError.BAD_PATH(`an envelope to ${JSON.stringify(msg.to.slice(0, 200))}`)
+      if (cell === null && !isLocalPath(msg.to) && !this._host.mounted(msg.to)) throw ClusterError.BAD_PATH(`an envelope to ${JSON.stringify(msg.to.slice(0, 200))}`)
       if (cell === null && this._forged(from, msg.to, 'a reply')) return
       if (msg.from !== null) sender = msg.from.startsWith('/') ? this._host.ref(from.toString() + msg.from) : this._host.ref(msg.from)
       // A sender naming one of this node's asks could fail that ask: only the asked node may.
       if (sender !== null && sender.node === null && this._forged(from, sender.localPath, 'a sender')) return
+      // A path served by a router (a sharded entity) is decoded there, if at all.
+      if (cell === null && this._host.routeBytes(msg.to, msg.manifest, msg.body, sender)) return
       value = this._serialization.deserialize(msg.manifest, msg.body)
     } catch (err) {
       if (err instanceof ClusterError && err.code === 'UNKNOWN_MANIFEST') {
@@ -365,8 +369,7 @@ export class Remoting {
   /** Whether `from` speaks for an ask of this node at `path` that it was not asked; counted. */
   private _forged(from: NodeAddress, path: string, what: string): boolean {
     if (!path.startsWith('/temp/')) return false
-    const target = this._host.askTarget(path)
-    if (target === undefined || (target !== null && target.equals(from))) return false
+    if (this._host.askAccepts(path, from)) return false
     this._stats.forgedReplies++
     this._log.warn(`ignoring ${what} for an ask from ${from.toString()}, which was not asked`)
     return true

@@ -3,7 +3,7 @@
 // peer what this node's transport knows of it (round-trip time, traffic, queue depth, drops).
 
 import type { NodeAddress } from '../node-address.ts'
-import type { DropReason, ObservableTransport, PeerStats, TransportStats } from '../transport/transport.ts'
+import type { ObservableTransport, PeerStats, TransportStats } from '../transport/transport.ts'
 import type { Member } from './membership.ts'
 
 export interface MemberStatusView {
@@ -20,20 +20,8 @@ export interface MemberStatusView {
   peer: PeerStatus | null
 }
 
-export interface PeerStatus {
-  connected: boolean
-  /** Last heartbeat round trip in milliseconds; null before the first. */
-  rttMs: number | null
-  bytesIn: number
-  bytesOut: number
-  framesIn: number
-  framesOut: number
-  /** Queue depth: bytes and frames waiting to be written. */
-  queuedBytes: number
-  queuedFrames: number
-  drops: Partial<Record<DropReason, number>>
-  reconnects: number
-}
+/** A peer's transport stats as status shows them: all but what the member view says already. */
+export type PeerStatus = Omit<PeerStats, 'peer' | 'incarnation' | 'handshakeFailures'>
 
 export interface ClusterStatus {
   self: string
@@ -88,16 +76,6 @@ export function clusterStatus(cluster: StatusSource): ClusterStatus {
 }
 
 function peerStatus(s: PeerStats): PeerStatus {
-  return {
-    connected: s.connected,
-    rttMs: s.rttMs,
-    bytesIn: s.bytesIn,
-    bytesOut: s.bytesOut,
-    framesIn: s.framesIn,
-    framesOut: s.framesOut,
-    queuedBytes: s.queuedBytes,
-    queuedFrames: s.queuedFrames,
-    drops: { ...s.drops },
-    reconnects: s.reconnects
-  }
+  const { peer, incarnation, handshakeFailures, ...shown } = s
+  return { ...shown, drops: { ...s.drops } }
 }

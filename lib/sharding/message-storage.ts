@@ -16,6 +16,7 @@ export interface StoredMessage {
   body: Uint8Array
 }
 
+/** Where messages to entities wait until they are handled; every call may return a promise. */
 export interface MessageStorage {
   /** Keeps a message before it is delivered; returns its id. */
   save(message: Omit<StoredMessage, 'id'>): number | Promise<number>

@@ -113,7 +113,7 @@ const L = SHARDING_LIMITS
 export function encodeShardingMessage(m: ShardingMessage): Uint8Array {
   const state: State = { start: 0, end: 1, buffer: EMPTY }
   try {
-    preMessage(state, m)
+    fields(PRE, state, m)
   } catch (err) {
     if (err instanceof ClusterError) throw ClusterError.BAD_MESSAGE(err.message.replace(/^BAD_FRAME: /, ''), err)
     throw err
@@ -121,7 +121,7 @@ export function encodeShardingMessage(m: ShardingMessage): Uint8Array {
   state.buffer = b4a.allocUnsafe(state.end)
   state.buffer[0] = m.tag
   state.start = 1
-  encMessage(state, m)
+  fields(ENC, state, m)
   return state.buffer
 }
 
@@ -137,150 +137,84 @@ export function decodeShardingMessage(bytes: Uint8Array): ShardingMessage {
   }
 }
 
-// The entity envelope on the hot path: the tag, type and id of one entity encoded once (its
-// head), then per message only the rest, with one state reused and no message object.
-const envelopeState: State = { start: 0, end: 0, buffer: new Uint8Array(0) }
-
-export function encodeEnvelopeHead(type: string, entityId: string): Uint8Array {
-  const state: State = { start: 0, end: 1, buffer: EMPTY }
-  try {
-    preString(state, type, L.maxTypeName, 'a type name')
-    preString(state, entityId, L.maxEntityId, 'an entity id')
-  } catch (err) {
-    if (err instanceof ClusterError) throw ClusterError.BAD_MESSAGE(err.message.replace(/^BAD_FRAME: /, ''), err)
-    throw err
-  }
-  state.buffer = b4a.alloc(state.end)
-  state.buffer[0] = SHARDING_TAG.ENVELOPE
-  state.start = 1
-  encString(state, type)
-  encString(state, entityId)
-  return state.buffer
+// Encoding is two passes over the same fields: one that sizes (and checks limits), one that
+// writes. Each message's fields are listed once, in `fields`, for both.
+interface Pass {
+  uint(state: State, n: number): void
+  string(state: State, s: string, max: number, what: string): void
+  bytes(state: State, b: Uint8Array, max: number, what: string): void
+  flag(state: State, b: boolean): void
+  uints(state: State, list: number[]): void
 }
 
-export function encodeEntityEnvelope(head: Uint8Array, hops: number, sender: string | null, manifest: string, body: Uint8Array): Uint8Array {
-  // A tell with no sender in the default format, the commonest, is written by hand.
-  const n = body.byteLength
-  if (hops === 0 && sender === null && manifest === '' && n < 0xfd && body instanceof Uint8Array) {
-    const h = head.byteLength
-    const out = b4a.allocUnsafe(h + 4 + n)
-    for (let i = 0; i < h; i++) out[i] = head[i]!
-    out[h] = 0 // hops
-    out[h + 1] = 0 // no sender
-    out[h + 2] = 0 // the default manifest
-    out[h + 3] = n
-    if (n <= 64) for (let i = 0; i < n; i++) out[h + 4 + i] = body[i]!
-    else out.set(body, h + 4)
-    return out
+const PRE: Pass = {
+  uint: preUint,
+  string: preString,
+  bytes: preBytes,
+  flag: (state) => {
+    state.end++
+  },
+  uints: (state, list) => {
+    preUint(state, list.length)
+    for (const n of list) preUint(state, n)
   }
-  const state = envelopeState
-  state.start = 0
-  state.end = head.byteLength
-  try {
-    preUint(state, hops)
-    preString(state, sender ?? '', L.maxPath, 'a sender path')
-    preString(state, manifest, L.maxManifest, 'a manifest')
-    preBytes(state, body, L.maxBody, 'a body')
-  } catch (err) {
-    if (err instanceof ClusterError) throw ClusterError.BAD_MESSAGE(err.message.replace(/^BAD_FRAME: /, ''), err)
-    throw err
-  }
-  const buffer = b4a.allocUnsafe(state.end)
-  state.buffer = buffer
-  buffer.set(head, 0)
-  state.start = head.byteLength
-  encUint(state, hops)
-  encString(state, sender ?? '')
-  encString(state, manifest)
-  encBytes(state, body)
-  state.buffer = EMPTY
-  return buffer
 }
 
-function preMessage(state: State, m: ShardingMessage): void {
+const ENC: Pass = {
+  uint: encUint,
+  string: (state, s) => encString(state, s),
+  bytes: (state, b) => encBytes(state, b),
+  flag: (state, b) => {
+    state.buffer[state.start++] = b ? 1 : 0
+  },
+  uints: (state, list) => {
+    encUint(state, list.length)
+    for (const n of list) encUint(state, n)
+  }
+}
+
+function fields(p: Pass, state: State, m: ShardingMessage): void {
   switch (m.tag) {
     case SHARDING_TAG.ENVELOPE:
-      preString(state, m.type, L.maxTypeName, 'a type name')
-      preString(state, m.entityId, L.maxEntityId, 'an entity id')
-      preUint(state, m.hops)
-      preString(state, m.sender ?? '', L.maxPath, 'a sender path')
-      preString(state, m.manifest, L.maxManifest, 'a manifest')
-      preBytes(state, m.body, L.maxBody, 'a body')
+      p.string(state, m.type, L.maxTypeName, 'a type name')
+      p.string(state, m.entityId, L.maxEntityId, 'an entity id')
+      p.uint(state, m.hops)
+      p.string(state, m.sender ?? '', L.maxPath, 'a sender path')
+      p.string(state, m.manifest, L.maxManifest, 'a manifest')
+      p.bytes(state, m.body, L.maxBody, 'a body')
       return
     case SHARDING_TAG.REPORT:
-      preUint(state, m.numberOfShards)
-      preUint(state, m.version)
-      state.end++
-      preUint(state, m.types.length)
+      p.uint(state, m.numberOfShards)
+      p.uint(state, m.version)
+      p.flag(state, m.leaving)
+      p.uint(state, m.types.length)
       for (const t of m.types) {
-        preString(state, t.name, L.maxTypeName, 'a type name')
-        state.end++
-        preUints(state, t.shards)
+        p.string(state, t.name, L.maxTypeName, 'a type name')
+        p.flag(state, t.host)
+        p.uints(state, t.shards)
       }
       return
     case SHARDING_TAG.ALLOCATION:
-      preUint(state, m.version)
-      preUint(state, m.numberOfShards)
-      preUint(state, m.nodes.length)
-      for (const n of m.nodes) preString(state, n, L.maxPath, 'a node address')
-      preUint(state, m.types.length)
+      p.uint(state, m.version)
+      p.uint(state, m.numberOfShards)
+      p.uint(state, m.nodes.length)
+      for (const n of m.nodes) p.string(state, n, L.maxPath, 'a node address')
+      p.uint(state, m.types.length)
       for (const t of m.types) {
-        preString(state, t.name, L.maxTypeName, 'a type name')
-        preUints(state, t.owners)
+        p.string(state, t.name, L.maxTypeName, 'a type name')
+        p.uints(state, t.owners)
       }
       return
     case SHARDING_TAG.SHARD_STOPPED:
-      preString(state, m.type, L.maxTypeName, 'a type name')
-      preUints(state, m.shards)
+      p.string(state, m.type, L.maxTypeName, 'a type name')
+      p.uints(state, m.shards)
       return
     case SHARDING_TAG.REFUSED:
-      preUint(state, m.numberOfShards)
-      preString(state, m.reason, L.maxReason, 'a reason')
+      p.uint(state, m.numberOfShards)
+      p.string(state, m.reason, L.maxReason, 'a reason')
       return
   }
   throw ClusterError.BAD_MESSAGE(`no sharding message has tag ${String((m as { tag: unknown }).tag)}`)
-}
-
-function encMessage(state: State, m: ShardingMessage): void {
-  switch (m.tag) {
-    case SHARDING_TAG.ENVELOPE:
-      encString(state, m.type)
-      encString(state, m.entityId)
-      encUint(state, m.hops)
-      encString(state, m.sender ?? '')
-      encString(state, m.manifest)
-      encBytes(state, m.body)
-      return
-    case SHARDING_TAG.REPORT:
-      encUint(state, m.numberOfShards)
-      encUint(state, m.version)
-      state.buffer[state.start++] = m.leaving ? 1 : 0
-      encUint(state, m.types.length)
-      for (const t of m.types) {
-        encString(state, t.name)
-        state.buffer[state.start++] = t.host ? 1 : 0
-        encUints(state, t.shards)
-      }
-      return
-    case SHARDING_TAG.ALLOCATION:
-      encUint(state, m.version)
-      encUint(state, m.numberOfShards)
-      encUint(state, m.nodes.length)
-      for (const n of m.nodes) encString(state, n)
-      encUint(state, m.types.length)
-      for (const t of m.types) {
-        encString(state, t.name)
-        encUints(state, t.owners)
-      }
-      return
-    case SHARDING_TAG.SHARD_STOPPED:
-      encString(state, m.type)
-      encUints(state, m.shards)
-      return
-    case SHARDING_TAG.REFUSED:
-      encUint(state, m.numberOfShards)
-      encString(state, m.reason)
-  }
 }
 
 function decMessage(state: State): ShardingMessage {
@@ -337,16 +271,6 @@ function decMessage(state: State): ShardingMessage {
     }
   }
   throw ClusterError.BAD_FRAME(`no sharding message has tag ${tag}`)
-}
-
-function preUints(state: State, list: number[]): void {
-  preUint(state, list.length)
-  for (const n of list) preUint(state, n)
-}
-
-function encUints(state: State, list: number[]): void {
-  encUint(state, list.length)
-  for (const n of list) encUint(state, n)
 }
 
 function decUints(state: State, maxCount: number, maxValue: number, what: string): number[] {

@@ -363,6 +363,7 @@ function mismatch(peer: string, theirs: string, ours: string): ClusterError {
 }
 
 function hostPort(a: NodeAddress): string {
+  if (a.byKey) return a.toString()
   return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`
 }
 

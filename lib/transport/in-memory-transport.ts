@@ -14,6 +14,7 @@ import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffi
 import {
   DropReason,
   countDrop,
+  dropEvent,
   emptyPeerStats,
   newIncarnation,
   type MessageHandler,
@@ -343,6 +344,6 @@ export class InMemoryTransport
   private _drop(to: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): void {
     countDrop(this._stats.has(to.key) ? this._peerStats(to).drops : this._orphanDrops, reason)
     this._log.debug(`dropped ${msg.kind} for ${to.toString()}: ${reason}`)
-    this.emit('drop', { peer: to, reason, kind: msg.kind, bytes })
+    this.emit('drop', dropEvent(to, msg, bytes, reason))
   }
 }

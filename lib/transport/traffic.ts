@@ -84,15 +84,8 @@ export function sumStats(
   const total: TransportStats = { ...base, peers: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, reconnects: 0, drops: { ...base.drops }, delivery }
   for (const s of peers) {
     if (s.connected) total.peers++
-    total.bytesIn += s.bytesIn
-    total.bytesOut += s.bytesOut
-    total.framesIn += s.framesIn
-    total.framesOut += s.framesOut
     total.queuedBytes += s.queuedBytes
-    total.reconnects += s.reconnects
-    total.handshakeFailures += s.handshakeFailures
-    addDrops(total.drops, s.drops)
-    addDelivery(delivery, s.delivery)
+    addCounts(total, s)
   }
   addDrops(total.drops, orphanDrops)
   return total
@@ -100,6 +93,13 @@ export function sumStats(
 
 /** Adds the counts of a peer that is forgotten to `into`, so the transport's totals keep them. */
 export function retire(into: PeerStats, s: PeerStats): void {
+  addCounts(into, s)
+}
+
+// The counters a peer and a transport's totals share.
+type Counts = Pick<PeerStats, 'bytesIn' | 'bytesOut' | 'framesIn' | 'framesOut' | 'reconnects' | 'handshakeFailures' | 'drops' | 'delivery'>
+
+function addCounts(into: Counts, s: Counts): void {
   into.bytesIn += s.bytesIn
   into.bytesOut += s.bytesOut
   into.framesIn += s.framesIn

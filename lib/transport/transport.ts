@@ -1,6 +1,7 @@
 // The Transport interface, the ObservableTransport both transports implement (what the cluster
 // takes), and the shapes of their events and stats.
 
+import type { SigningKeyPair } from '../../backends/crypto.ts'
 import type { NodeAddress } from '../node-address.ts'
 import type { ClusterError } from '../errors.ts'
 import type { WireMessage } from '../wire/index.ts'
@@ -58,6 +59,8 @@ export interface DropEvent {
    * @default 1
    */
   count?: number
+  /** For a single envelope, the local path it was sent to. */
+  recipient?: string
 }
 
 /**
@@ -79,6 +82,13 @@ export interface DeliveryStats {
   duplicates: number
 }
 
+/** The drop event of one message that did not reach `peer`. */
+export function dropEvent(peer: NodeAddress, msg: WireMessage, bytes: number, reason: DropReason): DropEvent {
+  const e: DropEvent = { peer, reason, kind: msg.kind, bytes }
+  if (msg.kind === 'envelope') e.recipient = msg.to
+  return e
+}
+
 export interface PeerStats {
   peer: string
   connected: boolean
@@ -87,6 +97,7 @@ export interface PeerStats {
   bytesOut: number
   framesIn: number
   framesOut: number
+  /** Queue depth: bytes and frames waiting to be written. */
   queuedBytes: number
   queuedFrames: number
   drops: Partial<Record<DropReason, number>>
@@ -165,6 +176,27 @@ export interface ObservableTransport extends Transport {
    * transport's own refusals are, so nothing is dropped without a count.
    */
   refuse(from: NodeAddress, msg: WireMessage, reason: DropReason): void
+  /**
+   * The transport finds peers by itself (hyperswarm on a topic): the cluster counts every peer it
+   * connects to as a seed. Absent: false.
+   */
+  readonly discovers?: boolean
+  /**
+   * The key pair the transport's identity rests on, when it has one (a swarm node's): the cluster
+   * signs its membership records with it, so a node's address and its records share one key.
+   */
+  readonly signingKeyPair?: SigningKeyPair
+  /**
+   * Told the actor system's name by `Cluster.join` before `start()`, for a transport made without
+   * one (its address and cluster name come from it). Throws BAD_OPTIONS if it was made for another.
+   */
+  bindSystem?(name: string): void
+  /**
+   * Keeps this run of `peer` out (a removed member): closes its connection and refuses its hellos
+   * from now on unless they come from a later incarnation (the process restarted). Where absent,
+   * the cluster calls `disconnect`.
+   */
+  exclude?(peer: NodeAddress): void
   /** Listens for one of TransportEventMap's events. */
   on<E extends keyof TransportEventMap>(event: E, fn: Listener<E>): this
   /** Stops listening. */

@@ -1,0 +1,613 @@
+// SwarmTransport: the cluster over hyperswarm. Nodes meet on a topic, every connection is
+// encrypted by Noise, and a node is named by its public key (`actor-cluster+hs://app@<key>`).
+// What runs over a connection is what runs over TCP: the same Connection (framing, handshake,
+// chunk reassembly) and the same Peer (lanes, bounded queue, coalesced writes, heartbeats, stats).
+// Only how connections come and go differs: hyperswarm brings them (found on the topic, or asked
+// for by key when there is something to send), and the newest one to finish our handshake wins.
+
+import EventEmitter from 'bare-events'
+import b4a from 'b4a'
+import { generateKeyPairBytes, sha256, signingKeyPairOf, type KeyPairBytes, type SigningKeyPair } from '../../backends/crypto.ts'
+import { now } from '../../backends/clock.ts'
+import { ClusterError } from '../errors.ts'
+import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
+import { NodeAddress, isSystemName } from '../node-address.ts'
+import { decodeZ32, encodeZ32 } from '../z-base-32.ts'
+import { LINK_KINDS } from '../wire/index.ts'
+import type { HelloMessage, WireKind, WireMessage } from '../wire/index.ts'
+import { normalizeSecret } from './auth.ts'
+import { Connection, ConnectionState, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
+import { closed, within, type Peer } from './peer.ts'
+import { PeerTable } from './peer-table.ts'
+import { SWARM_DEFAULTS, type BootstrapNode, type SwarmAllow, type SwarmDiscovery, type SwarmLike, type SwarmTransportOptions } from './swarm-options.ts'
+import { loadHyperDht, loadHyperswarm } from './swarm-modules.ts'
+import { SwarmSocket, type SwarmConnection } from './swarm-socket.ts'
+import { frameLimit, tcpSettings, type TcpSettings } from './tcp-options.ts'
+import { Ticker } from './ticker.ts'
+import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
+import {
+  DropReason,
+  countDrop,
+  emptyPeerStats,
+  newIncarnation,
+  type DeliveryStats,
+  type MessageHandler,
+  type ObservableTransport,
+  type PeerStats,
+  type TransportEventMap,
+  type TransportStats
+} from './transport.ts'
+
+export { SWARM_DEFAULTS, type SwarmTransportOptions } from './swarm-options.ts'
+
+const TOPIC_BYTES = 32
+const KEY_BYTES = 32
+// Runs of removed members remembered, so their hellos stay refused; the oldest go first.
+const MAX_EXCLUDED = 4096
+const UNNAMED = 'unnamed'
+// A connection asked for by key comes in tens of milliseconds when the peer is there; an ask
+// counts as failed only after this long.
+const ASK_WAIT_MS = 500
+
+export class SwarmTransport extends EventEmitter<TransportEventMap> implements ObservableTransport, ConnectionOwner {
+  self: NodeAddress
+  cluster: string
+  readonly maxFrameBytes: number
+  readonly incarnation: number
+  readonly discovers: boolean
+  /** The 32-byte topic every node of the cluster joins. */
+  readonly topic: Uint8Array
+  /** This node's identity: its public key is its address. */
+  readonly keyPair: KeyPairBytes
+  readonly signingKeyPair: SigningKeyPair
+  /** The Hyperswarm under the transport, once started. */
+  swarm: SwarmLike | null
+  private _o: SwarmTransportOptions
+  private _opts: TcpSettings
+  private _keepAliveMs: number
+  private _deadAfterMs: number
+  private _refreshIntervalMs: number
+  private _namedSystem: boolean
+  private _namedCluster: boolean
+  private _secret: Uint8Array | null
+  private _allow: ((publicKey: Uint8Array) => boolean) | null
+  private _log: Logger
+  private _receiver: Receiver
+  private _peers: PeerTable
+  private _connections: Set<Connection>
+  private _opened: Set<Connection>
+  /** Removed members' last incarnations, by address key. */
+  private _excluded: Map<string, number>
+  private _local: LocalIdentity | null
+  private _ownSwarm: boolean
+  private _discovery: SwarmDiscovery | null
+  private _onconnection: (conn: SwarmConnection, info: unknown) => void
+  private _started: boolean
+  private _closing: boolean
+  private _ticker: TimerHandle | null
+  private _housekeeping: Ticker
+  private _nextRefreshAt: number
+  private _refreshWait: number
+  private _rejected: Partial<Record<string, number>>
+  private _unboundHandshakeFailures: number
+  private _orphanDrops: Partial<Record<DropReason, number>>
+  /** The same messages in the delivery counts. */
+  private _orphanDelivery: DeliveryStats
+  private _reassembly: ReassemblyBudget
+
+  constructor(o: SwarmTransportOptions) {
+    super()
+    if (o === null || typeof o !== 'object') throw ClusterError.BAD_OPTIONS('SwarmTransport takes an options object with a topic')
+    this._o = o
+    this.topic = topicBytes(o.topic)
+    if (o.swarm != null && o.keyPair !== undefined && !b4a.equals(o.swarm.keyPair.publicKey, o.keyPair.publicKey)) {
+      throw ClusterError.BAD_OPTIONS("keyPair differs from the given swarm's key pair")
+    }
+    // A swarm of the caller's own: its key is this node's identity.
+    this.keyPair = o.swarm?.keyPair ?? o.keyPair ?? generateKeyPairBytes()
+    try {
+      this.signingKeyPair = signingKeyPairOf(this.keyPair)
+    } catch (err) {
+      throw ClusterError.BAD_OPTIONS(`keyPair: ${err instanceof Error ? err.message : String(err)}`)
+    }
+    if (o.system !== undefined && !isSystemName(o.system)) throw ClusterError.BAD_OPTIONS(`bad system name ${JSON.stringify(o.system)}`)
+    this._namedSystem = o.system !== undefined
+    this._namedCluster = o.cluster !== undefined
+    this.self = NodeAddress.ofKey(o.system ?? UNNAMED, this.keyPair.publicKey)
+    this.cluster = o.cluster ?? this.self.system
+    this.maxFrameBytes = frameLimit({ ...o, self: this.self })
+    this.incarnation = newIncarnation()
+    this.discovers = true
+    this.swarm = null
+    this._opts = tcpSettings({ ...o, self: this.self })
+    this._keepAliveMs = positive(o.keepAliveMs, SWARM_DEFAULTS.keepAliveMs, 'keepAliveMs')
+    this._deadAfterMs = positive(o.deadAfterMs, SWARM_DEFAULTS.deadAfterMs, 'deadAfterMs')
+    this._refreshIntervalMs = positive(o.refreshIntervalMs, SWARM_DEFAULTS.refreshIntervalMs, 'refreshIntervalMs')
+    this._secret = normalizeSecret(o.secret)
+    this._allow = allowPredicate(o.allow ?? null)
+    this._log = scopedLogger(o.log ?? silentLogger, 'swarm-transport')
+    this._receiver = {
+      handler: null,
+      log: this._log,
+      reply: (to, msg) => this.send(to, msg),
+      onheartbeat: (from, rttMs) => this.emit('heartbeat', from, rttMs),
+      drop: (from, msg, reason) => this.refuse(from, msg, reason)
+    }
+    this._connections = new Set()
+    this._opened = new Set()
+    this._excluded = new Map()
+    this._local = null
+    this._ownSwarm = false
+    this._discovery = null
+    this._onconnection = (conn) => this._onswarmconnection(conn)
+    this._started = false
+    this._closing = false
+    this._ticker = null
+    this._nextRefreshAt = 0
+    this._refreshWait = this._refreshIntervalMs
+    this._rejected = {}
+    this._unboundHandshakeFailures = 0
+    this._orphanDrops = {}
+    this._orphanDelivery = emptyPeerStats('').delivery
+    this._reassembly = { held: 0, max: this._opts.maxReassemblyBytes }
+    this._peers = new PeerTable(
+      this._opts,
+      (peer) => this._want(peer),
+      (peer, kind, bytes, reason, count) => this._emitDrop(peer.address, kind, bytes, reason, count)
+    )
+    this._housekeeping = new Ticker(this._opts, this._connections, this._peers)
+  }
+
+  /** This node's public key (32 bytes). */
+  get publicKey(): Uint8Array {
+    return this.keyPair.publicKey
+  }
+
+  bindSystem(name: string): void {
+    if (this._namedSystem) {
+      if (name !== this.self.system) throw ClusterError.BAD_OPTIONS(`this transport is for system ${JSON.stringify(this.self.system)}, not ${JSON.stringify(name)}`)
+      return
+    }
+    if (this._started) throw ClusterError.BAD_OPTIONS('the system is named before the transport starts')
+    this.self = NodeAddress.ofKey(name, this.keyPair.publicKey)
+    if (!this._namedCluster) this.cluster = name
+    this._namedSystem = true
+  }
+
+  async start(): Promise<void> {
+    if (this._started) return
+    if (!this._namedSystem) throw ClusterError.BAD_OPTIONS('SwarmTransport needs a system name: pass `system`, or start it through Cluster.join')
+    this._started = true
+    this._local = {
+      address: this.self,
+      cluster: this.cluster,
+      incarnation: this.incarnation,
+      maxFrameBytes: this.maxFrameBytes,
+      secret: this._secret
+    }
+    const o = this._o
+    let swarm: SwarmLike
+    if (o.swarm != null) {
+      swarm = o.swarm
+    } else {
+      const Hyperswarm = await loadHyperswarm()
+      let dht = o.dht ?? null
+      if (dht === null) {
+        const HyperDHT = await loadHyperDht()
+        dht = new HyperDHT({ host: o.host, port: o.port, bootstrap: o.bootstrap?.map(bootstrapNode) })
+      }
+      swarm = new Hyperswarm({ dht, keyPair: this.keyPair, firewall: (key: Uint8Array) => this._firewalled(key) })
+      this._ownSwarm = true
+    }
+    this.swarm = swarm
+    swarm.on('connection', this._onconnection)
+    const tick = Math.max(50, Math.min(this._opts.heartbeatIntervalMs || 1000, this._opts.stallTimeoutMs / 2, 250))
+    this._ticker = setInterval(() => this._ontick(), tick)
+    const discovery = swarm.join(this.topic, { client: true, server: true })
+    this._discovery = discovery
+    await discovery.flushed()
+    // Nodes that joined at the same moment looked before any of them was announced: one more
+    // look now finds them (the next one hyperswarm makes by itself is minutes away).
+    this._refresh()
+    this._log.debug(`on topic ${b4a.toString(this.topic, 'hex').slice(0, 16)}... as ${this.self.toString()}`)
+  }
+
+  setHandler(handler: MessageHandler): void {
+    this._receiver = { ...this._receiver, handler }
+  }
+
+  peers(): NodeAddress[] {
+    const out: NodeAddress[] = []
+    for (const peer of this._peers.values()) if (peer.conn !== null) out.push(peer.address)
+    return out
+  }
+
+  send(to: NodeAddress, msg: WireMessage): void {
+    const size = sendSize(msg)
+    const peer = this._closing || !this._started ? null : this._peers.ensure(to)
+    checkFits(msg, size, peer?.conn?.peerMaxFrameBytes ?? this.maxFrameBytes, to)
+    if (peer === null) {
+      const reason = this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE
+      if (!LINK_KINDS.has(msg.kind)) {
+        this._orphanDelivery.sent++
+        countDrop(this._orphanDelivery.dropped, reason)
+      }
+      countDrop(this._orphanDrops, reason)
+      this._emitDrop(to, msg.kind, size, reason, 1)
+      return
+    }
+    peer.send(msg, size)
+  }
+
+  heartbeat(peer: NodeAddress, withinMs = 0): void {
+    if (this._closing || !this._started) this.send(peer, { kind: 'heartbeat', seq: 0, sentAt: now() })
+    else this._peers.ensure(peer).heartbeat(withinMs)
+  }
+
+  refuse(from: NodeAddress, msg: WireMessage, reason: DropReason): void {
+    const peer = this._peers.get(from.key)
+    if (peer !== undefined) {
+      peer.refused(msg, reason)
+    } else {
+      countDrop(this._orphanDrops, reason)
+      this._emitDrop(from, msg.kind, 0, reason, 1)
+    }
+  }
+
+  disconnect(peer: NodeAddress): void {
+    const p = this._peers.get(peer.key)
+    if (peer.publicKey !== null && this.swarm !== null) this.swarm.leavePeer(peer.publicKey)
+    if (p === undefined) return
+    this._peers.remove(p)
+    p.clear(DropReason.DISCONNECTED)
+    p.dialing?.destroy(null)
+    const conn = p.conn
+    if (conn !== null) p.detach(conn)
+    this._peers.retire(p)
+    if (conn !== null) {
+      this._log.debug(`disconnecting ${peer.toString()}`)
+      conn.end()
+      this.emit('peer-disconnected', p.address, null)
+    }
+  }
+
+  exclude(peer: NodeAddress): void {
+    const incarnation = this._peers.get(peer.key)?.stats.incarnation ?? null
+    if (incarnation !== null) {
+      if (this._excluded.size >= MAX_EXCLUDED) this._excluded.delete(this._excluded.keys().next().value!)
+      this._excluded.set(peer.key, incarnation)
+      this._log.debug(`${peer.toString()} (incarnation ${incarnation}) is out`)
+    }
+    this.disconnect(peer)
+  }
+
+  stats(): TransportStats
+  stats(peer: NodeAddress): PeerStats | null
+  stats(peer?: NodeAddress): TransportStats | PeerStats | null {
+    if (peer !== undefined) return this._peers.get(peer.key)?.snapshot() ?? null
+    let handshaking = 0
+    for (const c of this._connections) if (c.state === ConnectionState.HANDSHAKING) handshaking++
+    const base = {
+      self: this.self.toString(),
+      queuedBytes: 0,
+      drops: {},
+      handshakeFailures: this._unboundHandshakeFailures,
+      rejected: { ...this._rejected },
+      inboundConnections: handshaking,
+      knownPeers: this._peers.size,
+      reassemblyBytes: this._reassembly.held,
+      dialsQueued: 0,
+      delivery: { ...this._orphanDelivery, dropped: { ...this._orphanDelivery.dropped } }
+    }
+    return sumStats(base, this._peers.snapshots(), this._orphanDrops)
+  }
+
+  /**
+   * Flushes what is queued (bounded by shutdownTimeoutMs), says goodbye on every connection,
+   * leaves the topic (unannouncing this node) and destroys the swarm it made.
+   */
+  async shutdown(): Promise<void> {
+    if (this._closing) return
+    this._closing = true
+    if (this._ticker !== null) clearInterval(this._ticker)
+    this._ticker = null
+    const deadline = now() + this._opts.shutdownTimeoutMs
+    for (const conn of this._connections) if (conn.state === ConnectionState.HANDSHAKING) conn.destroy(null)
+    await Promise.all([...this._peers.values()].map((peer) => this._shutdownPeer(peer, deadline)))
+    await Promise.all([...this._connections].map((c) => closed(c, deadline - now())))
+    const swarm = this.swarm
+    if (swarm === null) return
+    swarm.removeListener('connection', this._onconnection)
+    const discovery = this._discovery
+    this._discovery = null
+    // Unannounces this node, so the others stop finding it.
+    if (discovery !== null) await within(discovery.destroy(), Math.max(1000, deadline - now()))
+    if (this._ownSwarm) {
+      if (this._o.dht != null) {
+        // The caller's DHT outlives the transport: close what the swarm opened on it, no more.
+        const server = (swarm as unknown as { server?: { close(): Promise<unknown> } }).server
+        if (server !== undefined) await within(server.close(), 2000)
+      } else {
+        await within(swarm.destroy(), Math.max(2000, deadline - now()))
+      }
+    }
+    this._log.debug('shut down')
+  }
+
+  private async _shutdownPeer(peer: Peer, deadline: number): Promise<void> {
+    const conn = peer.conn
+    if (conn === null) {
+      peer.dialing?.destroy(null)
+      peer.clear(DropReason.SHUTDOWN)
+      return
+    }
+    await peer.flushAndEnd(conn, deadline)
+  }
+
+  /**
+   * ConnectionOwner: a hello on a connection the other side opened. Its address must be the
+   * connection's own key; a removed member's run stays out.
+   * @internal
+   */
+  _onhello(conn: Connection, from: NodeAddress, hello: HelloMessage): string | ClusterError | null {
+    if (this._closing) return 'shutting down'
+    const key = streamOf(conn).remotePublicKey
+    if (from.publicKey === null || !b4a.equals(from.publicKey, key)) {
+      return ClusterError.KEY_MISMATCH(`a peer holding key ${encodeZ32(key)} said hello as ${from.toString()}`)
+    }
+    return this._stillOut(from, hello.incarnation)
+  }
+
+  /** @internal */
+  _delivered(remote: NodeAddress): { incarnation: number; delivered: number } | null {
+    const peer = this._peers.get(remote.key)
+    return peer === undefined ? null : { incarnation: peer.ledger.from, delivered: peer.ledger.highest }
+  }
+
+  /** @internal */
+  _onopen(conn: Connection): void {
+    const remote = conn.remote!
+    if (this._closing) {
+      conn.end()
+      return
+    }
+    const out = this._stillOut(remote, conn.incarnation)
+    if (out !== null) {
+      conn.destroy(out)
+      return
+    }
+    this._excluded.delete(remote.key)
+    this._opened.add(conn)
+    const peer = this._peers.ensure(remote)
+    if (peer.dialing === conn) peer.dialing = null
+    const before = peer.stats.incarnation
+    const previous = peer.attach(conn)
+    if (previous !== null) {
+      // Hyperswarm replaced the connection (a crossing dial, or the peer came back): the newest
+      // one that finished our handshake carries the traffic; the old one ends after its writes.
+      this._log.debug(`replacing connection to ${remote.toString()}`)
+      previous.end()
+    }
+    if (before !== null && before !== conn.incarnation) {
+      this._log.info(`${remote.toString()} restarted (incarnation ${conn.incarnation})`)
+      this.emit('peer-restarted', remote, conn.incarnation, before)
+    }
+    this._log.debug(`connected ${conn.outbound ? 'to' : 'from'} ${remote.toString()}, wire version ${conn.version}`)
+    this._refreshWait = this._refreshIntervalMs
+    this.emit('peer-connected', remote, conn.incarnation)
+    peer.flush()
+  }
+
+  /** @internal */
+  _onmessage(conn: Connection, msg: WireMessage): void {
+    const remote = conn.remote
+    const peer = remote === null ? undefined : this._peers.get(remote.key)
+    if (peer === undefined || !peer.received(conn, msg)) return
+    dispatch(this._receiver, peer.address, peer.stats, msg)
+  }
+
+  /** @internal */
+  _ondrain(conn: Connection): void {
+    const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
+    if (peer !== undefined && peer.conn === conn) peer.flush()
+  }
+
+  /** @internal */
+  _onclose(conn: Connection, cause: ClusterError | null): void {
+    this._connections.delete(conn)
+    const opened = this._opened.delete(conn)
+    const remote = conn.remote ?? conn.expected
+    const peer = remote === null ? undefined : this._peers.get(remote.key)
+    if (peer !== undefined && peer.dialing === conn) peer.dialing = null
+    if (cause !== null) this._reject(cause, conn.describe())
+    if (!opened && cause !== null) {
+      // The handshake failed or timed out (a half-open connection, say): hyperswarm or the next
+      // send brings another one.
+      if (peer !== undefined) peer.stats.handshakeFailures++
+      else this._unboundHandshakeFailures++
+      if (remote !== null && conn.outbound) this.emit('dial-failed', remote, cause)
+    }
+    if (peer === undefined || !peer.detach(conn)) return
+    this._log.debug(`closed ${conn.describe()}${cause ? `: ${cause.message}` : ''}`)
+    this.emit('peer-disconnected', peer.address, cause)
+    if (!this._closing && peer.pending) this._want(peer)
+  }
+
+  /** A connection hyperswarm brought: our handshake runs on it before anything else does. */
+  private _onswarmconnection(stream: SwarmConnection): void {
+    const local = this._local
+    if (this._closing || local === null) {
+      stream.on('error', noop)
+      stream.destroy()
+      return
+    }
+    const key = stream.remotePublicKey
+    // With a swarm of the caller's own the firewall is theirs: the allow-list is checked here.
+    if (this._firewalled(key)) {
+      stream.on('error', noop)
+      stream.destroy()
+      return
+    }
+    stream.setKeepAlive(this._keepAliveMs)
+    stream.setTimeout(this._deadAfterMs)
+    const remote = NodeAddress.ofKey(this.self.system, key)
+    const outbound = stream.isInitiator
+    const conn = new Connection(this, new SwarmSocket(stream, this._deadAfterMs), local, {
+      outbound,
+      expected: outbound ? remote : null,
+      handshakeTimeoutMs: this._opts.handshakeTimeoutMs,
+      reassembly: this._reassembly
+    })
+    this._connections.add(conn)
+    if (outbound && conn.state === ConnectionState.HANDSHAKING) {
+      const peer = this._peers.ensure(remote)
+      if (peer.conn === null && peer.dialing === null) peer.dialing = conn
+    }
+  }
+
+  /** Whether hyperswarm must keep `key` out; a refusal is counted (AUTH_FAILED). */
+  private _firewalled(key: Uint8Array): boolean {
+    if (this._allow === null) return false
+    let allowed = false
+    try {
+      allowed = this._allow(key) === true
+    } catch (err) {
+      this._log.error('the allow predicate threw; the key is refused', err)
+    }
+    if (allowed) return false
+    this._reject(ClusterError.AUTH_FAILED(`key ${encodeZ32(key)} is not allowed in this cluster`), encodeZ32(key))
+    return true
+  }
+
+  /** A removed member's run (or an older one) is refused; a later incarnation is a restart. */
+  private _stillOut(from: NodeAddress, incarnation: number): ClusterError | null {
+    const last = this._excluded.get(from.key)
+    if (last === undefined || incarnation > last) return null
+    return ClusterError.STALE_INCARNATION(`${from.toString()} was removed from the cluster; only a restart (a later incarnation) comes back`)
+  }
+
+  /**
+   * The peer has frames queued and no connection: ask hyperswarm for one by key, again after
+   * each backoff (the tick retries), and after maxDialAttempts asks with nothing to show drop
+   * what waits as unreachable.
+   */
+  private _want(peer: Peer): void {
+    if (this._closing || !this._started || peer.conn !== null || this.swarm === null) return
+    if (this._peers.get(peer.address.key) !== peer) return
+    const key = peer.address.publicKey
+    if (key === null || peer.address.system !== this.self.system) {
+      peer.clear(DropReason.UNREACHABLE)
+      return
+    }
+    if (b4a.equals(key, this.keyPair.publicKey)) {
+      peer.clear(DropReason.UNREACHABLE)
+      return
+    }
+    if (this._excluded.has(peer.address.key)) {
+      peer.clear(DropReason.UNREACHABLE)
+      return
+    }
+    const t = now()
+    if (t < peer.nextDialAt || peer.dialing !== null) return
+    if (peer.backoff.failures >= this._opts.maxDialAttempts) {
+      this._log.debug(`no connection to ${peer.address.toString()} after ${peer.backoff.failures} asks; dropping what waits for it`)
+      peer.clear(DropReason.UNREACHABLE)
+      peer.backoff.reset()
+      return
+    }
+    const again = peer.backoff.failures > 0
+    peer.nextDialAt = t + Math.max(ASK_WAIT_MS, peer.backoff.fail())
+    // Hyperswarm stops trying a peer asked for by key after a few failed attempts; leaving and
+    // joining it again starts its count afresh.
+    if (again) this.swarm.leavePeer(key)
+    this.swarm.joinPeer(key)
+  }
+
+  private _refresh(): void {
+    const discovery = this._discovery
+    if (discovery === null || this._closing) return
+    this._nextRefreshAt = now() + this._refreshWait
+    discovery.refresh({ client: true, server: true }).catch((err: unknown) => {
+      if (!this._closing) this._log.debug(`discovery refresh failed: ${err instanceof Error ? err.message : String(err)}`)
+    })
+  }
+
+  private _ontick(): void {
+    const t = now()
+    // Stalled frames, idle peers, heartbeats: as on TCP.
+    this._housekeeping.tick()
+    let connected = 0
+    let wanting = 0
+    for (const peer of this._peers.values()) {
+      if (peer.conn !== null) {
+        connected++
+      } else if (peer.pending) {
+        wanting++
+        this._want(peer)
+      }
+    }
+    // While some peer is wanted and not connected, or none is connected at all, discovery looks
+    // again; the wait doubles while that brings nothing, up to a ceiling.
+    if ((wanting > 0 || connected === 0) && t >= this._nextRefreshAt) {
+      this._refresh()
+      this._refreshWait = Math.min(this._refreshWait * 2, SWARM_DEFAULTS.maxRefreshIntervalMs)
+    }
+  }
+
+  private _emitDrop(to: NodeAddress, kind: WireKind, bytes: number, reason: DropReason, count: number): void {
+    this._log.debug(`dropped ${count === 1 ? kind : `${count} messages`} for ${to.toString()}: ${reason}`)
+    this.emit('drop', count === 1 ? { peer: to, reason, kind, bytes } : { peer: to, reason, kind, bytes, count })
+  }
+
+  private _reject(err: ClusterError, remote: string): void {
+    this._rejected[err.code] = (this._rejected[err.code] ?? 0) + 1
+    this._log.debug(`connection ${remote} closed: ${err.message}`)
+    this.emit('connection-error', err, remote)
+  }
+}
+
+function streamOf(conn: Connection): SwarmConnection {
+  return (conn.socket as SwarmSocket).stream
+}
+
+/** A topic as 32 bytes: given so, or the SHA-256 of a string's UTF-8. */
+export function topicBytes(topic: Uint8Array | string): Uint8Array {
+  if (typeof topic === 'string') {
+    if (topic.length === 0) throw ClusterError.BAD_OPTIONS('topic must not be empty')
+    return sha256([b4a.from(topic, 'utf8')])
+  }
+  if (topic instanceof Uint8Array && topic.byteLength === TOPIC_BYTES) return topic
+  throw ClusterError.BAD_OPTIONS('topic must be 32 bytes or a string')
+}
+
+/** A public key from bytes, z-base-32 or hex; BAD_OPTIONS otherwise. */
+export function publicKeyOf(key: Uint8Array | string): Uint8Array {
+  if (key instanceof Uint8Array && key.byteLength === KEY_BYTES) return key
+  if (typeof key === 'string') {
+    const z = decodeZ32(key, KEY_BYTES)
+    if (z !== null) return z
+    if (/^[0-9a-fA-F]{64}$/.test(key)) return b4a.from(key, 'hex')
+  }
+  throw ClusterError.BAD_OPTIONS('a public key is 32 bytes, or their z-base-32 or hex')
+}
+
+function allowPredicate(allow: SwarmAllow | null): ((publicKey: Uint8Array) => boolean) | null {
+  if (allow === null) return null
+  if (typeof allow === 'function') return allow
+  if (!Array.isArray(allow)) throw ClusterError.BAD_OPTIONS('allow is a list of public keys or a function')
+  const keys = new Set(allow.map((k) => b4a.toString(publicKeyOf(k), 'hex')))
+  return (key) => keys.has(b4a.toString(key, 'hex'))
+}
+
+function bootstrapNode(node: BootstrapNode): { host: string; port: number } | string {
+  if (typeof node === 'string' || (node !== null && typeof node === 'object' && typeof node.host === 'string')) return node
+  throw ClusterError.BAD_OPTIONS('a bootstrap node is { host, port } or "host:port"')
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isFinite(value) || value <= 0) throw ClusterError.BAD_OPTIONS(`${name} must be a positive number of milliseconds`)
+  return value
+}
+
+function noop(): void {}
