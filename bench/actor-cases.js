@@ -11,13 +11,18 @@ export const ACTOR_CASES = {
       const { system, cluster } = await benchSystem(null)
       let messages = 0
       let first = 0
+      let cpu = 0
       system.spawn('sink', (msg) => {
         if (msg === 'end') {
           const ms = Math.max(1, Date.now() - first)
-          system.terminate({ leave: false }).then(() => report({ messages, ms }))
+          const cpuUsPerMsg = cpuSince(cpu) / Math.max(1, messages)
+          system.terminate({ leave: false }).then(() => report({ messages, ms, cpuUsPerMsg }))
           return
         }
-        if (messages++ === 0) first = Date.now()
+        if (messages++ === 0) {
+          first = Date.now()
+          cpu = cpuNow()
+        }
       }, { mailbox: { capacity: 1_000_000 } })
       console.log(JSON.stringify({ port: cluster.self.port, runtime: detectRuntime() }))
     },
@@ -27,6 +32,7 @@ export const ACTOR_CASES = {
       const body = b4a.alloc(size, 1)
       const peer = sink.node
       let sent = 0
+      const cpu = cpuNow()
       while (Date.now() < until) {
         if ((cluster.transport.stats(peer)?.queuedBytes ?? 0) > HIGH_QUEUE) {
           await tick()
@@ -36,10 +42,11 @@ export const ACTOR_CASES = {
         sent += BATCH
         await tick()
       }
+      const cpuUsPerMsg = cpuSince(cpu) / Math.max(1, sent)
       sink.tell('end')
       const deadLetters = system.stats().deadLetters
       await system.terminate({ leave: false })
-      return { sent, deadLetters }
+      return { sent, deadLetters, cpuUsPerMsg }
     }
   },
 
@@ -77,14 +84,19 @@ ACTOR_CASES['entity-tell'] = {
     const { system, cluster, sharding } = await benchSharding(null)
     let messages = 0
     let first = 0
+    let cpu = 0
     sharding.register('sink', () => (msg, ctx) => {
       if (msg === 'ready?') return ctx.reply(true)
       if (msg === 'end') {
         const ms = Math.max(1, Date.now() - first)
-        system.terminate({ leave: false }).then(() => report({ messages, ms }))
+        const cpuUsPerMsg = cpuSince(cpu) / Math.max(1, messages)
+        system.terminate({ leave: false }).then(() => report({ messages, ms, cpuUsPerMsg }))
         return
       }
-      if (messages++ === 0) first = Date.now()
+      if (messages++ === 0) {
+        first = Date.now()
+        cpu = cpuNow()
+      }
     }, { spawn: { mailbox: { capacity: 1_000_000 } } })
     console.log(JSON.stringify({ port: cluster.self.port, runtime: detectRuntime() }))
   },
@@ -94,6 +106,7 @@ ACTOR_CASES['entity-tell'] = {
     const body = b4a.alloc(size, 1)
     const peer = sharding.ownerOf('sink', sharding.shardOf('one'))
     let sent = 0
+    const cpu = cpuNow()
     while (Date.now() < until) {
       if ((cluster.transport.stats(peer)?.queuedBytes ?? 0) > HIGH_QUEUE) {
         await tick()
@@ -103,10 +116,11 @@ ACTOR_CASES['entity-tell'] = {
       sent += BATCH
       await tick()
     }
+    const cpuUsPerMsg = cpuSince(cpu) / Math.max(1, sent)
     sink.tell('end')
     const dropped = sharding.stats().dropped
     await system.terminate({ leave: false })
-    return { sent, dropped }
+    return { sent, dropped, cpuUsPerMsg }
   }
 }
 
@@ -147,6 +161,19 @@ async function located(sharding, type, id, until) {
   while (sharding.ownerOf(type, sharding.shardOf(id)) === null && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20))
   await ref.ask('ready?', { timeoutMs: 10_000 }).catch(() => {})
   return ref
+}
+
+// CPU time of this process in µs (user and system): a cost per message that a busy shared
+// machine disturbs less than it does throughput.
+const cpuUsage = typeof globalThis.Bare !== 'undefined' ? (await import('bare-os')).default.cpuUsage : () => globalThis.process.cpuUsage()
+
+function cpuNow() {
+  const u = cpuUsage()
+  return u.user + u.system
+}
+
+function cpuSince(start) {
+  return start === 0 ? 0 : cpuNow() - start
 }
 
 // An actor system on loopback: the first starts a cluster, the other joins it through `seedPort`.

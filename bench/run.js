@@ -75,7 +75,7 @@ if (SECTIONS.includes('actors')) {
   for (let r = 0; r < runs; r++) {
     for (const name of Object.keys(got)) {
       const sample = await pair(name, 64)
-      if (sample) got[name].push(name.startsWith('rtt') || name.endsWith('-ask') ? sample.sent : sample.got)
+      if (sample) got[name].push(name.startsWith('rtt') || name.endsWith('-ask') ? sample.sent : name.endsWith('-tell') ? { ...sample.got, sent: sample.sent, got: sample.got } : sample.got)
     }
   }
   const rate = (list) => median(list.map((x) => (x.messages / x.ms) * 1000))
@@ -89,6 +89,12 @@ if (SECTIONS.includes('actors')) {
     entityAsk: pct(got['entity-ask'])
   }
   a.entityTellRatio = a.entityTellPerSec / a.tellPerSec
+  // CPU per message on each side: steadier than throughput when the machine is shared.
+  const cpu = (list, side) => median(list.map((x) => x[side].cpuUsPerMsg ?? 0))
+  a.cpuUsPerMsg = {
+    tell: { sender: cpu(got['actor-tell'], 'sent'), receiver: cpu(got['actor-tell'], 'got') },
+    entityTell: { sender: cpu(got['entity-tell'], 'sent'), receiver: cpu(got['entity-tell'], 'got') }
+  }
   a.entityAskP50Ratio = a.entityAsk.p50 / a.ask.p50
   a.tellRatio = a.tellPerSec / a.transportPerSec
   a.askP50Ratio = a.ask.p50 / a.transportRtt.p50
@@ -97,6 +103,8 @@ if (SECTIONS.includes('actors')) {
   const fmt = (n) => (n >= 1e6 ? (n / 1e6).toFixed(2) + 'M' : (n / 1e3).toFixed(1) + 'k')
   console.log(`\nactors, 64 B: remote tell ${fmt(a.tellPerSec)}/s (${a.tellRatio.toFixed(2)} of TcpTransport's ${fmt(a.transportPerSec)}/s)`)
   console.log(`  sharded entity tell ${fmt(a.entityTellPerSec)}/s (${a.entityTellRatio.toFixed(2)} of remote tell); entity ask p50 ${a.entityAsk.p50.toFixed(3)} ms, p99 ${a.entityAsk.p99.toFixed(3)} ms (p50 ${a.entityAskP50Ratio.toFixed(2)}x remote ask)`)
+  const c = a.cpuUsPerMsg
+  console.log(`  CPU per message, sender/receiver (µs): remote tell ${c.tell.sender.toFixed(2)}/${c.tell.receiver.toFixed(2)}, entity tell ${c.entityTell.sender.toFixed(2)}/${c.entityTell.receiver.toFixed(2)}`)
   console.log(`  remote ask p50 ${a.ask.p50.toFixed(3)} ms, p99 ${a.ask.p99.toFixed(3)} ms (transport round trip p50 ${a.transportRtt.p50.toFixed(3)}, p99 ${a.transportRtt.p99.toFixed(3)}: ${a.askP50Ratio.toFixed(2)}x, ${a.askP99Ratio.toFixed(2)}x)`)
 }
 

@@ -1,9 +1,9 @@
 // What becomes of messages to entities on the in-memory bus: they go as actor envelopes to the
 // entity's path, refs to entities route from any node, nothing is lost without a count (expired
 // in the buffer, lost on the way to an owner), an entity ask takes its answer only from the node
-// it went to, and the counters reach metrics().
+// it went to, each sender's order holds across a handoff, and the counters reach metrics().
 import test from 'brittle'
-import { ShardedCluster } from './helpers/sharding.js'
+import { ShardedCluster, ids } from './helpers/sharding.js'
 import { until } from './helpers/transport.js'
 
 test('an entity tell crosses as one actor envelope to /sharding/<type>/<id> on the owner', async (t) => {
@@ -112,6 +112,44 @@ test('an entity ask takes its answer only from the node it went to', async (t) =
   t.is(await answer, 'from the entity')
 })
 
+test('each sender keeps its order across a handoff', async (t) => {
+  const kit = new ShardedCluster(t)
+  // Slow entities: a shard takes a while to stop, and messages come to the old owner meanwhile.
+  const slow = { entity: { delayMs: 2 } }
+  for (let i = 0; i < 2; i++) await kit.add(slow)
+  // The sender is not the leader, so it learns of a move no sooner than the old owner does.
+  const sender = await kit.add({ host: false })
+  await kit.awaitUp(3)
+  const runners = () => kit.nodes.filter((n) => n !== sender)
+  await kit.awaitAllocated('counter', runners())
+  // Every link slow: messages are still on their way to an old owner when its shard moves.
+  kit.bus.setDefaultFaults({ delayMs: 10 })
+  const all = ids(60, 'o')
+  const got = []
+  const log = sender.system.spawn('log', (m) => got.push(m))
+  let seq = 0
+  const send = () => {
+    for (const id of all) sender.sharding.entity('counter', id).tell({ add: 1, seq: seq++, log })
+  }
+  const timer = setInterval(send, 20)
+  // A third runner joins: shards move to it while the messages flow.
+  await kit.add(slow)
+  await kit.awaitUp(4)
+  await kit.awaitAllocated('counter', runners())
+  clearInterval(timer)
+  send()
+  await until(() => got.length === seq, 10_000, 'every message arrived')
+  const last = new Map()
+  let inOrder = 0
+  for (const m of got) {
+    if ((last.get(m.id) ?? -1) < m.seq) inOrder++
+    last.set(m.id, m.seq)
+  }
+  t.ok(got.some((m) => m.node === kit.nodes[3].name), 'some were handled by the new runner')
+  t.is(inOrder, got.length, 'every entity saw the sender in order')
+  t.is(kit.maxConcurrent(), 1)
+})
+
 test('sharding counters appear in cluster.metrics()', async (t) => {
   const { parseExposition } = await import('./helpers/prometheus.js')
   const kit = new ShardedCluster(t, { sharding: { bufferSize: 2 } })
@@ -125,4 +163,31 @@ test('sharding counters appear in cluster.metrics()', async (t) => {
   t.alike(dropped.samples.map((s) => [s.labels.reason, s.value]), [['buffer-full', 1]])
   t.is(families.get('actor_cluster_sharding_buffered').samples[0].value, 2)
   t.ok(families.has('actor_cluster_sharding_handoffs_total'))
+})
+
+test('MemoryMessageStorage: what is not done is listed by shard in order, with its id; the oldest is forgotten past maxMessages', async (t) => {
+  const { MemoryMessageStorage } = await import('actor-cluster-bare')
+  const s = new MemoryMessageStorage({ maxMessages: 4 })
+  const msg = (entityId, shard) => ({ type: 't', entityId, shard, sender: null, manifest: '', body: new Uint8Array([shard]) })
+  const ids = ['a', 'b', 'c', 'd'].map((e, i) => s.save(msg(e, i % 2)))
+  t.alike(ids, [1, 2, 3, 4])
+  s.markDone(2)
+  s.markDone(2)
+  s.markDone(99)
+  t.is(s.size, 3)
+  t.alike(s.undelivered('t', 0).map((m) => [m.id, m.entityId]), [[1, 'a'], [3, 'c']])
+  t.alike(s.undelivered('t', 1).map((m) => [m.id, m.entityId]), [[4, 'd']])
+  s.markDone(1)
+  t.is(s.save(msg('e', 1)), 5)
+  t.is(s.save(msg('f', 1)), 6)
+  t.is(s.evicted, 0)
+  t.is(s.save(msg('g', 1)), 7)
+  t.is(s.evicted, 1, 'the oldest not done (c) was forgotten')
+  t.alike(s.undelivered('t', 0), [])
+  t.alike(s.undelivered('t', 1).map((m) => m.id), [4, 5, 6, 7])
+  s.markDone(7)
+  for (let i = 0; i < 5000; i++) s.markDone(s.save(msg('x', 0)))
+  t.is(s.size, 3)
+  t.alike(s.undelivered('t', 1).map((m) => m.id), [4, 5, 6], 'after many saved and done in order')
+  t.is(s.undelivered('t', 1)[0].body[0], 1)
 })

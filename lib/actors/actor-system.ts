@@ -128,8 +128,8 @@ interface PendingAsk {
 export interface PathRouter {
   /** A message from this node. */
   value(path: string, msg: unknown, sender: ActorRef | null): boolean
-  /** A message from a peer, still encoded: the router decodes it when it needs to. */
-  bytes(path: string, manifest: string, body: Uint8Array, sender: ActorRef | null): boolean
+  /** A message from peer `from`, still encoded: the router decodes it when it needs to. */
+  bytes(path: string, manifest: string, body: Uint8Array, sender: ActorRef | null, from: NodeAddress): boolean
 }
 
 const REF_CACHE_MAX = 10_000
@@ -465,14 +465,14 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   }
 
   /**
-   * Hands an envelope from a peer to the router of its path, still encoded; false when no
+   * Hands an envelope from peer `from` to the router of its path, still encoded; false when no
    * router takes such paths (a path the router finds nobody at is a dead letter).
    * @internal
    */
-  routeBytes(path: string, manifest: string, body: Uint8Array, sender: ActorRef | null): boolean {
+  routeBytes(path: string, manifest: string, body: Uint8Array, sender: ActorRef | null, from: NodeAddress): boolean {
     for (const [prefix, router] of this._mounts) {
       if (!path.startsWith(prefix)) continue
-      if (!router.bytes(path, manifest, body, sender)) this.deadLetter(this._addressString() + path, body, sender, 'no-recipient')
+      if (!router.bytes(path, manifest, body, sender, from)) this.deadLetter(this._addressString() + path, body, sender, 'no-recipient')
       return true
     }
     return false

@@ -64,7 +64,7 @@ export interface RemotingHost {
   /** Whether a router takes local paths like `path` (sharded entities). */
   mounted(path: string): boolean
   /** Hands an envelope to the router of its path, still encoded; false if none takes it. */
-  routeBytes(path: string, manifest: string, body: Uint8Array, sender: ActorRef | null): boolean
+  routeBytes(path: string, manifest: string, body: Uint8Array, sender: ActorRef | null, from: NodeAddress): boolean
 }
 
 export class Remoting {
@@ -202,7 +202,7 @@ export class Remoting {
       // A sender naming one of this node's asks could fail that ask: only the asked node may.
       if (sender !== null && sender.node === null && this._forged(from, sender.localPath, 'a sender')) return
       // A path served by a router (a sharded entity) is decoded there, if at all.
-      if (cell === null && this._host.routeBytes(msg.to, msg.manifest, msg.body, sender)) return
+      if (cell === null && this._host.routeBytes(msg.to, msg.manifest, msg.body, sender, from)) return
       value = this._serialization.deserialize(msg.manifest, msg.body)
     } catch (err) {
       if (err instanceof ClusterError && err.code === 'UNKNOWN_MANIFEST') {

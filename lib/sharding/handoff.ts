@@ -73,7 +73,7 @@ export class Handoff {
         if (m.sender !== null) sender = core.system.ref(m.sender)
       } catch {}
       core.counters.redelivered++
-      core.router.route({ type, entityId: m.entityId, shard, hops: 0, sender, hasValue: false, value: undefined, manifest: m.manifest, body: m.body, storedId: m.id, since: 0 })
+      core.router.route({ type, entityId: m.entityId, shard, hops: 0, sender, hasValue: false, value: undefined, manifest: m.manifest, body: m.body, storedId: m.id, since: 0, via: null })
     }
   }
 

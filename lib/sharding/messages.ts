@@ -38,7 +38,8 @@ export const SHARDING_TAG = {
   REPORT: 2,
   ALLOCATION: 3,
   SHARD_STOPPED: 4,
-  REFUSED: 5
+  REFUSED: 5,
+  HANDED_OVER: 6
 } as const
 
 /** A message to an entity, from the node that sent it or a node passing it on. */
@@ -99,6 +100,16 @@ export interface ShardStopped {
   shards: number[]
 }
 
+/**
+ * An old owner to the new owner of shards: everything it held for them has been sent on before
+ * this, so the new owner may now deliver what came from other nodes meanwhile.
+ */
+export interface ShardsHandedOver {
+  tag: typeof SHARDING_TAG.HANDED_OVER
+  type: string
+  shards: number[]
+}
+
 /** The leader to a node whose settings disagree with the cluster's. */
 export interface ShardingRefused {
   tag: typeof SHARDING_TAG.REFUSED
@@ -106,7 +117,7 @@ export interface ShardingRefused {
   reason: string
 }
 
-export type ShardingMessage = EntityEnvelope | ShardingReport | ShardAllocation | ShardStopped | ShardingRefused
+export type ShardingMessage = EntityEnvelope | ShardingReport | ShardAllocation | ShardStopped | ShardingRefused | ShardsHandedOver
 
 const L = SHARDING_LIMITS
 
@@ -206,6 +217,7 @@ function fields(p: Pass, state: State, m: ShardingMessage): void {
       }
       return
     case SHARDING_TAG.SHARD_STOPPED:
+    case SHARDING_TAG.HANDED_OVER:
       p.string(state, m.type, L.maxTypeName, 'a type name')
       p.uints(state, m.shards)
       return
@@ -259,7 +271,8 @@ function decMessage(state: State): ShardingMessage {
       }
       return { tag, version, numberOfShards, nodes, types }
     }
-    case SHARDING_TAG.SHARD_STOPPED: {
+    case SHARDING_TAG.SHARD_STOPPED:
+    case SHARDING_TAG.HANDED_OVER: {
       const type = decString(state, L.maxTypeName, 'a type name')
       const shards = decUints(state, L.maxShards, L.maxShards - 1, 'shards')
       return { tag, type, shards }

@@ -16,6 +16,8 @@ import type { ShardingDropReason } from './options.ts'
 import type { ShardingCore } from './core.ts'
 
 const MAX_HOPS = 4
+// Handed-over messages kept at most that came before the allocation that explains them.
+const MAX_EARLY = 10_000
 
 /** A message on its way to an entity. */
 export interface Pending {
@@ -35,6 +37,16 @@ export interface Pending {
   storedId: number
   /** When it entered the buffer (monotonic ms), for bufferTimeoutMs. */
   since: number
+  /** The key of the node it came from, null for this node (or the storage). */
+  via: string | null
+}
+
+// A shard this node has just taken over from another node, whose messages from other nodes wait
+// until the old owner says it has sent on all it held (or until `until`).
+interface Handover {
+  from: string
+  until: number
+  held: Pending[]
 }
 
 export class Router {
@@ -45,6 +57,10 @@ export class Router {
   private _timeoutMs: number
   /** type \0 shard -> messages waiting for the shard to have a reachable owner, oldest first. */
   private _buffer: Map<string, Pending[]>
+  /** type \0 shard -> the handover this node waits for. */
+  private _handovers: Map<string, Handover>
+  /** Handed-over messages that came before this node's allocation: key -> sender key, when. */
+  private _early: Map<string, { from: string; at: number }>
 
   constructor(core: ShardingCore, bufferSize: number, timeoutMs: number) {
     this.held = 0
@@ -52,6 +68,8 @@ export class Router {
     this._bufferSize = bufferSize
     this._timeoutMs = timeoutMs
     this._buffer = new Map()
+    this._handovers = new Map()
+    this._early = new Map()
   }
 
   /** Whether another message may be held here. */
@@ -68,7 +86,7 @@ export class Router {
       const { manifest, body } = core.system.serialization.serialize(msg)
       if (this._sendEnvelope(owner, ref.path, manifest, body, sender)) return
     }
-    this.route({ type: ref.type, entityId: ref.id, shard: ref.shard, hops: 0, sender, hasValue: true, value: msg, manifest: '', body: null, storedId: 0, since: 0 })
+    this.route({ type: ref.type, entityId: ref.id, shard: ref.shard, hops: 0, sender, hasValue: true, value: msg, manifest: '', body: null, storedId: 0, since: 0, via: null })
   }
 
   route(p: Pending): void {
@@ -77,7 +95,16 @@ export class Router {
     if (core.refused !== null) return this.drop(p, 'refused')
     const owner = core.table.reachableOwner(p.type, p.shard)
     if (owner === null) return this._hold(p)
-    if (owner === core.table.self) return core.hosting.deliver(p)
+    if (owner === core.table.self) {
+      const h = this._handovers.size === 0 ? undefined : this._handovers.get(p.type + '\0' + p.shard)
+      if (h === undefined || p.via === h.from) return core.hosting.deliver(p)
+      // What the old owner still holds for this shard is older than this: it goes first.
+      if (this.full) return this.drop(p, 'buffer-full')
+      if (p.body !== null) p.body = copyBytes(p.body)
+      h.held.push(p)
+      this.held++
+      return
+    }
     if (p.hops >= MAX_HOPS) return this.drop(p, 'too-many-hops')
     if (p.body === null) this.serialize(p)
     if (p.hops === 0) {
@@ -118,6 +145,39 @@ export class Router {
     }
   }
 
+  /**
+   * This node takes the shard over from `from`: messages for it from other nodes wait until
+   * `from` says it has sent on what it held, so that each sender's messages keep their order.
+   */
+  awaitHandover(type: string, shard: number, from: NodeAddress, at: number, waitMs: number): void {
+    const key = type + '\0' + shard
+    const early = this._early.get(key)
+    if (early !== undefined) {
+      this._early.delete(key)
+      if (early.from === from.key && at - early.at < waitMs) return
+    }
+    this._handovers.set(key, { from: from.key, until: at + waitMs, held: [] })
+  }
+
+  /** `from` has sent on what it held for these shards. */
+  handedOver(type: string, shards: number[], from: NodeAddress): void {
+    for (const s of shards) {
+      const key = type + '\0' + s
+      const h = this._handovers.get(key)
+      if (h !== undefined && h.from === from.key) this._release(key, h)
+      else if (h === undefined) {
+        // Before this node's own allocation: kept a while for it, a bounded number.
+        if (this._early.size >= MAX_EARLY) this._early.clear()
+        this._early.set(key, { from: from.key, at: now() })
+      }
+    }
+  }
+
+  /** Stops waiting for anything from `node` (it is gone), or for what is past its time. */
+  releaseHandovers(node: NodeAddress | null, at: number): void {
+    for (const [key, h] of [...this._handovers]) if ((node !== null && h.from === node.key) || at >= h.until) this._release(key, h)
+  }
+
   /** Drops what has waited in the buffer longer than bufferTimeoutMs. */
   expire(at: number): void {
     for (const [key, list] of this._buffer) {
@@ -133,8 +193,9 @@ export class Router {
 
   /** Drops everything in the buffer. */
   dropAll(reason: ShardingDropReason): void {
-    const lists = [...this._buffer.values()]
+    const lists = [...this._buffer.values(), ...[...this._handovers.values()].map((h) => h.held)]
     this._buffer.clear()
+    this._handovers.clear()
     for (const list of lists) {
       this.held -= list.length
       for (const p of list) this.drop(p, reason)
@@ -194,6 +255,12 @@ export class Router {
       if (err instanceof ClusterError && err.code === 'FRAME_TOO_LARGE') throw err
       return false
     }
+  }
+
+  private _release(key: string, h: Handover): void {
+    this._handovers.delete(key)
+    this.held -= h.held.length
+    for (const p of h.held) this.route(p)
   }
 
   /** Until the shard has a reachable owner. */

@@ -69,6 +69,11 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
   private _refused: ClusterError | null
   private _stopped: boolean
   private _timer: TimerHandle | null
+  /** How long a new owner waits at most for the old owner's handed-over. */
+  private _handoverMs: number
+  /** How long an old owner passes on late messages before it says it has handed a shard over. */
+  private _graceMs: number
+  private _graceTimers: Set<TimerHandle>
   private _listeners: [string, (...args: never[]) => void][]
   private _undo: (() => void)[]
 
@@ -97,6 +102,9 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     this._counters = { entitiesStarted: 0, passivations: 0, dropped: 0, droppedByReason: {}, handoffs: 0, forwarded: 0, redelivered: 0, badMessages: 0 }
     this._refused = null
     this._stopped = false
+    this._handoverMs = tickMs * 4
+    this._graceMs = tickMs / 2
+    this._graceTimers = new Set()
     const self = this
     this._core = {
       system,
@@ -174,8 +182,8 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     this._undo = [
       cluster.beforeLeave(() => this._handoff.handOffAll()),
       system._mount(ENTITY_PREFIX, {
-        value: (path, msg, sender) => this._atPath(path, sender, 0, true, msg, '', null),
-        bytes: (path, manifest, body, sender) => this._atPath(path, sender, 1, false, undefined, manifest, body)
+        value: (path, msg, sender) => this._atPath(path, sender, null, true, msg, '', null),
+        bytes: (path, manifest, body, sender, from) => this._atPath(path, sender, from, false, undefined, manifest, body)
       })
     ]
     cluster.addMetrics(() => shardingFamilies(this.stats(), cluster.self.toString()))
@@ -249,6 +257,8 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     this._stopped = true
     if (this._timer !== null) clearInterval(this._timer)
     this._timer = null
+    for (const timer of this._graceTimers) clearTimeout(timer)
+    this._graceTimers.clear()
     this._hosting.close()
     this._router.dropAll('shutdown')
     this._coordinator.deactivate()
@@ -257,8 +267,9 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     for (const [event, fn] of this._listeners) this.cluster.off(event as 'member-up', fn as (m: Member) => void)
   }
 
-  // A message to an entity path on this node, from a local ref (hops 0) or a peer (hops 1).
-  private _atPath(path: string, sender: ActorRef | null, hops: number, hasValue: boolean, value: unknown, manifest: string, body: Uint8Array | null): boolean {
+  // A message to an entity path on this node, from a local ref (from null) or a peer.
+  private _atPath(path: string, sender: ActorRef | null, from: NodeAddress | null, hasValue: boolean, value: unknown, manifest: string, body: Uint8Array | null): boolean {
+    const hops = from === null ? 0 : 1
     let e = this._paths.get(path)
     if (e === undefined) {
       const parsed = parseEntityPath(path)
@@ -268,7 +279,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
       this._paths.set(path, e)
     }
     try {
-      this._router.route({ type: e.type, entityId: e.id, shard: e.shard, hops, sender, hasValue, value, manifest, body, storedId: 0, since: 0 })
+      this._router.route({ type: e.type, entityId: e.id, shard: e.shard, hops, sender, hasValue, value, manifest, body, storedId: 0, since: 0, via: from === null ? null : from.key })
     } catch (err) {
       // Only a local tell that cannot be serialized throws: the teller hears of it.
       if (hops === 0) throw err
@@ -286,9 +297,33 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     const change = this._table.apply(a, hosting.regions.keys(), (type, shard) => hosting.hosts(type, shard))
     if (change === null) return
     if (this.listenerCount('shard-moved') > 0) for (const moved of change.moved) this.emit('shard-moved', moved)
+    const self = this.cluster.self
+    // Per new owner and type, the shards this node owned last and now hands over.
+    const handed = new Map<string, { to: NodeAddress; types: Map<string, number[]> }>()
+    for (const m of change.moved) {
+      if (m.from !== null && m.from.equals(self) && !m.to.equals(self)) {
+        let h = handed.get(m.to.key)
+        if (h === undefined) handed.set(m.to.key, (h = { to: m.to, types: new Map() }))
+        const list = h.types.get(m.type)
+        if (list === undefined) h.types.set(m.type, [m.shard])
+        else list.push(m.shard)
+      } else if (m.to === self && m.from !== null && !m.from.equals(self) && !this._table.isAway(m.from)) {
+        this._router.awaitHandover(m.type, m.shard, m.from, now(), this._handoverMs)
+      }
+    }
     for (const [type, shards] of change.lost) this._handoff.letGo(type, shards)
     for (const [type, s] of change.gained) this._handoff.takeOver(type, s)
     this._router.flush()
+    // After what this node held for them, and what senders that had not yet heard of the move
+    // still sent here meanwhile: then the new owner delivers the rest.
+    if (handed.size > 0) {
+      const timer = setTimeout(() => {
+        this._graceTimers.delete(timer)
+        if (this._stopped) return
+        for (const { to, types } of handed.values()) for (const [type, shards] of types) this._send(to, { tag: SHARDING_TAG.HANDED_OVER, type, shards })
+      }, this._graceMs)
+      this._graceTimers.add(timer)
+    }
   }
 
   private _refuse(reason: string): void {
@@ -314,7 +349,9 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     this._report()
     this._coordinator.tick()
     this._router.flush()
-    this._router.expire(now())
+    const at = now()
+    this._router.expire(at)
+    this._router.releaseHandovers(null, at)
   }
 
   private _report(): void {
@@ -343,6 +380,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
       return
     }
     this._table.setAway(m.address)
+    this._router.releaseHandovers(m.address, now())
   }
 
   private _onback(m: Member): void {
@@ -379,7 +417,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     switch (m.tag) {
       case SHARDING_TAG.ENVELOPE: {
         const shard = shardOf(m.entityId, this.numberOfShards)
-        this._router.route({ type: m.type, entityId: m.entityId, shard, hops: m.hops + 1, sender, hasValue: false, value: undefined, manifest: m.manifest, body: m.body, storedId: 0, since: 0 })
+        this._router.route({ type: m.type, entityId: m.entityId, shard, hops: m.hops + 1, sender, hasValue: false, value: undefined, manifest: m.manifest, body: m.body, storedId: 0, since: 0, via: from.key })
         return
       }
       case SHARDING_TAG.REPORT:
@@ -390,6 +428,9 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
         return
       case SHARDING_TAG.SHARD_STOPPED:
         this._coordinator.onshardstopped(from, m.type, m.shards)
+        return
+      case SHARDING_TAG.HANDED_OVER:
+        this._router.handedOver(m.type, m.shards, from)
         return
       case SHARDING_TAG.REFUSED:
         if (this._isMember(from)) this._refuse(`${from.toString()} says: ${m.reason}`)

@@ -8,7 +8,8 @@ export function shardingSamples() {
     ['report-leaving-client', { tag: 2, numberOfShards: 100, version: 0, leaving: true, types: [] }],
     ['allocation', { tag: 3, version: 8, numberOfShards: 4, nodes: ['actor-cluster://app@127.0.0.1:2552', 'actor-cluster://app@127.0.0.1:2553'], types: [{ name: 'room', owners: [1, 2, 0, 1] }] }],
     ['shard-stopped', { tag: 4, type: 'room', shards: [3, 17] }],
-    ['refused', { tag: 5, numberOfShards: 100, reason: 'this cluster has 100 shards, not 64' }]
+    ['refused', { tag: 5, numberOfShards: 100, reason: 'this cluster has 100 shards, not 64' }],
+    ['handed-over', { tag: 6, type: 'room', shards: [3, 17] }]
   ]
 }
 
