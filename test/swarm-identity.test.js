@@ -118,6 +118,28 @@ if (swarmSkip !== null) {
     t.ok(!a.transport.peers().some((p) => p.equals(c.self)), 'and has no link')
   })
 
+  test('swarm: a connection whose other side never answers the hello ends in a handshake timeout and a retry, then a counted drop', async (t) => {
+    const net = await testnet(t)
+    const a = await swarmNode(t, net, { handshakeTimeoutMs: 300, maxDialAttempts: 3 })
+    const mute = rawSwarm(t, net)
+    let seen = 0
+    mute.on('connection', (conn) => {
+      seen++
+      conn.on('error', () => {})
+    })
+    await mute.listen()
+    const failed = []
+    a.on('dial-failed', (peer, cause) => failed.push(cause.code))
+    const target = NodeAddress.ofKey('test', mute.keyPair.publicKey)
+    a.send(target, { kind: 'subsystem', channel: 'c', body: b4a.alloc(1) })
+    await until(() => (a.stats().rejected.HANDSHAKE_TIMEOUT ?? 0) >= 2, 8000, 'two timeouts')
+    t.ok(seen >= 2, `the other side saw ${seen} connections: the first timed out and another was asked for`)
+    t.ok(failed.length >= 2 && failed.every((c) => c === 'HANDSHAKE_TIMEOUT'), 'each told as a failed dial')
+    t.is(a.peers().length, 0, 'never taken as a link')
+    await until(() => (a.stats().drops.unreachable ?? 0) === 1, 10000, 'the message given up')
+    t.is(a.stats(target).handshakeFailures >= 2, true, 'handshake failures counted on the peer')
+  })
+
   test('swarm: nothing left loopback (identity)', (t) => {
     t.alike(offLoopback, [], 'every destination was 127.0.0.0/8')
   })
