@@ -71,7 +71,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
   private _timer: TimerHandle | null
   /** How long a new owner waits at most for the old owner's handed-over. */
   private _handoverMs: number
-  /** How long an old owner passes on late messages before it says it has handed a shard over. */
+  /** How long at most an old owner passes on late messages before it says it handed a shard over. */
   private _graceMs: number
   private _graceTimers: Set<TimerHandle>
   private _listeners: [string, (...args: never[]) => void][]
@@ -321,9 +321,25 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
         this._graceTimers.delete(timer)
         if (this._stopped) return
         for (const { to, types } of handed.values()) for (const [type, shards] of types) this._send(to, { tag: SHARDING_TAG.HANDED_OVER, type, shards })
-      }, this._graceMs)
+      }, this._grace())
       this._graceTimers.add(timer)
     }
+  }
+
+  /**
+   * How long messages sent before their senders heard of a move may still be on their way here:
+   * twice the longest round trip to a member, and a little, within half a tick (all of it while
+   * a round trip is unknown).
+   */
+  private _grace(): number {
+    let longest = 0
+    for (const m of this.cluster.members()) {
+      if (m.address.equals(this.cluster.self) || m.status === 'removed' || m.status === 'down') continue
+      const rtt = this.cluster.transport.stats(m.address)?.rttMs ?? null
+      if (rtt === null) return this._graceMs
+      if (rtt > longest) longest = rtt
+    }
+    return Math.min(this._graceMs, 2 * longest + 5)
   }
 
   private _refuse(reason: string): void {
