@@ -263,3 +263,21 @@ test('the leader and another member leave at once: neither waits out leaveTimeou
   await leaveTogether(t, 3, 'tcp', timings)
   await leaveTogether(t, 4, 'memory', {})
 })
+
+test('listenHost: a node listens there and announces host; the others reach it through a seed at the listening address', async (t) => {
+  const { ActorSystem } = await import('actor-cluster-bare')
+  const make = async (opts) => {
+    const system = ActorSystem.create('listen', { logLevel: 'silent' })
+    const cluster = await Cluster.join(system, { gossipIntervalMs: 50, heartbeatIntervalMs: 50, port: 0, ...opts })
+    t.teardown(() => system.terminate({ leave: false }))
+    return cluster
+  }
+  // Announced 127.0.0.1 (where nothing of it listens), bound on another loopback address.
+  const a = await make({ host: '127.0.0.1', listenHost: '127.0.0.2' })
+  t.is(a.self.host, '127.0.0.1', 'it announces host')
+  const b = await make({ seeds: [`127.0.0.2:${a.self.port}`] })
+  const deadline = Date.now() + 10000
+  while (!(b.member(a.self)?.status === 'up' && a.member(b.self)?.status === 'up') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  t.is(b.member(a.self)?.status, 'up', 'the other node met it through its listening address')
+  t.is(a.member(b.self)?.status, 'up', 'and it sees the other up')
+})

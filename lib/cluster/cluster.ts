@@ -106,6 +106,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       new TcpTransport({
         self: new NodeAddress(system.name, opts.host ?? CLUSTER_DEFAULTS.host, opts.port ?? (opts.clientOnly === true ? 0 : CLUSTER_DEFAULTS.port)),
         log,
+        ...(opts.listenHost === undefined ? {} : { listenHost: opts.listenHost }),
         tls: opts.tls ?? null,
         secret: opts.secret ?? null,
         cluster: system.name,

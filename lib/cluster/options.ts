@@ -38,6 +38,12 @@ export interface ClusterOptions {
    */
   host?: string
   /**
+   * Where the default TcpTransport listens, when it is not `host` (ignored when `transport` is
+   * given): `'0.0.0.0'` in a container or behind NAT, with `host` the address the others dial.
+   * @default host
+   */
+  listenHost?: string
+  /**
    * This node's port (ignored when `transport` is given); 0 picks a free one.
    * @default 2552 (0 for a client-only node)
    */
