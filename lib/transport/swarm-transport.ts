@@ -49,9 +49,15 @@ const UNNAMED = 'unnamed'
 // counts as failed only after this long.
 const ASK_WAIT_MS = 500
 
+/**
+ * The Transport over hyperswarm: every node on `topic` is a peer, named by its public key
+ * (`actor-cluster+hs://<system>@<key>`); give it to `Cluster.join(system, { transport })`.
+ */
 export class SwarmTransport extends EventEmitter<TransportEventMap> implements ObservableTransport, ConnectionOwner {
   self: NodeAddress
+  /** Name both sides must agree on in the handshake (the system's name unless `cluster` is set). */
   cluster: string
+  /** Longest frame sent or accepted (16 MiB unless `maxFrameBytes` is set). */
   readonly maxFrameBytes: number
   readonly incarnation: number
   readonly discovers: boolean
@@ -95,6 +101,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
   private _orphanDelivery: DeliveryStats
   private _reassembly: ReassemblyBudget
 
+  /** Throws BAD_OPTIONS for a bad topic, key pair or option; nothing is loaded until start(). */
   constructor(o: SwarmTransportOptions) {
     super()
     if (o === null || typeof o !== 'object') throw ClusterError.BAD_OPTIONS('SwarmTransport takes an options object with a topic')
@@ -119,7 +126,9 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     this.incarnation = newIncarnation()
     this.discovers = true
     this.swarm = null
-    this._opts = tcpSettings({ ...o, self: this.self })
+    // Our hello on a connection hyperswarm calls open sometimes goes unanswered (the other side
+    // never saw it): waiting less than over TCP gets the next connection sooner.
+    this._opts = tcpSettings({ ...o, self: this.self, handshakeTimeoutMs: o.handshakeTimeoutMs ?? SWARM_DEFAULTS.handshakeTimeoutMs })
     this._keepAliveMs = positive(o.keepAliveMs, SWARM_DEFAULTS.keepAliveMs, 'keepAliveMs')
     this._deadAfterMs = positive(o.deadAfterMs, SWARM_DEFAULTS.deadAfterMs, 'deadAfterMs')
     this._refreshIntervalMs = positive(o.refreshIntervalMs, SWARM_DEFAULTS.refreshIntervalMs, 'refreshIntervalMs')
