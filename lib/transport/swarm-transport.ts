@@ -48,6 +48,7 @@ const UNNAMED = 'unnamed'
 // A connection asked for by key comes in tens of milliseconds when the peer is there; an ask
 // counts as failed only after this long.
 const ASK_WAIT_MS = 500
+const RETRY_BACKOFFS_MS = [250, 1000, 2000, 4000]
 
 /**
  * The Transport over hyperswarm: every node on `topic` is a peer, named by its public key
@@ -205,7 +206,9 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
         const HyperDHT = await loadHyperDht()
         dht = new HyperDHT({ host: o.host, port: o.port, bootstrap: o.bootstrap?.map(bootstrapNode) })
       }
-      swarm = new Hyperswarm({ dht, keyPair: this.keyPair, firewall: (key: Uint8Array) => this._firewalled(key) })
+      // Hyperswarm waits 1 s, 5 s, 15 s and then 10 minutes before it tries a peer again; a
+      // cluster member whose connection failed (or was open on one side only) is wanted sooner.
+      swarm = new Hyperswarm({ dht, keyPair: this.keyPair, backoffs: RETRY_BACKOFFS_MS, firewall: (key: Uint8Array) => this._firewalled(key) })
       this._ownSwarm = true
     }
     this.swarm = swarm
