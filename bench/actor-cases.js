@@ -80,8 +80,8 @@ export const ACTOR_CASES = {
 // The same two cases through a sharded entity: the receiver hosts the type, the sender is a member
 // that does not and reaches the entity through its ref, once the shard is located.
 ACTOR_CASES['entity-tell'] = {
-  async listen(report) {
-    const { system, cluster, sharding } = await benchSharding(null)
+  async listen(report, opts = {}) {
+    const { system, cluster, sharding } = await benchSharding(null, opts)
     let messages = 0
     let first = 0
     let cpu = 0
@@ -100,8 +100,8 @@ ACTOR_CASES['entity-tell'] = {
     }, { spawn: { mailbox: { capacity: 1_000_000 } } })
     console.log(JSON.stringify({ port: cluster.self.port, runtime: detectRuntime() }))
   },
-  async dial(port, size, until) {
-    const { system, cluster, sharding } = await benchSharding(port)
+  async dial(port, size, until, opts = {}) {
+    const { system, cluster, sharding } = await benchSharding(port, opts)
     const sink = await located(sharding, 'sink', 'one', until)
     const body = b4a.alloc(size, 1)
     const peer = sharding.ownerOf('sink', sharding.shardOf('one'))
@@ -122,6 +122,12 @@ ACTOR_CASES['entity-tell'] = {
     await system.terminate({ leave: false })
     return { sent, dropped, cpuUsPerMsg }
   }
+}
+
+// The entity tell again with no message storage: what saving each message costs.
+ACTOR_CASES['entity-tell-unsaved'] = {
+  listen: (report) => ACTOR_CASES['entity-tell'].listen(report, { storage: null }),
+  dial: (port, size, until) => ACTOR_CASES['entity-tell'].dial(port, size, until, { storage: null })
 }
 
 ACTOR_CASES['entity-ask'] = {
@@ -149,9 +155,9 @@ ACTOR_CASES['entity-ask'] = {
   }
 }
 
-async function benchSharding(seedPort) {
+async function benchSharding(seedPort, opts = {}) {
   const { system, cluster } = await benchSystem(seedPort)
-  const sharding = Sharding.start(system, cluster, { numberOfShards: 10, tickMs: 100 })
+  const sharding = Sharding.start(system, cluster, { numberOfShards: 10, tickMs: 100, ...opts })
   return { system, cluster, sharding }
 }
 

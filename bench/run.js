@@ -18,9 +18,9 @@ const runs = Number(opts.runs ?? 3)
 const ms = Number(opts.ms ?? 2000)
 const SIZES = (opts.sizes ?? '64,1024,65536,4194304').split(',').map(Number)
 const THROUGHPUT = (opts.cases ?? 'raw,cenc,transport,protomux,naive').split(',')
-const SECTIONS = (opts.sections ?? 'throughput,latency,actors,heartbeat,memory,cluster,sharding').split(',')
+const SECTIONS = (opts.sections ?? 'throughput,latency,actors,local,heartbeat,memory,cluster,sharding').split(',')
 
-const results = { runtime, versions: versions(), runs, ms, throughput: [], latency: null, actors: null, heartbeat: null, memory: null, cluster: null, sharding: null }
+const results = { runtime, versions: versions(), runs, ms, throughput: [], latency: null, actors: null, local: null, heartbeat: null, memory: null, cluster: null, sharding: null }
 console.log(`# ${runtime}: ${results.versions[runtime] ?? ''}, actor-cluster-bare ${results.versions.package}; ${runs} runs of ${ms} ms, medians`)
 
 for (const size of SECTIONS.includes('throughput') ? SIZES : []) {
@@ -71,11 +71,11 @@ if (SECTIONS.includes('latency')) {
 // Through the actor layer: remote tells to one actor and remote asks, each interleaved run by run
 // with the same thing on TcpTransport alone.
 if (SECTIONS.includes('actors')) {
-  const got = { transport: [], 'actor-tell': [], 'entity-tell': [], 'rtt-transport': [], 'actor-ask': [], 'entity-ask': [] }
+  const got = { transport: [], 'actor-tell': [], 'entity-tell': [], 'entity-tell-unsaved': [], 'rtt-transport': [], 'actor-ask': [], 'entity-ask': [] }
   for (let r = 0; r < runs; r++) {
     for (const name of Object.keys(got)) {
       const sample = await pair(name, 64)
-      if (sample) got[name].push(name.startsWith('rtt') || name.endsWith('-ask') ? sample.sent : name.endsWith('-tell') ? { ...sample.got, sent: sample.sent, got: sample.got } : sample.got)
+      if (sample) got[name].push(name.startsWith('rtt') || name.endsWith('-ask') ? sample.sent : name.includes('-tell') ? { ...sample.got, sent: sample.sent, got: sample.got } : sample.got)
     }
   }
   const rate = (list) => median(list.map((x) => (x.messages / x.ms) * 1000))
@@ -86,14 +86,17 @@ if (SECTIONS.includes('actors')) {
     ask: pct(got['actor-ask']),
     transportRtt: pct(got['rtt-transport']),
     entityTellPerSec: rate(got['entity-tell']),
+    entityTellUnsavedPerSec: rate(got['entity-tell-unsaved']),
     entityAsk: pct(got['entity-ask'])
   }
   a.entityTellRatio = a.entityTellPerSec / a.tellPerSec
+  a.entityTellUnsavedRatio = a.entityTellUnsavedPerSec / a.tellPerSec
   // CPU per message on each side: steadier than throughput when the machine is shared.
   const cpu = (list, side) => median(list.map((x) => x[side].cpuUsPerMsg ?? 0))
   a.cpuUsPerMsg = {
     tell: { sender: cpu(got['actor-tell'], 'sent'), receiver: cpu(got['actor-tell'], 'got') },
-    entityTell: { sender: cpu(got['entity-tell'], 'sent'), receiver: cpu(got['entity-tell'], 'got') }
+    entityTell: { sender: cpu(got['entity-tell'], 'sent'), receiver: cpu(got['entity-tell'], 'got') },
+    entityTellUnsaved: { sender: cpu(got['entity-tell-unsaved'], 'sent'), receiver: cpu(got['entity-tell-unsaved'], 'got') }
   }
   a.entityAskP50Ratio = a.entityAsk.p50 / a.ask.p50
   a.tellRatio = a.tellPerSec / a.transportPerSec
@@ -104,8 +107,21 @@ if (SECTIONS.includes('actors')) {
   console.log(`\nactors, 64 B: remote tell ${fmt(a.tellPerSec)}/s (${a.tellRatio.toFixed(2)} of TcpTransport's ${fmt(a.transportPerSec)}/s)`)
   console.log(`  sharded entity tell ${fmt(a.entityTellPerSec)}/s (${a.entityTellRatio.toFixed(2)} of remote tell); entity ask p50 ${a.entityAsk.p50.toFixed(3)} ms, p99 ${a.entityAsk.p99.toFixed(3)} ms (p50 ${a.entityAskP50Ratio.toFixed(2)}x remote ask)`)
   const c = a.cpuUsPerMsg
-  console.log(`  CPU per message, sender/receiver (µs): remote tell ${c.tell.sender.toFixed(2)}/${c.tell.receiver.toFixed(2)}, entity tell ${c.entityTell.sender.toFixed(2)}/${c.entityTell.receiver.toFixed(2)}`)
+  console.log(`  without message storage ${fmt(a.entityTellUnsavedPerSec)}/s (${a.entityTellUnsavedRatio.toFixed(2)} of remote tell)`)
+  console.log(`  CPU per message, sender/receiver (µs): remote tell ${c.tell.sender.toFixed(2)}/${c.tell.receiver.toFixed(2)}, entity tell ${c.entityTell.sender.toFixed(2)}/${c.entityTell.receiver.toFixed(2)}, unsaved ${c.entityTellUnsaved.sender.toFixed(2)}/${c.entityTellUnsaved.receiver.toFixed(2)}`)
   console.log(`  remote ask p50 ${a.ask.p50.toFixed(3)} ms, p99 ${a.ask.p99.toFixed(3)} ms (transport round trip p50 ${a.transportRtt.p50.toFixed(3)}, p99 ${a.transportRtt.p99.toFixed(3)}: ${a.askP50Ratio.toFixed(2)}x, ${a.askP99Ratio.toFixed(2)}x)`)
+}
+
+// Local tells and asks (one system, one process) against an array drained in a microtask.
+if (SECTIONS.includes('local')) {
+  const [cmd, argv] = commandFor(runtime, path.join(ROOT, 'bench', 'local.js'), [String(runs), String(ms)])
+  const res = await start(runtime, [], cmd, argv).next(runs * ms * 6 + 30_000)
+  if (res && !res.error) {
+    const l = (results.local = res)
+    const fmt = (n) => (n >= 1e6 ? (n / 1e6).toFixed(2) + 'M' : (n / 1e3).toFixed(1) + 'k')
+    console.log(`\nlocal tell ${fmt(l.tellPerSec)}/s (${l.tellRatio.toFixed(2)} of an array drained in a microtask, ${fmt(l.tellBaselinePerSec)}/s)`)
+    console.log(`  local ask p50 ${l.askP50Us.toFixed(1)} µs, ${fmt(l.askPerSec)}/s (${l.askRatio.toFixed(2)} of the baseline's ${fmt(l.askBaselinePerSec)}/s); askCallSites off: ${l.askNoCallSitesP50Us.toFixed(1)} µs, ${l.askNoCallSitesRatio.toFixed(2)}`)
+  } else console.log(`  local: ${res?.error}`)
 }
 
 // Heartbeat round trips while the same connection carries 16 MiB envelopes flat out.

@@ -74,6 +74,55 @@ test('ask to an actor that never answers rejects with ASK_TIMEOUT', async (t) =>
   t.is(s.stats().asksPending, 0, 'the ask is forgotten')
 })
 
+test('asks time out each at its own deadline, whatever order their timeouts come in; answered ones never', async (t) => {
+  const s = system(t)
+  const mute = s.spawn('mute', () => {})
+  const echo = s.spawn('echo', (m, ctx) => ctx.reply(m))
+  const { monotonicNow } = await import('actor-cluster-bare')
+  const start = monotonicNow()
+  const order = []
+  const timed = (name, timeoutMs) =>
+    mute.ask(name, { timeoutMs }).then(
+      () => t.fail(`${name} answered`),
+      (err) => {
+        const waited = monotonicNow() - start
+        order.push(name)
+        t.is(err.code, 'ASK_TIMEOUT', `${name}: ${err.message}`)
+        t.ok(waited >= timeoutMs - 1, `${name} waited ${waited.toFixed(0)} ms of ${timeoutMs}`)
+        t.ok(err.message.includes(`${timeoutMs} ms`), `${name} names its timeout`)
+      }
+    )
+  const all = [timed('long', 300), timed('short', 60)]
+  t.is(await echo.ask('answered', { timeoutMs: 30 }), 'answered')
+  all.push(timed('middle', 150), timed('short too', 60))
+  await Promise.all(all)
+  t.alike(order, ['short', 'short too', 'middle', 'long'])
+  t.is(s.stats().asksPending, 0, 'nothing left pending')
+  // A later ask still times out: the timer is armed again after it went quiet.
+  await t.exception(mute.ask('again', { timeoutMs: 20 }), /ASK_TIMEOUT/)
+})
+
+test('a ref kept across an actor stopping reaches dead letters, then the new actor at its path', async (t) => {
+  const s = system(t)
+  const letters = []
+  s.on('dead-letter', (l) => letters.push(l.reason))
+  const got = []
+  const first = s.spawn('worker', (m) => got.push(['first', m]))
+  const kept = s.ref('/user/worker')
+  kept.tell(1)
+  await until(() => got.length === 1, 2000, 'first delivery')
+  s.stop(first)
+  await until(() => s.stats().actors === 0, 2000, 'stopped')
+  kept.tell(2)
+  first.tell(3)
+  t.alike(letters, ['no-recipient', 'no-recipient'], 'nobody there: dead letters')
+  s.spawn('worker', (m) => got.push(['second', m]))
+  kept.tell(4)
+  first.tell(5)
+  await until(() => got.length === 3, 2000, 'second deliveries')
+  t.alike(got, [['first', 1], ['second', 4], ['second', 5]])
+})
+
 test('ask to nobody rejects at once with NO_RECIPIENT, and the message is a dead letter', async (t) => {
   const s = system(t)
   const letters = []

@@ -113,7 +113,7 @@ test('an entity ask takes its answer only from the node it went to', async (t) =
 })
 
 test('each sender keeps its order across a handoff', async (t) => {
-  const kit = new ShardedCluster(t)
+  const kit = new ShardedCluster(t, { sharding: { tickMs: 100 } })
   // Slow entities: a shard takes a while to stop, and messages come to the old owner meanwhile.
   const slow = { entity: { delayMs: 2 } }
   for (let i = 0; i < 2; i++) await kit.add(slow)
@@ -123,7 +123,7 @@ test('each sender keeps its order across a handoff', async (t) => {
   const runners = () => kit.nodes.filter((n) => n !== sender)
   await kit.awaitAllocated('counter', runners())
   // Every link slow: messages are still on their way to an old owner when its shard moves.
-  kit.bus.setDefaultFaults({ delayMs: 10 })
+  kit.bus.setDefaultFaults({ delayMs: 20 })
   const all = ids(60, 'o')
   const got = []
   const log = sender.system.spawn('log', (m) => got.push(m))

@@ -46,6 +46,12 @@ export class ActorRef<M = unknown, R = unknown> {
   readonly localPath: string
   private _owner: RefOwner
   private _path: string | null
+  /**
+   * The local actor this ref last reached, kept by the system so a tell skips the path lookup;
+   * checked on every use, so a stopped actor's ref finds a new one at its path.
+   * @internal
+   */
+  _cell: object | null
 
   /** Made by the actor system (`spawn`, `ref`, `ctx.self`); not for users to call. */
   constructor(owner: RefOwner, node: NodeAddress | null, localPath: string) {
@@ -53,6 +59,7 @@ export class ActorRef<M = unknown, R = unknown> {
     this.localPath = localPath
     this._owner = owner
     this._path = node === null ? null : node.toString() + localPath
+    this._cell = null
   }
 
   /** The actor's full address: `<node address>/user/<name>`. */

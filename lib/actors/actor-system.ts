@@ -2,7 +2,6 @@
 // and, once `Cluster.join(system, ...)` has run, reaches actors on other nodes through remoting.
 
 import EventEmitter from 'bare-events'
-import b4a from 'b4a'
 import { randomBytes } from '../../backends/crypto.ts'
 import { ClusterError } from '../errors.ts'
 import { createLogger, nodeLogger, scopedLogger, type Logger, type LogLevelName } from '../logger.ts'
@@ -13,6 +12,7 @@ import { askFailure, type CallSite } from './ask-error.ts'
 import { actorFamilies } from './actor-metrics.ts'
 import { ActorRef, checkActorName, isLocalPath, refKey, type AskOptions, type RefOwner } from './actor-ref.ts'
 import type { Behavior, SpawnOptions } from './behavior.ts'
+import { AskTimeouts } from './ask-timeouts.ts'
 import { Dispatcher } from './dispatcher.ts'
 import type { MailboxOptions } from './mailbox.ts'
 import { systemRecipientRule, type RecipientRule } from './recipients.ts'
@@ -115,7 +115,9 @@ export interface ActorSystemEventMap {
 interface PendingAsk {
   resolve(value: unknown): void
   reject(err: ClusterError): void
-  timer: TimerHandle
+  /** Who was asked, named in the timeout's message. */
+  ref: ActorRef
+  timeoutMs: number
   /** The node asked (null: this node); set again by a router when it sends the message on. */
   node: NodeAddress | null
   /** Routed by sharding: another node that may answer too (the entity's owner now). */
@@ -134,8 +136,10 @@ const REF_CACHE_MAX = 10_000
 // An ask's reply path is /temp/ and this many random bytes in hex: a node that was not asked
 // cannot guess where to send a reply.
 const ASK_ID_BYTES = 12
-// Random bytes drawn at a time for ask ids.
-const ASK_ID_POOL = ASK_ID_BYTES * 64
+// Random bytes drawn at a time for ask ids: the draw costs about as much as a hundred asks.
+const ASK_ID_POOL = ASK_ID_BYTES * 1024
+// Two hex digits per byte value: building the id in JS is cheaper than a call to the encoder.
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
 /**
  * Spawns and stops actors, delivers their messages, runs asks and keeps dead letters; after
@@ -155,6 +159,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   private _nodeLog: Logger
   private _cells: Map<string, ActorCell>
   private _asks: Map<string, PendingAsk>
+  private _timeouts: AskTimeouts
   private _askIds: Uint8Array
   private _askIdsAt: number
   private _nameSeq: number
@@ -191,6 +196,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this.actorLog = scopedLogger(this._nodeLog, 'actors')
     this._cells = new Map()
     this._asks = new Map()
+    this._timeouts = new AskTimeouts((path) => {
+      const ask = this._asks.get(path)
+      if (ask === undefined) return
+      this._asks.delete(path)
+      ask.reject(ClusterError.ASK_TIMEOUT(`no answer from ${ask.ref.path} within ${ask.timeoutMs} ms`))
+    })
     this._askIds = new Uint8Array(0)
     this._askIdsAt = 0
     this._nameSeq = 0
@@ -277,8 +288,8 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     if (this._cluster !== null && opts.leave !== false) await this._cluster.prepareLeave()
     if (this._terminated) return
     this._terminated = true
+    this._timeouts.clear()
     for (const [path, ask] of this._asks) {
-      clearTimeout(ask.timer)
       ask.reject(ClusterError.SYSTEM_STOPPED(`${this.name} terminated before an answer came`))
       this._asks.delete(path)
     }
@@ -314,7 +325,14 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     if (this._terminated) {
       this.deadLetter(ref.path, msg, sender, 'system-stopped')
     } else if (ref.node === null) {
-      this.deliver(ref.localPath, this._serializeLocal ? this.serialization.roundTrip(msg) : msg, sender)
+      const local = this._serializeLocal ? this.serialization.roundTrip(msg) : msg
+      let cell = ref._cell as ActorCell | null
+      if (cell === null || cell.stopped) {
+        cell = this._cells.get(ref.localPath) ?? null
+        ref._cell = cell
+      }
+      if (cell !== null) cell.enqueue(local, sender)
+      else this.deliver(ref.localPath, local, sender)
     } else if (this._remoting === null) {
       this.deadLetter(ref.path, msg, sender, 'no-cluster')
     } else {
@@ -328,7 +346,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
    * @internal
    */
   _ask(ref: ActorRef, msg: unknown, opts: AskOptions, site: CallSite | null = null, alsoFrom: ((from: NodeAddress) => boolean) | null = null): Promise<unknown> {
-    const timeoutMs = opts.timeoutMs ?? this._askTimeoutMs
+    const timeoutMs = AskTimeouts.normalize(opts.timeoutMs ?? this._askTimeoutMs)
     // Every failure names the actor, the timeout and the caller's line.
     const fail = (err: ClusterError) => askFailure(err, ref.path, timeoutMs, site)
     if (this._terminated) return Promise.reject(fail(ClusterError.SYSTEM_STOPPED(`${this.name} is terminated`)))
@@ -339,10 +357,8 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     const replyTo = new ActorRef(this, null, path)
     return new Promise((resolve, rejectRaw) => {
       const reject = (err: ClusterError) => rejectRaw(fail(err))
-      const timer = setTimeout(() => {
-        if (this._asks.delete(path)) reject(ClusterError.ASK_TIMEOUT(`no answer from ${ref.path} within ${timeoutMs} ms`))
-      }, timeoutMs)
-      this._asks.set(path, { resolve, reject, timer, node: ref.node, alsoFrom })
+      this._asks.set(path, { resolve, reject, ref, timeoutMs, node: ref.node, alsoFrom })
+      this._timeouts.add(path, timeoutMs)
       try {
         // Through the ref, so that a ref owned by another router (a sharded entity) routes it.
         ref.tell(msg, replyTo)
@@ -564,9 +580,12 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
       this._askIds = randomBytes(ASK_ID_POOL)
       this._askIdsAt = 0
     }
-    const id = b4a.toString(this._askIds, 'hex', this._askIdsAt, this._askIdsAt + ASK_ID_BYTES)
-    this._askIdsAt += ASK_ID_BYTES
-    return '/temp/' + id
+    const ids = this._askIds
+    const end = this._askIdsAt + ASK_ID_BYTES
+    let path = '/temp/'
+    for (let i = this._askIdsAt; i < end; i++) path += HEX[ids[i]!]
+    this._askIdsAt = end
+    return path
   }
 
   /** Resolves (err null) or rejects the ask waiting at `path`; false if none is. */
@@ -574,7 +593,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     const ask = this._asks.get(path)
     if (ask === undefined) return false
     this._asks.delete(path)
-    clearTimeout(ask.timer)
+    this._timeouts.delete(path, ask.timeoutMs)
     if (err === null) ask.resolve(value)
     else ask.reject(err)
     return true

@@ -8,10 +8,13 @@
 import type { WireKind } from '../wire/index.ts'
 import { countDrop, type DeliveryStats, type DropReason } from './transport.ts'
 
-/** Acknowledge at once when this many numbered messages arrived since the last ack... */
-export const ACK_EVERY_MESSAGES = 256
-/** ...or this many bytes. */
-export const ACK_EVERY_BYTES = 64 * 1024
+/**
+ * Acknowledge when this many numbered messages arrived since the last ack (at the end of the read
+ * that brought them, so one ack a read at most)...
+ */
+export const ACK_EVERY_MESSAGES = 1024
+/** ...or this many bytes: a small fraction of maxQueuedBytes, so a stream never waits on acks. */
+export const ACK_EVERY_BYTES = 256 * 1024
 /** Otherwise at the latest this long after a delivery (and on any frame written before). */
 export const ACK_DELAY_MS = 20
 
@@ -136,7 +139,7 @@ export class Ledger {
     }
     if (left > 0) each?.('envelope', left, 0)
     const drops = this.stats.dropped
-    drops[reason] = (drops[reason] ?? 0) + n
+    if (n > 0) drops[reason] = (drops[reason] ?? 0) + n
     this.settled = this.next - 1
     this._kept = []
     this._head = 0

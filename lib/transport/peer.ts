@@ -401,7 +401,11 @@ export class Peer {
   /** An ack is due now (enough arrived since the last, or its delay ran out). */
   private _ackSoon(): void {
     this._ackDue = true
-    if (this.conn !== null) this._scheduleFlush()
+    // At the end of the read under way, not in the middle of it: one ack for all it brought.
+    if (this.conn !== null && !this._flushScheduled) {
+      this._flushScheduled = true
+      queueMicrotask(this._flushTick)
+    }
   }
 
   private _queueAck(conn: Connection): void {

@@ -13,7 +13,6 @@ import { ClusterError } from '../errors.ts'
 import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress, isSystemName } from '../node-address.ts'
 import { decodeZ32, encodeZ32 } from '../z-base-32.ts'
-import { LINK_KINDS } from '../wire/index.ts'
 import type { HelloMessage, WireKind, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
 import { Connection, ConnectionState, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
@@ -24,13 +23,10 @@ import { loadHyperDht, loadHyperswarm } from './swarm-modules.ts'
 import { SwarmSocket, type SwarmConnection } from './swarm-socket.ts'
 import { frameLimit, tcpSettings, type TcpSettings } from './tcp-options.ts'
 import { Ticker } from './ticker.ts'
-import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
+import { OrphanCounts, checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
 import {
   DropReason,
-  countDrop,
-  emptyPeerStats,
   newIncarnation,
-  type DeliveryStats,
   type MessageHandler,
   type ObservableTransport,
   type PeerStats,
@@ -97,9 +93,8 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
   private _refreshWait: number
   private _rejected: Partial<Record<string, number>>
   private _unboundHandshakeFailures: number
-  private _orphanDrops: Partial<Record<DropReason, number>>
-  /** The same messages in the delivery counts. */
-  private _orphanDelivery: DeliveryStats
+  /** Messages for which no peer state exists (sent before start or after shutdown). */
+  private _orphans: OrphanCounts
   private _reassembly: ReassemblyBudget
 
   /** Throws BAD_OPTIONS for a bad topic, key pair or option; nothing is loaded until start(). */
@@ -157,8 +152,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     this._refreshWait = this._refreshIntervalMs
     this._rejected = {}
     this._unboundHandshakeFailures = 0
-    this._orphanDrops = {}
-    this._orphanDelivery = emptyPeerStats('').delivery
+    this._orphans = new OrphanCounts()
     this._reassembly = { held: 0, max: this._opts.maxReassemblyBytes }
     this._peers = new PeerTable(
       this._opts,
@@ -240,11 +234,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     checkFits(msg, size, peer?.conn?.peerMaxFrameBytes ?? this.maxFrameBytes, to)
     if (peer === null) {
       const reason = this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE
-      if (!LINK_KINDS.has(msg.kind)) {
-        this._orphanDelivery.sent++
-        countDrop(this._orphanDelivery.dropped, reason)
-      }
-      countDrop(this._orphanDrops, reason)
+      this._orphans.sent(msg.kind, reason)
       this._emitDrop(to, msg.kind, size, reason, 1)
       return
     }
@@ -261,7 +251,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     if (peer !== undefined) {
       peer.refused(msg, reason)
     } else {
-      countDrop(this._orphanDrops, reason)
+      this._orphans.refused(reason)
       this._emitDrop(from, msg.kind, 0, reason, 1)
     }
   }
@@ -309,9 +299,9 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
       knownPeers: this._peers.size,
       reassemblyBytes: this._reassembly.held,
       dialsQueued: 0,
-      delivery: { ...this._orphanDelivery, dropped: { ...this._orphanDelivery.dropped } }
+      delivery: this._orphans.deliveryCopy()
     }
-    return sumStats(base, this._peers.snapshots(), this._orphanDrops)
+    return sumStats(base, this._peers.snapshots(), this._orphans.drops)
   }
 
   /**

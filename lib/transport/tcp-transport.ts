@@ -12,7 +12,6 @@ import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
 import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress } from '../node-address.ts'
-import { LINK_KINDS } from '../wire/index.ts'
 import type { HelloMessage, WireKind, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
 import { Connection, ConnectionState, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
@@ -24,13 +23,10 @@ import { SeedNames } from './seed-names.ts'
 import { dialOnce, type DialSite } from './tcp-dial.ts'
 import { Ticker } from './ticker.ts'
 import { frameLimit, tcpOptions, tcpSettings, type TcpSettings, type TcpTransportOptions } from './tcp-options.ts'
-import { checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
+import { OrphanCounts, checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
 import {
   DropReason,
-  countDrop,
-  emptyPeerStats,
   newIncarnation,
-  type DeliveryStats,
   type MessageHandler,
   type PeerStats,
   type ObservableTransport,
@@ -83,10 +79,8 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _ticker: Ticker
   private _rejected: Partial<Record<string, number>>
   private _unboundHandshakeFailures: number
-  /** Drops of messages for which no peer state exists (sent before start or after shutdown). */
-  private _orphanDrops: Partial<Record<DropReason, number>>
-  /** The same messages in the delivery counts. */
-  private _orphanDelivery: DeliveryStats
+  /** Messages for which no peer state exists (sent before start or after shutdown). */
+  private _orphans: OrphanCounts
   private _reassembly: ReassemblyBudget
   private _ondial: (peer: Peer) => void
   private _ondrop: PeerDropHandler
@@ -142,8 +136,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     this._closing = false
     this._rejected = {}
     this._unboundHandshakeFailures = 0
-    this._orphanDrops = {}
-    this._orphanDelivery = emptyPeerStats('').delivery
+    this._orphans = new OrphanCounts()
     this._reassembly = { held: 0, max: this._opts.maxReassemblyBytes }
     this._ondial = (peer) => {
       if (this._dialer.wanted(peer)) this._dialer.ensure(peer)
@@ -198,12 +191,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     const peer = this._closing || !this._started ? null : this._peer(to)
     checkFits(msg, size, peer?.conn?.peerMaxFrameBytes ?? this.maxFrameBytes, to)
     if (peer === null) {
-      if (!LINK_KINDS.has(msg.kind)) {
-        this._orphanDelivery.sent++
-        countDrop(this._orphanDelivery.dropped, this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE)
-      }
-      countDrop(this._orphanDrops, this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE)
-      this._emitDrop(to, msg.kind, size, this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE, 1)
+      const reason = this._closing ? DropReason.SHUTDOWN : DropReason.UNREACHABLE
+      this._orphans.sent(msg.kind, reason)
+      this._emitDrop(to, msg.kind, size, reason, 1)
       return
     }
     peer.send(msg, size)
@@ -221,7 +211,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     if (peer !== undefined) {
       peer.refused(msg, reason)
     } else {
-      countDrop(this._orphanDrops, reason)
+      this._orphans.refused(reason)
       this._emitDrop(from, msg.kind, 0, reason, 1)
     }
   }
@@ -258,9 +248,9 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       knownPeers: this._peers.size,
       reassemblyBytes: this._reassembly.held,
       dialsQueued: this._dialer.queued,
-      delivery: { ...this._orphanDelivery, dropped: { ...this._orphanDelivery.dropped } }
+      delivery: this._orphans.deliveryCopy()
     }
-    return sumStats(base, this._peers.snapshots(), this._orphanDrops)
+    return sumStats(base, this._peers.snapshots(), this._orphans.drops)
   }
 
   async shutdown(): Promise<void> {

@@ -1,14 +1,15 @@
 // What every transport does at its edges, written once so the transports cannot drift: the
 // checks a message passes before it is queued, the dispatch of what arrives (heartbeats
-// answered and timed, goodbyes noted, the rest handed up), and the sum of per-peer stats.
+// answered and timed, goodbyes noted, the rest handed up), the sum of per-peer stats and the
+// counts of messages no peer holds.
 
 import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { NodeAddress } from '../node-address.ts'
-import { FRAME_HEADER_BYTES, TRANSPORT_KINDS, messageSize } from '../wire/index.ts'
-import type { WireMessage } from '../wire/index.ts'
-import { DropReason, emptyPeerStats, type DeliveryStats, type MessageHandler, type PeerStats, type TransportStats } from './transport.ts'
+import { FRAME_HEADER_BYTES, LINK_KINDS, TRANSPORT_KINDS, messageSize } from '../wire/index.ts'
+import type { WireKind, WireMessage } from '../wire/index.ts'
+import { DropReason, countDrop, emptyPeerStats, type DeliveryStats, type MessageHandler, type PeerStats, type TransportStats } from './transport.ts'
 
 /**
  * The encoded size of a message a caller asks to send; refuses the transport's own kinds and
@@ -71,6 +72,40 @@ export function dispatch(r: Receiver, from: NodeAddress, stats: PeerStats, msg: 
     handler(from, msg)
   } catch (err) {
     r.log.error(`message handler threw on a ${msg.kind} from ${from.toString()}`, err)
+  }
+}
+
+/**
+ * What a transport counts of messages no peer holds (sent before start or after shutdown, or
+ * refused from a node it does not know), kept apart and added to its totals.
+ */
+export class OrphanCounts {
+  readonly drops: Partial<Record<DropReason, number>>
+  /** The same messages in the delivery counts (link frames are not counted there). */
+  readonly delivery: DeliveryStats
+
+  constructor() {
+    this.drops = {}
+    this.delivery = emptyPeerStats('').delivery
+  }
+
+  /** A message handed to send that no peer takes, dropped for `reason`. */
+  sent(kind: WireKind, reason: DropReason): void {
+    if (!LINK_KINDS.has(kind)) {
+      this.delivery.sent++
+      countDrop(this.delivery.dropped, reason)
+    }
+    countDrop(this.drops, reason)
+  }
+
+  /** A message from a node with no peer state, refused for `reason`. */
+  refused(reason: DropReason): void {
+    countDrop(this.drops, reason)
+  }
+
+  /** A copy of the delivery counts as they stand. */
+  deliveryCopy(): DeliveryStats {
+    return { ...this.delivery, dropped: { ...this.delivery.dropped } }
   }
 }
 

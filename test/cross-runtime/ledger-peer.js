@@ -1,13 +1,15 @@
 // One process of the ledger soak, on any runtime.
-//   ledger-peer.js receive <port> <cutAfter>   listen on 127.0.0.1:<port> (0: any), print {"port"},
-//       then every 200 ms what arrived per sender; with cutAfter > 0, cut every connection once
-//       after that many envelopes (a network cut: the same incarnation stays)
+//   ledger-peer.js receive <port> <cutAfter> [holdAt]   listen on 127.0.0.1:<port> (0: any), print
+//       {"port"}, then every 200 ms what arrived per sender; with cutAfter > 0, cut every
+//       connection once after that many envelopes (a network cut: the same incarnation stays);
+//       with holdAt, once a connection has brought that many bytes print {"holding"} and stop
+//       (the event loop blocked, to be killed in the middle of a message)
 //   ledger-peer.js send <port> <ms>            tell the receiver flat out for <ms>, wait until
 //       everything is settled, print stats(receiver).delivery and the last number sent
 import { TcpTransport, NodeAddress, getTcpBackend } from 'actor-cluster-bare'
 import { args, exit } from '../helpers/proc.js'
 
-const [mode, portArg, extra] = args()
+const [mode, portArg, extra, holdArg] = args()
 setTimeout(() => exit(3), 60_000)
 
 if (mode === 'receive') {
@@ -22,6 +24,18 @@ if (mode === 'receive') {
         sockets.add(socket)
         const onclose = () => sockets.delete(socket)
         o.onconnection(socket)
+        const holdAt = Number(holdArg ?? 0)
+        let bytes = 0
+        const ondata = socket.ondata
+        socket.ondata = (chunk) => {
+          bytes += chunk.byteLength
+          if (holdAt > 0 && bytes >= holdAt) {
+            console.log(JSON.stringify({ holding: bytes }))
+            const end = Date.now() + 20_000
+            while (Date.now() < end) {}
+          }
+          ondata(chunk)
+        }
         const theirs = socket.onclose
         socket.onclose = (cause) => {
           onclose()
@@ -36,9 +50,14 @@ if (mode === 'receive') {
   const per = {}
   node.setHandler((from, msg) => {
     if (msg.kind !== 'envelope') return
-    const n = Number(msg.manifest)
     const k = from.toString()
-    const s = (per[k] ??= { first: n, last: n - 1, count: 0, gaps: 0, dups: 0 })
+    if (msg.manifest === 'big') {
+      const s = (per[k] ??= { first: 0, last: -1, count: 0, gaps: 0, dups: 0, big: 0 })
+      s.big++
+      return
+    }
+    const n = Number(msg.manifest)
+    const s = (per[k] ??= { first: n, last: n - 1, count: 0, gaps: 0, dups: 0, big: 0 })
     if (n <= s.last) s.dups++
     else if (n !== s.last + 1) s.gaps++
     s.last = Math.max(s.last, n)
