@@ -69,11 +69,6 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
   private _refused: ClusterError | null
   private _stopped: boolean
   private _timer: TimerHandle | null
-  /** How long a new owner waits at most for the old owner's handed-over. */
-  private _handoverMs: number
-  /** How long at most an old owner passes on late messages before it says it handed a shard over. */
-  private _graceMs: number
-  private _graceTimers: Set<TimerHandle>
   private _listeners: [string, (...args: never[]) => void][]
   private _undo: (() => void)[]
 
@@ -102,9 +97,6 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     this._counters = { entitiesStarted: 0, passivations: 0, dropped: 0, droppedByReason: {}, handoffs: 0, forwarded: 0, redelivered: 0, badMessages: 0 }
     this._refused = null
     this._stopped = false
-    this._handoverMs = tickMs * 4
-    this._graceMs = tickMs / 2
-    this._graceTimers = new Set()
     const self = this
     this._core = {
       system,
@@ -257,8 +249,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     this._stopped = true
     if (this._timer !== null) clearInterval(this._timer)
     this._timer = null
-    for (const timer of this._graceTimers) clearTimeout(timer)
-    this._graceTimers.clear()
+    this._handoff.close()
     this._hosting.close()
     this._router.dropAll('shutdown')
     this._coordinator.deactivate()
@@ -297,49 +288,11 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     const change = this._table.apply(a, hosting.regions.keys(), (type, shard) => hosting.hosts(type, shard))
     if (change === null) return
     if (this.listenerCount('shard-moved') > 0) for (const moved of change.moved) this.emit('shard-moved', moved)
-    const self = this.cluster.self
-    // Per new owner and type, the shards this node owned last and now hands over.
-    const handed = new Map<string, { to: NodeAddress; types: Map<string, number[]> }>()
-    for (const m of change.moved) {
-      if (m.from !== null && m.from.equals(self) && !m.to.equals(self)) {
-        let h = handed.get(m.to.key)
-        if (h === undefined) handed.set(m.to.key, (h = { to: m.to, types: new Map() }))
-        const list = h.types.get(m.type)
-        if (list === undefined) h.types.set(m.type, [m.shard])
-        else list.push(m.shard)
-      } else if (m.to === self && m.from !== null && !m.from.equals(self) && !this._table.isAway(m.from)) {
-        this._router.awaitHandover(m.type, m.shard, m.from, now(), this._handoverMs)
-      }
-    }
+    const handed = this._handoff.moved(change.moved)
     for (const [type, shards] of change.lost) this._handoff.letGo(type, shards)
     for (const [type, s] of change.gained) this._handoff.takeOver(type, s)
     this._router.flush()
-    // After what this node held for them, and what senders that had not yet heard of the move
-    // still sent here meanwhile: then the new owner delivers the rest.
-    if (handed.size > 0) {
-      const timer = setTimeout(() => {
-        this._graceTimers.delete(timer)
-        if (this._stopped) return
-        for (const { to, types } of handed.values()) for (const [type, shards] of types) this._send(to, { tag: SHARDING_TAG.HANDED_OVER, type, shards })
-      }, this._grace())
-      this._graceTimers.add(timer)
-    }
-  }
-
-  /**
-   * How long messages sent before their senders heard of a move may still be on their way here:
-   * twice the longest round trip to a member, and a little, within half a tick (all of it while
-   * a round trip is unknown).
-   */
-  private _grace(): number {
-    let longest = 0
-    for (const m of this.cluster.members()) {
-      if (m.address.equals(this.cluster.self) || m.status === 'removed' || m.status === 'down') continue
-      const rtt = this.cluster.transport.stats(m.address)?.rttMs ?? null
-      if (rtt === null) return this._graceMs
-      if (rtt > longest) longest = rtt
-    }
-    return Math.min(this._graceMs, 2 * longest + 5)
+    this._handoff.handOver(handed)
   }
 
   private _refuse(reason: string): void {

@@ -40,7 +40,6 @@ type Inherited = Pick<
   | 'maxFrameBytes'
   | 'cluster'
   | 'secret'
-  | 'handshakeTimeoutMs'
   | 'maxQueuedBytes'
   | 'maxControlQueuedBytes'
   | 'heartbeatIntervalMs'
@@ -124,9 +123,15 @@ export interface SwarmTransportOptions extends Inherited {
   refreshIntervalMs?: number
   /** Where the transport logs. @default silent */
   log?: Logger
+  /**
+   * A connection that has not finished our handshake by then is closed and another asked for.
+   * @default 2000
+   */
+  handshakeTimeoutMs?: number
 }
 
 export const SWARM_DEFAULTS = {
+  handshakeTimeoutMs: 2_000,
   keepAliveMs: 1_000,
   deadAfterMs: 5_000,
   refreshIntervalMs: 2_000,

@@ -44,10 +44,17 @@ const UNNAMED = 'unnamed'
 // A connection asked for by key comes in tens of milliseconds when the peer is there; an ask
 // counts as failed only after this long.
 const ASK_WAIT_MS = 500
+const RETRY_BACKOFFS_MS = [250, 1000, 2000, 4000]
 
+/**
+ * The Transport over hyperswarm: every node on `topic` is a peer, named by its public key
+ * (`actor-cluster+hs://<system>@<key>`); give it to `Cluster.join(system, { transport })`.
+ */
 export class SwarmTransport extends EventEmitter<TransportEventMap> implements ObservableTransport, ConnectionOwner {
   self: NodeAddress
+  /** Name both sides must agree on in the handshake (the system's name unless `cluster` is set). */
   cluster: string
+  /** Longest frame sent or accepted (16 MiB unless `maxFrameBytes` is set). */
   readonly maxFrameBytes: number
   readonly incarnation: number
   readonly discovers: boolean
@@ -90,6 +97,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
   private _orphans: OrphanCounts
   private _reassembly: ReassemblyBudget
 
+  /** Throws BAD_OPTIONS for a bad topic, key pair or option; nothing is loaded until start(). */
   constructor(o: SwarmTransportOptions) {
     super()
     if (o === null || typeof o !== 'object') throw ClusterError.BAD_OPTIONS('SwarmTransport takes an options object with a topic')
@@ -114,7 +122,9 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     this.incarnation = newIncarnation()
     this.discovers = true
     this.swarm = null
-    this._opts = tcpSettings({ ...o, self: this.self })
+    // Our hello on a connection hyperswarm calls open sometimes goes unanswered (the other side
+    // never saw it): waiting less than over TCP gets the next connection sooner.
+    this._opts = tcpSettings({ ...o, self: this.self, handshakeTimeoutMs: o.handshakeTimeoutMs ?? SWARM_DEFAULTS.handshakeTimeoutMs })
     this._keepAliveMs = positive(o.keepAliveMs, SWARM_DEFAULTS.keepAliveMs, 'keepAliveMs')
     this._deadAfterMs = positive(o.deadAfterMs, SWARM_DEFAULTS.deadAfterMs, 'deadAfterMs')
     this._refreshIntervalMs = positive(o.refreshIntervalMs, SWARM_DEFAULTS.refreshIntervalMs, 'refreshIntervalMs')
@@ -190,7 +200,9 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
         const HyperDHT = await loadHyperDht()
         dht = new HyperDHT({ host: o.host, port: o.port, bootstrap: o.bootstrap?.map(bootstrapNode) })
       }
-      swarm = new Hyperswarm({ dht, keyPair: this.keyPair, firewall: (key: Uint8Array) => this._firewalled(key) })
+      // Hyperswarm waits 1 s, 5 s, 15 s and then 10 minutes before it tries a peer again; a
+      // cluster member whose connection failed (or was open on one side only) is wanted sooner.
+      swarm = new Hyperswarm({ dht, keyPair: this.keyPair, backoffs: RETRY_BACKOFFS_MS, firewall: (key: Uint8Array) => this._firewalled(key) })
       this._ownSwarm = true
     }
     this.swarm = swarm

@@ -5,6 +5,8 @@
 // namespace of its own (loopback only); everywhere, a guard fails on any destination off
 // 127.0.0.0/8.
 import test from 'brittle'
+import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -90,8 +92,8 @@ if (swarmSkip !== null) {
     const deadAfterMs = 2000
     const kp = HyperDHT.keyPair()
     const keyPair = { publicKey: b4a.toString(kp.publicKey, 'hex'), secretKey: b4a.toString(kp.secretKey, 'hex') }
-    const watchers = ['node', 'bare'].map((runtime) => ({ runtime, proc: start(t, runtime, PEER, [config(net, topic, { mode: 'stay', deadAfterMs })]) }))
-    const victim = start(t, 'node', PEER, [config(net, topic, { mode: 'stay', deadAfterMs, keyPair })])
+    const watchers = ['node', 'bare'].map((runtime) => ({ runtime, proc: start(t, runtime, PEER, [config(net, topic, { mode: 'stay', deadAfterMs, fast: true })]) }))
+    const victim = start(t, 'node', PEER, [config(net, topic, { mode: 'stay', deadAfterMs, keyPair, fast: true })])
     const first = await victim.json()
     for (const w of watchers) await w.proc.json()
     const events = watchers.map(() => [])
@@ -117,7 +119,7 @@ if (swarmSkip !== null) {
       const r = await pump(i)((l) => l.event === 'member-removed' && l.address === first.address && l.at >= killedAt)
       t.comment(`${watchers[i].runtime} removed it after ${r.at - killedAt} ms`)
     }
-    const again = start(t, 'node', PEER, [config(net, topic, { mode: 'stay', deadAfterMs, keyPair })])
+    const again = start(t, 'node', PEER, [config(net, topic, { mode: 'stay', deadAfterMs, keyPair, fast: true })])
     const second = await again.json()
     t.is(second.address, first.address, 'the same key, the same address')
     t.ok(second.incarnation > first.incarnation, 'a new incarnation')
@@ -127,6 +129,22 @@ if (swarmSkip !== null) {
       t.comment(`${watchers[i].runtime} saw it up again ${up.at - restartedAt} ms after the restart`)
     }
     t.pass('both saw the new incarnation up')
+  })
+
+  test('swarm: example/pear-chat runs with Bare against a local testnet: three peers meet with no seeds, post, and leave', { timeout: 90000 }, async (t) => {
+    // The example is an app of its own: copied out, with this package and its dependencies
+    // linked in as an install would put them.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acb-pear-chat-'))
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const app = path.join(ROOT, 'example', 'pear-chat')
+    for (const f of fs.readdirSync(app)) if (f !== 'node_modules') fs.copyFileSync(path.join(app, f), path.join(dir, f))
+    const modules = path.join(dir, 'node_modules')
+    fs.mkdirSync(modules)
+    for (const m of fs.readdirSync(path.join(ROOT, 'node_modules'))) fs.symlinkSync(path.join(ROOT, 'node_modules', m), path.join(modules, m))
+    fs.symlinkSync(ROOT, path.join(modules, 'actor-cluster-bare'))
+    const proc = start(t, 'bare', path.join(dir, 'testnet.js'), ['--demo'], { cwd: dir })
+    const { code } = await Promise.race([proc.exited, new Promise((resolve) => setTimeout(() => resolve({ code: 'still running after 60 s' }), 60000))])
+    t.is(code, 0, `exited 0 ${proc.stderr ? `(stderr: ${proc.stderr.slice(0, 400)})` : ''}`)
   })
 
   test('swarm: nothing left loopback (processes)', (t) => {
