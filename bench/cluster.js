@@ -10,7 +10,9 @@ import { monotonicNow } from 'actor-cluster-bare'
 import { args, exit } from '../test/helpers/proc.js'
 
 const [sizesArg = '5,15,30', baselineDir = null] = args()
-const STEADY_MS = 2000
+// Long enough for every node to send its periodic full digest once (every 10 rounds per other
+// member, rounds of 100 ms), at least 2 s.
+const steadyMs = (n) => Math.max(2000, 100 * 10 * (n - 1) * 1.2)
 const out = { sizes: [], signing: null, baseline: null, detection: null }
 const cpu = await cpuClock()
 const baseline = baselineDir === null ? null : await import(toURL(baselineDir + '/dist/testkit.js'))
@@ -76,7 +78,7 @@ async function measure(TestKit, n, extra = {}) {
   await new Promise((resolve) => setTimeout(resolve, 1000))
   const before = totals(kit)
   const cpu2 = cpu()
-  await new Promise((resolve) => setTimeout(resolve, STEADY_MS))
+  await new Promise((resolve) => setTimeout(resolve, steadyMs(n)))
   const after = totals(kit)
   const cpu3 = cpu()
   await kit.shutdown()

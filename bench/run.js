@@ -2,6 +2,7 @@
 // loopback) and prints a table and bench/results/<runtime>.json: each figure the median of
 // several runs, with its ratio to the baseline measured in the same run.
 //   node bench/run.js [--runtime bare|node|bun|deno] [--runs 3] [--ms 2000] [--cases a,b]
+//     [--cluster-baseline <folder of another build>]  (gossip cost against that build, same run)
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import fs from 'node:fs'
@@ -150,9 +151,20 @@ if (SECTIONS.includes('memory')) {
 
 // Convergence, steady-state gossip bytes and failure detection (in one process, on a bus).
 if (SECTIONS.includes('cluster')) {
-  results.cluster = await single(path.join(ROOT, 'bench', 'cluster.js'), 120_000)
+  const clusterArgs = opts['cluster-baseline'] === undefined ? [] : ['5,15,30', path.resolve(opts['cluster-baseline'])]
+  results.cluster = await single(path.join(ROOT, 'bench', 'cluster.js'), 600_000, clusterArgs)
+  const sign = results.cluster?.signing
+  if (sign) console.log(`ed25519: sign ${sign.signUs.toFixed(1)} us, verify ${sign.verifyUs.toFixed(1)} us`)
+  const x = (a, b, k) => (b && b[k] > 0 ? ` (${(a[k] / b[k]).toFixed(2)}x)` : '')
   for (const c of results.cluster?.sizes ?? []) {
-    console.log(`cluster of ${c.nodes}: converged in ${c.convergeMs} ms, ${c.bytesPerNodePerRound.toFixed(0)} gossip bytes per node per round once converged`)
+    const b = c.baseline
+    console.log(
+      `cluster of ${c.nodes}: converged in ${c.convergeMs} ms${x(c, b, 'convergeMs')}; gossip per node per round while forming ` +
+        `${c.formingBytesPerNodePerRound.toFixed(0)} B${x(c, b, 'formingBytesPerNodePerRound')}, ${c.formingCpuUsPerNodePerRound.toFixed(0)} us CPU${x(c, b, 'formingCpuUsPerNodePerRound')}; ` +
+        `converged ${c.bytesPerNodePerRound.toFixed(0)} B${x(c, b, 'bytesPerNodePerRound')}, ${c.messagesPerNodePerRound.toFixed(2)} messages, ` +
+        `${c.cpuUsPerNodePerRound.toFixed(0)} us CPU${x(c, b, 'cpuUsPerNodePerRound')}; summaries only ${c.summariesOnly.bytesPerNodePerRound.toFixed(0)} B${x(c.summariesOnly, b, 'bytesPerNodePerRound')}` +
+        (b ? ' (ratios to the baseline build)' : '')
+    )
   }
   const d = results.cluster?.detection
   if (d) console.log(`killed node, default timings: unreachable after ${(d.unreachableMs / 1000).toFixed(1)} s, removed after ${(d.removedMs / 1000).toFixed(1)} s`)
@@ -203,8 +215,8 @@ async function pair(name, size) {
 }
 
 // Runs a single-process script on the runtime and returns the JSON line it prints.
-async function single(script, waitMs = 60_000) {
-  const [cmd, argv] = commandFor(runtime, script)
+async function single(script, waitMs = 60_000, extraArgs = []) {
+  const [cmd, argv] = commandFor(runtime, script, extraArgs)
   const args = runtime === 'node' ? ['--expose-gc', ...argv] : argv
   const child = start(runtime, [], cmd, args)
   const res = await child.next(waitMs)

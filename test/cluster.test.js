@@ -203,3 +203,81 @@ test('the leader moves a joiner up only once every member has seen it: not while
   await k.awaitUp(5, 10000)
   t.pass('up once node 3 is back and has seen it')
 })
+
+test('a converged cluster sends its whole digest once every fullGossipEvery rounds per other member, summaries otherwise', async (t) => {
+  const k = await kit(t, { nodes: 4, cluster: { gossipIntervalMs: 40, fullGossipEvery: 3 } })
+  await k.awaitUp(4)
+  await k.awaitCondition(() => new Set(k.running().map((c) => c.members().map((m) => m.status).join())).size === 1, 5000, 'one view')
+  const node = k.node(1)
+  const sent = { digests: 0, summaries: 0 }
+  const send = node.transport.send.bind(node.transport)
+  node.transport.send = (to, msg) => {
+    // Rounds this node opens: a summary asking for an answer, or its whole digest.
+    if (msg.kind === 'gossip' && msg.reply && msg.summary === null && msg.digest.length > 0) sent.digests++
+    if (msg.kind === 'gossip' && msg.reply && msg.summary !== null) sent.summaries++
+    return send(to, msg)
+  }
+  const r0 = node.stats().gossipRounds
+  await new Promise((resolve) => setTimeout(resolve, 2500))
+  const rounds = node.stats().gossipRounds - r0
+  const period = 3 * 3
+  t.ok(rounds >= 2 * period, `${rounds} rounds`)
+  t.ok(Math.abs(sent.digests - rounds / period) <= 1.5, `${sent.digests} digests in ${rounds} rounds, one every ${period}`)
+  t.ok(sent.summaries >= rounds - sent.digests - 1, `${sent.summaries} summaries otherwise`)
+})
+
+// The leader and one other member leave at once; each leave must end by its removal (or with
+// nobody left to remove it), never by waiting out leaveTimeoutMs.
+async function leaveTogether(t, nodes, transport, cluster, delayMs = 0) {
+  const k = await ClusterTestKit.start({ nodes, transport, cluster: { ...cluster, leaveTimeoutMs: 60000 } })
+  try {
+    await k.awaitUp(nodes)
+    const leader = k.node(0).leader
+    const i = k.addresses.findIndex((a) => a.equals(leader))
+    const j = i === 0 ? 1 : 0
+    const leavers = [k.node(i), k.node(j)]
+    let removed = false
+    leavers[1].on('member-removed', (m) => {
+      if (m.address.equals(leavers[1].self)) removed = true
+    })
+    await Promise.all([leavers[0].leave(), sleep(delayMs).then(() => leavers[1].leave())])
+    k.nodes[i] = k.nodes[j] = null
+    t.ok(leavers.every((c) => c.stopped) && removed, `${transport}, ${nodes} nodes: both left; the one that does not lead learnt it was removed`)
+    if (nodes > 2) {
+      await k.awaitCondition(() => k.running().every((c) => leavers.every((l) => c.member(l.self)?.status === 'removed')), 5000, 'the rest see both removed')
+    }
+  } finally {
+    await k.shutdown()
+  }
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+// Default rounds: a leaving leader shuts down right after it removes the other leaver, which
+// then hears of its removal only from the leader's last message.
+test('the leader and another member leave at once: neither waits out leaveTimeoutMs', { timeout: 40000 }, async (t) => {
+  const timings = { gossipIntervalMs: 500, heartbeatIntervalMs: 1000, downAfterMs: 60000 }
+  for (let round = 0; round < 6; round++) await leaveTogether(t, 2, round % 2 === 0 ? 'memory' : 'tcp', timings, round * 45)
+  await leaveTogether(t, 3, 'tcp', timings)
+  await leaveTogether(t, 4, 'memory', {})
+})
+
+test('listenHost: a node listens there and announces host; the others reach it through a seed at the listening address', async (t) => {
+  const { ActorSystem } = await import('actor-cluster-bare')
+  const make = async (opts) => {
+    const system = ActorSystem.create('listen', { logLevel: 'silent' })
+    const cluster = await Cluster.join(system, { gossipIntervalMs: 50, heartbeatIntervalMs: 50, port: 0, ...opts })
+    t.teardown(() => system.terminate({ leave: false }))
+    return cluster
+  }
+  // Announced 127.0.0.1 (where nothing of it listens), bound on another loopback address.
+  const a = await make({ host: '127.0.0.1', listenHost: '127.0.0.2' })
+  t.is(a.self.host, '127.0.0.1', 'it announces host')
+  const b = await make({ seeds: [`127.0.0.2:${a.self.port}`] })
+  const deadline = Date.now() + 10000
+  while (!(b.member(a.self)?.status === 'up' && a.member(b.self)?.status === 'up') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  t.is(b.member(a.self)?.status, 'up', 'the other node met it through its listening address')
+  t.is(a.member(b.self)?.status, 'up', 'and it sees the other up')
+})

@@ -137,19 +137,44 @@ for (const transport of TRANSPORTS) {
     for (const n of k.running().slice(0, 3)) t.is(n.members().length, 4, `${n.self.toString()} still holds four`)
   })
 
-  test(`${transport}: a live node falsely called unreachable refutes it, and everyone sees it reachable again`, async (t) => {
+  test(`${transport}: one member alone makes nobody unreachable: a lone accusation moves no one and takes no lead`, async (t) => {
     const k = await kit(t, { nodes: 4, transport, cluster: { downAfterMs: 60000 } })
     await k.awaitUp(4)
     const member = await rogueAfterLeader(k)
     member.gossip(k.addresses[0], [member.ownRecord()])
     await k.awaitCondition(() => k.running().every((n) => n.member(member.self)?.status === 'up'), 5000, 'the rogue admitted as a member')
+    const leader = k.node(0).leader
+    // The leader and the member after it, accused at their current records, again and again.
+    const accused = [k.addresses[0], k.addresses[1]]
+    const wrong = []
+    for (const n of k.running()) {
+      n.on('member-unreachable', (m) => wrong.push(`${n.self.toString()} saw ${m.address.toString()} unreachable`))
+      n.on('leader-changed', (l) => wrong.push(`${n.self.toString()} took ${l?.toString()} as leader`))
+    }
+    for (let i = 0; i < 10; i++) {
+      const fresh = await member.records(k.addresses[2])
+      const unreachable = accused.map((a) => ({ address: a.toString(), version: fresh.find((r) => r.address === a.toString()).version }))
+      for (const to of k.addresses) member.gossip(to, [member.ownRecord({ unreachable })])
+      await sleep(150)
+    }
+    t.alike(wrong, [], 'nobody saw the accused unreachable, and the leader stayed')
+    for (const n of k.running()) t.ok(n.leader.equals(leader), `${n.self.toString()} still takes ${leader.toString()} as leader`)
+  })
+
+  test(`${transport}: a live node called unreachable by a quorum of its watchers refutes it, and everyone sees it reachable again`, async (t) => {
+    // Each member watched by two: two members saying so is a majority of its watchers.
+    const k = await kit(t, { nodes: 4, transport, cluster: { downAfterMs: 60000, monitoredMembers: 2 } })
+    await k.awaitUp(4)
+    const rogues = [await rogueAfterLeader(k), await rogueAfterLeader(k)]
+    for (const r of rogues) r.gossip(k.addresses[0], [r.ownRecord()])
+    await k.awaitCondition(() => k.running().every((n) => rogues.every((r) => n.member(r.self)?.status === 'up')), 5000, 'the rogues admitted as members')
     const victim = k.addresses[2]
-    const rec = (await member.records(k.addresses[0])).find((r) => r.address === victim.toString())
+    const rec = (await rogues[0].records(k.addresses[0])).find((r) => r.address === victim.toString())
     let accused = false
     k.node(0).on('member-unreachable', (m) => {
       if (m.address.equals(victim)) accused = true
     })
-    member.gossip(k.addresses[0], [member.ownRecord({ unreachable: [{ address: victim.toString(), version: rec.version }] })])
+    for (const r of rogues) r.gossip(k.addresses[0], [r.ownRecord({ unreachable: [{ address: victim.toString(), version: rec.version }] })])
     await k.awaitCondition(() => accused, 5000, 'the accusation taken')
     await k.awaitCondition(
       () => k.node(2).stats().refutations >= 1 && k.running().every((n) => n.member(victim).reachable),
@@ -158,6 +183,39 @@ for (const transport of TRANSPORTS) {
     )
     t.ok(k.node(0).member(victim).status === 'up', 'still up')
     t.ok(k.running().every((n) => n.stats().refutations === 0 || n.self.equals(victim)), 'only the accused refuted')
+  })
+
+  test(`${transport}: a member cannot take itself up; its own decision is refused where it would not lead`, async (t) => {
+    const k = await kit(t, { nodes: 3, transport })
+    await k.awaitUp(3)
+    const member = await rogueAfterLeader(k)
+    const own = member.ownRecord()
+    const before = refused(k.node(1), 'BAD_RECORD')
+    member.gossip(k.addresses[1], [{ ...own, decision: member.decide(own, 'up') }])
+    await k.awaitCondition(() => refused(k.node(1), 'BAD_RECORD') > before, 5000, 'the self-decision refused')
+    t.is(k.node(1).member(member.self)?.status, 'joining', 'taken as a joiner, not up')
+  })
+
+  test(`${transport}: a member vouches for a few joiners at a time; joiners nobody runs are never moved up`, async (t) => {
+    const k = await kit(t, { nodes: 3, transport, cluster: { downAfterMs: 60000 } })
+    await k.awaitUp(3)
+    const member = await rogueAfterLeader(k)
+    member.gossip(k.addresses[0], [member.ownRecord()])
+    await k.awaitCondition(() => k.node(0).member(member.self)?.status === 'up', 5000, 'the rogue admitted as a member')
+    const phantoms = Array.from({ length: 40 }, (_, i) =>
+      member.record(transport === 'memory' ? `actor-cluster://testkit@10.3.0.${i}:2552` : `actor-cluster://testkit@127.0.0.1:${1 + i}`, {}, undefined, true)
+    )
+    member.gossip(k.addresses[0], phantoms)
+    await k.awaitCondition(() => refused(k.node(0), 'MEMBERSHIP_FULL') >= 24, 5000, 'the vouches beyond the cap refused')
+    t.is(k.node(0).members().length, 4 + 16, 'sixteen phantoms held, no more')
+    // The leader has met none of them: they stay joiners, and the cap stays full.
+    await sleep(1500)
+    for (const n of k.running()) {
+      const up = n.members().filter((m) => m.status === 'up').length
+      t.is(up, 4, `${n.self.toString()} has only the four real members up`)
+    }
+    member.gossip(k.addresses[0], [member.record('actor-cluster://testkit@10.3.1.1:2552', {}, undefined, true)])
+    await k.awaitCondition(() => refused(k.node(0), 'MEMBERSHIP_FULL') >= 25, 5000, 'a later vouch still refused')
   })
 
   test(`${transport}: a node paused 7 s accuses nobody on waking; no healthy node sees another unreachable`, { timeout: 60000 }, async (t) => {

@@ -394,3 +394,26 @@ test('tcp: a connection cut in the middle of a large envelope: it starts again o
   t.ok(b.received.slice(1).every((r, i) => r.msg.manifest === 'n:' + i), 'then the small ones, in order')
   t.is(a.stats(b.self).reconnects, 1, 'over a second connection')
 })
+
+test('tcp: a receiver that disconnects a sender mid-stream still takes no resent message twice', async (t) => {
+  const a = await tcpNode(t, 'a', { backoffBaseMs: 10, backoffMaxMs: 50 })
+  const b = await tcpNode(t, 'b')
+  let cut = false
+  const N = 3000
+  b.setHandler((from, msg) => {
+    if (msg.kind !== 'envelope') return
+    b.received.push({ from, msg })
+    // Gone before its ack for the last few hundred went out: the sender resends them.
+    if (!cut && b.received.length === 700) {
+      cut = true
+      b.disconnect(from)
+    }
+  })
+  for (let i = 0; i < N; i++) a.send(b.self, envelope(i))
+  await until(() => cut && a.stats(b.self).delivery.pending === 0, 10000, 'everything acknowledged')
+  const got = b.received.map((r) => r.msg.manifest)
+  t.is(new Set(got).size, got.length, 'nothing twice')
+  t.is(got.length, N, 'everything once')
+  t.alike(a.stats(b.self).delivery.dropped, {}, 'nothing dropped')
+  t.ok(b.stats().delivery.duplicates > 0 || a.stats(b.self).reconnects > 0, 'the connection came back')
+})

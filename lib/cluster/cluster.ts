@@ -106,6 +106,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
       new TcpTransport({
         self: new NodeAddress(system.name, opts.host ?? CLUSTER_DEFAULTS.host, opts.port ?? (opts.clientOnly === true ? 0 : CLUSTER_DEFAULTS.port)),
         log,
+        ...(opts.listenHost === undefined ? {} : { listenHost: opts.listenHost }),
         tls: opts.tls ?? null,
         secret: opts.secret ?? null,
         cluster: system.name,
@@ -133,7 +134,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     const keyPair = opts.keyPair ?? transport.signingKeyPair ?? newKeyPair()
     this._membership = new Membership(transport.self, this.incarnation, opts.roles ?? [], keyPair, {
       observer: this.clientOnly,
-      maxMembers: opts.maxMembers ?? CLUSTER_DEFAULTS.maxMembers
+      maxMembers: opts.maxMembers ?? CLUSTER_DEFAULTS.maxMembers,
+      monitoredMembers: opts.monitoredMembers ?? CLUSTER_DEFAULTS.monitoredMembers
     })
     this._log = scopedLogger(opts.log ?? system.log ?? silentLogger, 'cluster')
     this._opts = resolveOptions(opts)
@@ -197,7 +199,8 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     this._viewEvents = new ViewEvents(this._ctx, this, {
       onview: () => this._readiness.update(),
       leaving: () => this._leave.leaving,
-      stop: () => void this.shutdown()
+      stop: () => void this.shutdown(),
+      tellRemoved: (address) => this._gossip.sendRecordOf(address)
     })
     this._seedContact = new SeedContact(this._ctx, this._seeds, this._diagnostics, (to) => this._gossip.sendDigest(to), () => this._joined)
     this._leave = new Leave(this._ctx, { sendDigest: (to) => this._gossip.sendDigest(to), shutdown: () => this.shutdown() })
@@ -401,6 +404,7 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     } else if (this._joined && !this.clientOnly) {
       this._leaderActions.run()
     }
+    this._viewEvents.closeRemoved()
     this._viewEvents.forgetOldTombstones()
     this._gossip.round()
   }

@@ -13,6 +13,7 @@ export type ResolvedOptions = Required<
   Omit<
     ClusterOptions,
     | 'host'
+    | 'listenHost'
     | 'port'
     | 'seeds'
     | 'transport'

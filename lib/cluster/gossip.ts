@@ -11,7 +11,7 @@ import type { NodeAddress } from '../node-address.ts'
 import { messageSize, type GossipMessage } from '../wire/index.ts'
 import { others, sameAddress, type ClusterContext } from './context.ts'
 import type { Convergence } from './convergence.ts'
-import type { Refusal } from './membership.ts'
+import { toDelta, type Member, type Refusal } from './membership.ts'
 import { REFUSED_CHANNEL } from './options.ts'
 
 // Refusals logged at warn, at most, over a node's life.
@@ -23,6 +23,8 @@ export class GossipExchange {
   private _onheard: (from: NodeAddress) => void
   private _lastRefutation: number
   private _refusalsLogged: number
+  // Rounds since this node last opened one with its whole digest.
+  private _sinceFull: number
 
   /** `onheard` runs after each message from a peer was merged, before it is answered. */
   constructor(ctx: ClusterContext, convergence: Convergence, onheard: (from: NodeAddress) => void) {
@@ -31,6 +33,7 @@ export class GossipExchange {
     this._onheard = onheard
     this._lastRefutation = 0
     this._refusalsLogged = 0
+    this._sinceFull = 0
   }
 
   /** Handles one gossip message; a failure is counted and logged. */
@@ -43,13 +46,23 @@ export class GossipExchange {
     }
   }
 
-  /** One round: a summary to one member (now and then the whole digest). */
+  /**
+   * One round: a summary to one member, and now and then the whole digest whatever the summaries
+   * say. A digest grows with the members, so it goes out every fullGossipEvery rounds per other
+   * member: what it costs a round stays the same as the cluster grows. (Each round's summary is
+   * keyed afresh, so two views that differ cannot keep colliding; the digest is the last resort.)
+   */
   round(): void {
-    const target = this._target()
+    const all = others(this._ctx)
+    const target = this._target(all)
     if (target === null) return
-    // Now and then the whole digest, whatever the summaries say.
-    if (this._ctx.stats.gossipRounds % this._ctx.opts.fullGossipEvery === 0) this.sendDigest(target)
-    else this.sendSummary(target)
+    this._sinceFull++
+    if (this._sinceFull >= this._ctx.opts.fullGossipEvery * all.length) {
+      this._sinceFull = 0
+      this.sendDigest(target)
+    } else {
+      this.sendSummary(target)
+    }
   }
 
   /** Opens a full exchange: our whole digest, to be answered with what we lack. */
@@ -60,6 +73,12 @@ export class GossipExchange {
   /** Opens a round cheaply: a summary of our view, answered only if the views differ. */
   sendSummary(to: NodeAddress, reply = true): void {
     this._send(to, { kind: 'gossip', digest: [], deltas: [], reply, summary: this._ctx.membership.summary(randomBytes(8)) })
+  }
+
+  /** Sends `to` this node's record of it (a member just removed learns that it is out). */
+  sendRecordOf(to: NodeAddress): void {
+    const r = this._ctx.membership.record(to)
+    if (r !== null) this._send(to, { kind: 'gossip', digest: [], deltas: [toDelta(r)], reply: false, summary: null })
   }
 
   private _handle(from: NodeAddress, msg: GossipMessage): void {
@@ -135,8 +154,7 @@ export class GossipExchange {
     ctx.log.debug(`${ctx.self.toString()} is called unreachable while alive; refuting`)
   }
 
-  private _target(): NodeAddress | null {
-    const all = others(this._ctx)
+  private _target(all: Member[]): NodeAddress | null {
     if (all.length === 0) return null
     const unreachable = all.filter((m) => !m.reachable)
     const reachable = all.filter((m) => m.reachable)

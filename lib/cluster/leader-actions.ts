@@ -6,7 +6,7 @@ import { now } from '../../backends/clock.ts'
 import type { NodeAddress } from '../node-address.ts'
 import type { ClusterContext } from './context.ts'
 import type { Convergence } from './convergence.ts'
-import { STATUS_RANK } from './membership.ts'
+import { STATUS_RANK, type Member } from './membership.ts'
 
 // Leader rounds the leader waits for reachable members to agree before it acts on its own view.
 const CONVERGENCE_WAIT_ROUNDS = 10
@@ -30,6 +30,11 @@ export class LeaderActions {
   /** Forgets how long members have been unreachable (this node was asleep, or is not leader). */
   resetClocks(): void {
     this._unreachableSince.clear()
+  }
+
+  // Whether this node has completed a handshake with this incarnation of `m` (or is `m`).
+  private _met(m: Member): boolean {
+    return m.address.equals(this._ctx.self) || this._ctx.transport.stats(m.address)?.incarnation === m.incarnation
   }
 
   run(): void {
@@ -65,7 +70,10 @@ export class LeaderActions {
       this._unreachableSince.delete(m.address.key)
       if (!converged) continue
       if (m.status === 'joining' && m.reachable) {
-        changed = membership.decide(m.address, 'up') !== null || changed
+        // Only a joiner the leader has met, this very run of it over a handshake: a record a
+        // member vouched for may name an address nobody runs at. Gossip opens the connection.
+        if (!this._met(m)) this._sendSummary(m.address)
+        else changed = membership.decide(m.address, 'up') !== null || changed
       } else if (m.status === 'leaving' || m.status === 'down') {
         changed = membership.decide(m.address, 'removed') !== null || changed
       }

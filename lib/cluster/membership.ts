@@ -51,6 +51,8 @@ export interface MembershipOptions {
   observer?: boolean
   /** Records kept at most, this node and tombstones included. Default 1000. */
   maxMembers?: number
+  /** How many members watch each one (the cluster's monitoredMembers). Default 5. */
+  monitoredMembers?: number
 }
 
 export class Membership {
@@ -58,6 +60,7 @@ export class Membership {
   /** An observer (a client-only node) follows the members' records but has none of its own. */
   readonly observer: boolean
   readonly maxMembers: number
+  readonly monitoredMembers: number
   readonly keys: SigningKeyPair
   private _records: Map<string, MemberRecord>
   private _observerRecord: MemberRecord
@@ -69,6 +72,7 @@ export class Membership {
     this.self = self
     this.observer = opts.observer === true
     this.maxMembers = opts.maxMembers ?? DEFAULT_MAX_MEMBERS
+    this.monitoredMembers = opts.monitoredMembers ?? 5
     this.keys = keys
     this._records = new Map()
     this._lines = null
@@ -223,25 +227,36 @@ export class Membership {
   }
 
   /**
-   * Members that some member this node still hears from cannot reach, at the version of the
-   * record it has now (a newer one refutes the observation). Observations made by members this
-   * node itself cannot reach are not counted: on the far side of a partition they would otherwise
-   * mark everyone unreachable.
+   * Members this node cannot reach, and those that a majority of their watchers (among the up or
+   * leaving members this node still hears from) cannot reach, at the version of the record it has
+   * now (a newer one refutes the observation). Observations made by members this node itself
+   * cannot reach are not counted: on the far side of a partition they would otherwise mark
+   * everyone unreachable.
    */
   unreachableSet(): Set<string> {
     if (this._unreachable !== null) return this._unreachable
     const own = new Set(this.own.unreachable.map((o) => keyOf(o.address)))
     const out = new Set<string>(own)
+    const observers = new Map<string, number>()
+    let ring = 0
     for (const r of this._records.values()) {
-      if (r.address.equals(this.self) || own.has(r.address.key) || r.status === 'down' || r.status === 'removed') continue
+      if (STATUS_RANK[r.status] <= STATUS_RANK.leaving) ring++
+      // Only admitted members judge: a joiner's word (a record a member vouched for) counts for
+      // nothing until the leader has let it in.
+      if (r.address.equals(this.self) || own.has(r.address.key) || (r.status !== 'up' && r.status !== 'leaving')) continue
       for (const o of r.unreachable) {
         const key = keyOf(o.address)
         if (key === r.address.key) continue
         const subject = this._records.get(key)
         if (subject !== undefined && o.version < subject.version) continue
-        out.add(key)
+        observers.set(key, (observers.get(key) ?? 0) + 1)
       }
     }
+    // Each member is watched by the monitoredMembers before it on the ring: a majority of those
+    // must say so, so one member alone (a rogue, or a flapping link) cannot make another
+    // unreachable for the rest. This node's own observations count here in any case.
+    const quorum = Math.floor(Math.min(this.monitoredMembers, Math.max(ring - 1, 1)) / 2) + 1
+    for (const [key, count] of observers) if (count >= quorum) out.add(key)
     out.delete(this.self.key)
     this._unreachable = out
     return out

@@ -38,6 +38,12 @@ export interface ClusterOptions {
    */
   host?: string
   /**
+   * Where the default TcpTransport listens, when it is not `host` (ignored when `transport` is
+   * given): `'0.0.0.0'` in a container or behind NAT, with `host` the address the others dial.
+   * @default host
+   */
+  listenHost?: string
+  /**
    * This node's port (ignored when `transport` is given); 0 picks a free one.
    * @default 2552 (0 for a client-only node)
    */
@@ -150,7 +156,8 @@ export interface ClusterOptions {
    */
   maxMembers?: number
   /**
-   * Every this many gossip rounds, the whole digest goes out instead of a summary.
+   * Every this many gossip rounds per other member, the whole digest goes out instead of a
+   * summary (a digest grows with the members, so its share of the bytes stays the same).
    * @default 10
    */
   fullGossipEvery?: number

@@ -20,6 +20,9 @@ import {
 import type { Membership } from './membership.ts'
 import { verifyDecision, verifyRecord, verifyVouch, vouchBytes, type Subject } from './record-signing.ts'
 
+/** Joiners one member may vouch for before the leader has decided on them. */
+export const MAX_PENDING_VOUCHES = 16
+
 export class RecordMerge {
   private _view: Membership
   private _records: Map<string, MemberRecord>
@@ -109,6 +112,12 @@ export class RecordMerge {
         const checked = this._checkVouch(address, d, d.vouch)
         if (checked === 'unknown' && !final) return false
         if (checked === 'bad') return refuse(`${address.toString()}: the vouch does not check`, checked === 'bad')
+        if (checked === 'ok' && fresh && d.decision === null && this._pendingVouched(d.vouch.by) >= MAX_PENDING_VOUCHES) {
+          // A member may vouch for a few joiners at a time; the rest wait until the leader has
+          // taken those up (or they reach this node themselves).
+          result.refused.push({ address: address.toString(), error: ClusterError.MEMBERSHIP_FULL(`${d.vouch.by} already vouches for ${MAX_PENDING_VOUCHES} joiners`), forged: false })
+          return true
+        }
         if (checked === 'ok') vouch = d.vouch
       }
     }
@@ -169,6 +178,22 @@ export class RecordMerge {
     result.changes.push({ type: 'updated', record: next, previous: own })
   }
 
+  // Whether `address`, were it up, would be the leader in this view.
+  private _wouldLead(address: NodeAddress): boolean {
+    const unreachable = this._view.unreachableSet()
+    for (const r of this._records.values()) {
+      if (r.status === 'up' && r.address.key < address.key && !unreachable.has(r.address.key)) return false
+    }
+    return true
+  }
+
+  // Records vouched for by `by` that no leader has decided on yet.
+  private _pendingVouched(by: string): number {
+    let n = 0
+    for (const r of this._records.values()) if (r.decision === null && r.vouch !== null && r.vouch.by === by) n++
+    return n
+  }
+
   private _knownSigner(e: Endorsement | null): boolean {
     if (e === null) return false
     const by = parseOrNull(e.by)
@@ -206,9 +231,10 @@ export class RecordMerge {
     if (this._view.mayDecide(by, address, decision.status, d)) return 'ok'
     const current = effectiveStatus(d.status, held)
     if (by.equals(address)) {
-      // A first member deciding itself up, while nobody else was up to do it: when it decided,
-      // its view held no one else, whatever this view holds now.
-      return decision.status === 'up' ? 'ok' : 'unknown'
+      // A member deciding itself up (the first member of a cluster does, with nobody else to) is
+      // taken only where it would then lead: no reachable up member at a lower address. A later
+      // leader signs that decision again, so every view can check it against its own leader.
+      return decision.status === 'up' && this._wouldLead(address) ? 'ok' : 'unknown'
     }
     // Decided by a member that led when it decided but does not lead in this view (views differ
     // while the leader changes): only the steps any leader takes unasked are taken from it, a

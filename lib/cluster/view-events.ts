@@ -15,6 +15,8 @@ export interface ViewHooks {
   leaving(): boolean
   /** This node was put out (down or removed): stop it. */
   stop(): void
+  /** Sends a member just removed its record, so it learns that it is out. */
+  tellRemoved(address: NodeAddress): void
 }
 
 export class ViewEvents {
@@ -24,6 +26,8 @@ export class ViewEvents {
   private _view: Map<string, Member>
   private _leader: NodeAddress | null
   private _removedAt: Map<string, number>
+  // Removed members told so and still connected, closed a gossip interval after their removal.
+  private _closing: Map<string, NodeAddress>
 
   constructor(ctx: ClusterContext, emitter: Cluster, hooks: ViewHooks) {
     this._ctx = ctx
@@ -32,6 +36,7 @@ export class ViewEvents {
     this._view = new Map()
     this._leader = null
     this._removedAt = new Map()
+    this._closing = new Map()
   }
 
   /** The leader as last published. */
@@ -64,8 +69,11 @@ export class ViewEvents {
       if (m.status === 'removed' && !this._removedAt.has(m.address.key)) {
         this._removedAt.set(m.address.key, now())
         if (m.address.equals(ctx.self)) continue
-        if (ctx.transport.exclude !== undefined) ctx.transport.exclude(m.address)
-        else ctx.transport.disconnect(m.address)
+        // Told before it is let go: a leaving member learns it is out from this (a leader that
+        // leaves too shuts down right after, and closing the connection at once dropped the news,
+        // so the other leaver waited out leaveTimeoutMs). The connection closes a round later.
+        this._hooks.tellRemoved(m.address)
+        this._closing.set(m.address.key, m.address)
       }
     }
     const leader = ctx.membership.leader()
@@ -81,6 +89,18 @@ export class ViewEvents {
       if (own === 'removed' && this._hooks.leaving()) ctx.log.debug(`${ctx.self.toString()} has left; stopping`)
       else ctx.log.warn(`${ctx.self.toString()} was marked ${own} by the cluster; stopping`)
       this._hooks.stop()
+    }
+  }
+
+  /** Closes the connections of members removed a gossip interval ago or more. */
+  closeRemoved(): void {
+    const t = now()
+    const transport = this._ctx.transport
+    for (const [key, address] of this._closing) {
+      if (t - (this._removedAt.get(key) ?? 0) < this._ctx.opts.gossipIntervalMs) continue
+      this._closing.delete(key)
+      if (transport.exclude !== undefined) transport.exclude(address)
+      else transport.disconnect(address)
     }
   }
 

@@ -1,7 +1,8 @@
 // The peers a transport knows, by address key, kept bounded: idle peers (no connection, nothing
 // queued) are forgotten after `forgetAfterMs`, and past `maxPeers` the longest idle go first, so
 // strangers saying hello under made-up addresses cannot grow it for good. What a forgotten peer
-// counted stays in the totals.
+// counted stays in the totals, and so does, for as many peers as the table holds, the highest
+// number delivered of each one's run: a peer made again must not take a resend for new messages.
 
 import type { NodeAddress } from '../node-address.ts'
 import { Peer, type PeerDropHandler, type PeerOptions } from './peer.ts'
@@ -20,6 +21,8 @@ export class PeerTable {
   private _opts: PeerTableOptions
   private _ondial: (peer: Peer) => void
   private _ondrop: PeerDropHandler
+  /** Of peers removed: the run counted and the highest number delivered, oldest first. */
+  private _delivered: Map<string, { from: number; highest: number }>
 
   constructor(opts: PeerTableOptions, ondial: (peer: Peer) => void, ondrop: PeerDropHandler) {
     this.retired = emptyPeerStats('')
@@ -27,6 +30,7 @@ export class PeerTable {
     this._opts = opts
     this._ondial = ondial
     this._ondrop = ondrop
+    this._delivered = new Map()
   }
 
   get size(): number {
@@ -44,6 +48,12 @@ export class PeerTable {
       peer = new Peer(address, this._opts)
       peer.ondial = this._ondial
       peer.ondrop = this._ondrop
+      const d = this._delivered.get(address.key)
+      if (d !== undefined) {
+        this._delivered.delete(address.key)
+        peer.ledger.receiving(d.from)
+        peer.ledger.highest = d.highest
+      }
       this._peers.set(address.key, peer)
     }
     return peer
@@ -61,7 +71,14 @@ export class PeerTable {
 
   // Takes the peer out of the table (new sends to its address make a new one).
   remove(peer: Peer): void {
-    if (this._peers.get(peer.address.key) === peer) this._peers.delete(peer.address.key)
+    const key = peer.address.key
+    if (this._peers.get(key) !== peer) return
+    this._peers.delete(key)
+    const ledger = peer.ledger
+    if (ledger.from === 0) return
+    this._delivered.delete(key)
+    this._delivered.set(key, { from: ledger.from, highest: ledger.highest })
+    if (this._delivered.size > this._opts.maxPeers) this._delivered.delete(this._delivered.keys().next().value!)
   }
 
   // Adds what a removed peer counted to the retired totals, once it has counted its last.

@@ -25,7 +25,7 @@ const DEFAULTS = {
 // Classes from the other entries (testkit, gossipmonger) whose every public member is documented;
 // every class of the main entry is checked anyway.
 const CLASSES = ['ClusterTestKit', 'SwarmTransport']
-// Main-entry classes left out of the check, each for a reason said here.
+// Main-entry classes left out of the check, each with the reason beside it.
 const EXEMPT = []
 // Interfaces other than options and events whose members are documented: what both transports
 // implement, so their members show these docs too.
