@@ -166,6 +166,39 @@ test('passivation: an idle entity stops, and starts again on the next message wi
   t.is(await ref.ask('count'), 10, 'kept its state while messages kept coming')
 })
 
+test('passivation: an entity whose mailbox overflowed still stops when idle', async (t) => {
+  const kit = new ShardedCluster(t)
+  const a = await kit.add({ host: false })
+  kit.register(a, 'counter', { idleTimeoutMs: 100, delayMs: 30, spawn: { mailbox: { capacity: 1 } } })
+  await kit.awaitUp(1)
+  await kit.awaitAllocated()
+  const ref = a.sharding.entity('counter', 'flooded')
+  for (let i = 0; i < 6; i++) ref.tell({ add: 1 })
+  t.is(a.system.stats().deadLettersByReason['mailbox-full'], 5, 'what did not fit went to dead letters, counted')
+  const { until } = await import('./helpers/transport.js')
+  await until(() => kit.events.some((e) => e.event === 'stop'), 5000, 'passivation')
+  t.is(a.sharding.stats().passivations, 1)
+  t.is(a.sharding.stats().entities, 0)
+})
+
+test('passivation: a stall of the whole process is no idle time', async (t) => {
+  const kit = new ShardedCluster(t)
+  const a = await kit.add({ entity: { idleTimeoutMs: 100 } })
+  await kit.awaitUp(1)
+  await kit.awaitAllocated()
+  const ref = a.sharding.entity('counter', 'paused')
+  ref.tell({ add: 5 })
+  t.is(await ref.ask('count'), 5)
+  // The next message is due just after the idle sweep, and the process stalls past the idle
+  // time: when it runs again, the sweep comes first, then the message.
+  const told = new Promise((resolve) => setTimeout(() => resolve(ref.tell({ add: 1 })), 30))
+  const end = Date.now() + 400
+  while (Date.now() < end) {}
+  await told
+  t.is(await ref.ask('count'), 6, 'it kept its state')
+  t.alike(kit.events.map((e) => e.event), ['start'], 'it never stopped')
+})
+
 test('a node with another number of shards is refused with SHARD_COUNT_MISMATCH and hosts nothing', async (t) => {
   const kit = new ShardedCluster(t)
   const a = await kit.add()
