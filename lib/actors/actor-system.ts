@@ -2,9 +2,8 @@
 // and, once `Cluster.join(system, ...)` has run, reaches actors on other nodes through remoting.
 
 import EventEmitter from 'bare-events'
-import { randomBytes } from '../../backends/crypto.ts'
 import { ClusterError } from '../errors.ts'
-import { createLogger, nodeLogger, scopedLogger, type Logger, type LogLevelName } from '../logger.ts'
+import { createLogger, nodeLogger, scopedLogger, type Logger } from '../logger.ts'
 import { NodeAddress, isSystemName } from '../node-address.ts'
 import type { Cluster, ClusterOptions, ClusterSystem } from '../cluster/cluster.ts'
 import { ActorCell, type CellHost } from './actor-cell.ts'
@@ -12,89 +11,20 @@ import { askFailure, type CallSite } from './ask-error.ts'
 import { actorFamilies } from './actor-metrics.ts'
 import { ActorRef, checkActorName, isLocalPath, refKey, type AskOptions, type RefOwner } from './actor-ref.ts'
 import type { Behavior, SpawnOptions } from './behavior.ts'
+import { ACTOR_SYSTEM_DEFAULTS, type ActorSystemOptions } from './actor-system-options.ts'
 import { AskTimeouts } from './ask-timeouts.ts'
+import { deadLetterError, type DeadLetter, type DeadLetterReason } from './dead-letters.ts'
 import { Dispatcher } from './dispatcher.ts'
 import type { MailboxOptions } from './mailbox.ts'
+import { PathRouters, type PathRouter } from './path-routers.ts'
+import { PendingAsks } from './pending-asks.ts'
 import { systemRecipientRule, type RecipientRule } from './recipients.ts'
 import { Remoting, type RemotingStats } from './remoting.ts'
 import { Serialization, type RefCodec, type Serializer } from './serialization.ts'
 
-/** What `ActorSystem.create` takes; every field is optional. */
-export interface ActorSystemOptions {
-  /**
-   * The level of the default logger: `debug`, `info`, `warn`, `error` or `silent`.
-   * @default 'info'
-   */
-  logLevel?: LogLevelName
-  /**
-   * A logger of your own; takes precedence over logLevel.
-   * @default a console logger at logLevel
-   */
-  log?: Logger
-  /**
-   * Defaults for every actor's mailbox (each spawn may say otherwise).
-   * @default MAILBOX_DEFAULTS
-   */
-  mailbox?: MailboxOptions
-  /**
-   * How long an ask waits for its reply unless the ask says otherwise.
-   * @default 5000
-   */
-  askTimeoutMs?: number
-  /**
-   * Capture the caller's stack at every `ask`, so a failed ask's error names the line that asked.
-   * It costs a few microseconds an ask (a local ask takes about three times as long, a remote one
-   * a quarter longer); turn it off on hot paths.
-   * @default true
-   */
-  askCallSites?: boolean
-  /**
-   * Serializers for message types of your own, tried before the built-in value codec.
-   * @default []
-   */
-  serializers?: Serializer<unknown>[]
-  /**
-   * Pass local messages through the serializer too (also settable on Cluster.join).
-   * @default false
-   */
-  serializeLocalMessages?: boolean
-  /**
-   * Paths under /system/ that peers may address (default none); envelopes from peers to any
-   * other /system/ path are refused and counted as the transport's `drops['forbidden-recipient']`.
-   */
-  systemPaths?: string[]
-}
-
-export const ACTOR_SYSTEM_DEFAULTS = {
-  logLevel: 'info',
-  askTimeoutMs: 5_000,
-  askCallSites: true
-} as const
-
-export type DeadLetterReason =
-  // No actor at the path (never was, or stopped before the message came).
-  | 'no-recipient'
-  // The actor stopped with the message still in its mailbox.
-  | 'stopped'
-  | 'mailbox-full'
-  // The recipient's node is down or has left the cluster.
-  | 'node-gone'
-  // The system has no cluster, so no other node can be reached.
-  | 'no-cluster'
-  // A reply with nobody to reply to.
-  | 'no-sender'
-  // A message from a peer in a format nobody registered here.
-  | 'unknown-manifest'
-  // The transport could not take the message (shut down, or the peer's queue is full).
-  | 'undeliverable'
-  | 'system-stopped'
-
-export interface DeadLetter {
-  recipient: string
-  message: unknown
-  sender: ActorRef | null
-  reason: DeadLetterReason
-}
+export { ACTOR_SYSTEM_DEFAULTS } from './actor-system-options.ts'
+export type { ActorSystemOptions } from './actor-system-options.ts'
+export type { DeadLetter, DeadLetterReason } from './dead-letters.ts'
 
 export interface ActorSystemStats {
   actors: number
@@ -112,34 +42,7 @@ export interface ActorSystemEventMap {
   'dead-letter': [letter: DeadLetter]
 }
 
-interface PendingAsk {
-  resolve(value: unknown): void
-  reject(err: ClusterError): void
-  /** Who was asked, named in the timeout's message. */
-  ref: ActorRef
-  timeoutMs: number
-  /** The node asked (null: this node); set again by a router when it sends the message on. */
-  node: NodeAddress | null
-  /** Routed by sharding: another node that may answer too (the entity's owner now). */
-  alsoFrom: ((from: NodeAddress) => boolean) | null
-}
-
-/** A router for the local paths under one prefix; each call is false when `path` names nobody. */
-export interface PathRouter {
-  /** A message from this node. */
-  value(path: string, msg: unknown, sender: ActorRef | null): boolean
-  /** A message from peer `from`, still encoded: the router decodes it when it needs to. */
-  bytes(path: string, manifest: string, body: Uint8Array, sender: ActorRef | null, from: NodeAddress): boolean
-}
-
 const REF_CACHE_MAX = 10_000
-// An ask's reply path is /temp/ and this many random bytes in hex: a node that was not asked
-// cannot guess where to send a reply.
-const ASK_ID_BYTES = 12
-// Random bytes drawn at a time for ask ids: the draw costs about as much as a hundred asks.
-const ASK_ID_POOL = ASK_ID_BYTES * 1024
-// Two hex digits per byte value: building the id in JS is cheaper than a call to the encoder.
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
 /**
  * Spawns and stops actors, delivers their messages, runs asks and keeps dead letters; after
@@ -158,10 +61,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   readonly actorLog: Logger
   private _nodeLog: Logger
   private _cells: Map<string, ActorCell>
-  private _asks: Map<string, PendingAsk>
-  private _timeouts: AskTimeouts
-  private _askIds: Uint8Array
-  private _askIdsAt: number
+  private _asks: PendingAsks
   private _nameSeq: number
   private _askTimeoutMs: number
   /** @internal */
@@ -172,7 +72,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   private _cluster: Cluster | null
   private _remoting: Remoting | null
   private _refs: Map<string, ActorRef>
-  private _mounts: [prefix: string, router: PathRouter][]
+  private _routers: PathRouters
   private _terminated: boolean
   private _stats: { deadLetters: number; byReason: Partial<Record<DeadLetterReason, number>>; failures: number; restarts: number }
 
@@ -195,15 +95,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this._nodeLog = nodeLogger(this.log, () => this._cluster?.self.key ?? this.name)
     this.actorLog = scopedLogger(this._nodeLog, 'actors')
     this._cells = new Map()
-    this._asks = new Map()
-    this._timeouts = new AskTimeouts((path) => {
-      const ask = this._asks.get(path)
-      if (ask === undefined) return
-      this._asks.delete(path)
-      ask.reject(ClusterError.ASK_TIMEOUT(`no answer from ${ask.ref.path} within ${ask.timeoutMs} ms`))
-    })
-    this._askIds = new Uint8Array(0)
-    this._askIdsAt = 0
+    this._asks = new PendingAsks()
     this._nameSeq = 0
     this._askTimeoutMs = opts.askTimeoutMs ?? ACTOR_SYSTEM_DEFAULTS.askTimeoutMs
     this._askCallSites = opts.askCallSites ?? ACTOR_SYSTEM_DEFAULTS.askCallSites
@@ -213,7 +105,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this._cluster = null
     this._remoting = null
     this._refs = new Map()
-    this._mounts = []
+    this._routers = new PathRouters()
     this._terminated = false
     this._stats = { deadLetters: 0, byReason: {}, failures: 0, restarts: 0 }
   }
@@ -288,11 +180,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     if (this._cluster !== null && opts.leave !== false) await this._cluster.prepareLeave()
     if (this._terminated) return
     this._terminated = true
-    this._timeouts.clear()
-    for (const [path, ask] of this._asks) {
-      ask.reject(ClusterError.SYSTEM_STOPPED(`${this.name} terminated before an answer came`))
-      this._asks.delete(path)
-    }
+    this._asks.failAll(ClusterError.SYSTEM_STOPPED(`${this.name} terminated before an answer came`))
     for (const cell of [...this._cells.values()]) if (cell.parent === null) cell.stop()
     const cluster = this._cluster
     if (cluster === null) return
@@ -353,17 +241,16 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     if (ref.node !== null && this._remoting?.isGone(ref.node) === true) {
       return Promise.reject(fail(ClusterError.UNREACHABLE(`${ref.node.toString()} is not in the cluster`)))
     }
-    const path = this._askPath()
+    const path = this._asks.newPath()
     const replyTo = new ActorRef(this, null, path)
     return new Promise((resolve, rejectRaw) => {
       const reject = (err: ClusterError) => rejectRaw(fail(err))
-      this._asks.set(path, { resolve, reject, ref, timeoutMs, node: ref.node, alsoFrom })
-      this._timeouts.add(path, timeoutMs)
+      this._asks.add(path, { resolve, reject, ref, timeoutMs, node: ref.node, alsoFrom })
       try {
         // Through the ref, so that a ref owned by another router (a sharded entity) routes it.
         ref.tell(msg, replyTo)
       } catch (err) {
-        this._settleAsk(path, ClusterError.from(err, 'NOT_SERIALIZABLE'), undefined)
+        this._asks.settle(path, ClusterError.from(err, 'NOT_SERIALIZABLE'), undefined)
       }
     })
   }
@@ -393,8 +280,8 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
       cell.enqueue(msg, sender)
       return
     }
-    if (path.startsWith('/temp/') && this._settleAsk(path, null, msg)) return
-    for (const [prefix, router] of this._mounts) if (path.startsWith(prefix) && router.value(path, msg, sender)) return
+    if (path.startsWith('/temp/') && this._asks.settle(path, null, msg)) return
+    if (this._routers.value(path, msg, sender)) return
     this.deadLetter(this._addressString() + path, msg, sender, 'no-recipient')
   }
 
@@ -409,13 +296,13 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     this._stats.byReason[reason] = (this._stats.byReason[reason] ?? 0) + 1
     this.actorLog.debug(`dead letter to ${recipient} (${reason})`)
     // An ask waiting on this message learns now rather than at its timeout.
-    if (sender !== null && sender.localPath.startsWith('/temp/')) this.failAsk(sender, askError(recipient, reason))
+    if (sender !== null && sender.localPath.startsWith('/temp/')) this.failAsk(sender, deadLetterError(recipient, reason))
     if (this.listenerCount('dead-letter') > 0) this.emit('dead-letter', { recipient, message, sender, reason })
   }
 
   /** @internal */
   failAsk(sender: ActorRef, err: ClusterError): boolean {
-    if (sender.node === null) return this._settleAsk(sender.localPath, err, undefined)
+    if (sender.node === null) return this._asks.settle(sender.localPath, err, undefined)
     this._remoting?.sendAskFailure(sender, err)
     return true
   }
@@ -426,9 +313,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
    * @internal
    */
   askAccepts(path: string, from: NodeAddress): boolean {
-    const ask = this._asks.get(path)
-    if (ask === undefined) return true
-    return (ask.node !== null && ask.node.equals(from)) || (ask.alsoFrom !== null && ask.alsoFrom(from))
+    return this._asks.accepts(path, from)
   }
 
   /**
@@ -437,8 +322,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
    * @internal
    */
   _askSentTo(path: string, node: NodeAddress | null): void {
-    const ask = this._asks.get(path)
-    if (ask !== undefined) ask.node = node
+    this._asks.sentTo(path, node)
   }
 
   /**
@@ -447,12 +331,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
    * @internal
    */
   _mount(prefix: string, router: PathRouter): () => void {
-    const entry: [string, PathRouter] = [prefix, router]
-    this._mounts.push(entry)
-    return () => {
-      const at = this._mounts.indexOf(entry)
-      if (at !== -1) this._mounts.splice(at, 1)
-    }
+    return this._routers.mount(prefix, router)
   }
 
   /**
@@ -460,8 +339,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
    * @internal
    */
   mounted(path: string): boolean {
-    for (const [prefix] of this._mounts) if (path.startsWith(prefix)) return true
-    return false
+    return this._routers.routerOf(path) !== null
   }
 
   /**
@@ -470,12 +348,10 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
    * @internal
    */
   routeBytes(path: string, manifest: string, body: Uint8Array, sender: ActorRef | null, from: NodeAddress): boolean {
-    for (const [prefix, router] of this._mounts) {
-      if (!path.startsWith(prefix)) continue
-      if (!router.bytes(path, manifest, body, sender, from)) this.deadLetter(this._addressString() + path, body, sender, 'no-recipient')
-      return true
-    }
-    return false
+    const router = this._routers.routerOf(path)
+    if (router === null) return false
+    if (!router.bytes(path, manifest, body, sender, from)) this.deadLetter(this._addressString() + path, body, sender, 'no-recipient')
+    return true
   }
 
   /**
@@ -483,7 +359,7 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
    * @internal
    */
   failAsksTo(node: NodeAddress, err: ClusterError): void {
-    for (const [path, ask] of this._asks) if (ask.node !== null && ask.node.key === node.key) this._settleAsk(path, err, undefined)
+    this._asks.failTo(node, err)
   }
 
   /** @internal */
@@ -573,47 +449,5 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
     const node = NodeAddress.parse(address)
     if (this._cluster !== null && node.equals(this._cluster.self)) return new ActorRef(this, null, local)
     return new ActorRef(this, node, local)
-  }
-
-  private _askPath(): string {
-    if (this._askIdsAt + ASK_ID_BYTES > this._askIds.byteLength) {
-      this._askIds = randomBytes(ASK_ID_POOL)
-      this._askIdsAt = 0
-    }
-    const ids = this._askIds
-    const end = this._askIdsAt + ASK_ID_BYTES
-    let path = '/temp/'
-    for (let i = this._askIdsAt; i < end; i++) path += HEX[ids[i]!]
-    this._askIdsAt = end
-    return path
-  }
-
-  /** Resolves (err null) or rejects the ask waiting at `path`; false if none is. */
-  private _settleAsk(path: string, err: ClusterError | null, value: unknown): boolean {
-    const ask = this._asks.get(path)
-    if (ask === undefined) return false
-    this._asks.delete(path)
-    this._timeouts.delete(path, ask.timeoutMs)
-    if (err === null) ask.resolve(value)
-    else ask.reject(err)
-    return true
-  }
-}
-
-function askError(recipient: string, reason: DeadLetterReason): ClusterError {
-  switch (reason) {
-    case 'no-recipient':
-    case 'stopped':
-      return ClusterError.NO_RECIPIENT(`no actor at ${recipient}`)
-    case 'mailbox-full':
-      return ClusterError.QUEUE_FULL(`the mailbox of ${recipient} is full`)
-    case 'node-gone':
-    case 'no-cluster':
-    case 'undeliverable':
-      return ClusterError.UNREACHABLE(`${recipient} cannot be reached (${reason})`)
-    case 'system-stopped':
-      return ClusterError.SYSTEM_STOPPED(`${recipient}: the system is stopped`)
-    default:
-      return ClusterError.NO_RECIPIENT(`${recipient}: ${reason}`)
   }
 }

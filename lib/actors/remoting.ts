@@ -16,7 +16,7 @@ import type { ActorCell } from './actor-cell.ts'
 import { refused, type RecipientRule } from './recipients.ts'
 import { ActorRef, isLocalPath, refKey } from './actor-ref.ts'
 import type { TerminationReason } from './behavior.ts'
-import type { DeadLetterReason } from './actor-system.ts'
+import type { DeadLetterReason } from './dead-letters.ts'
 import type { Serialization } from './serialization.ts'
 import { decodeValue, encodeValue, type DecodeContext, type EncodeContext } from './value-codec.ts'
 

@@ -1,5 +1,5 @@
 // The messages nodes exchange. A union discriminated by `kind`; the byte layout of each is in
-// codec.ts and docs/wire.md.
+// the codecs beside this file (codecs.ts names them) and docs/wire.md.
 
 /**
  * Version 3: the frames of a connection are numbered and acknowledged (`ack`, `resume`, and the
@@ -13,10 +13,8 @@ export const FRAME_HEADER_BYTES = 4
 
 export type MemberStatus = 'joining' | 'up' | 'leaving' | 'down' | 'removed'
 
-export interface HelloMessage {
-  kind: 'hello'
-  minVersion: number
-  maxVersion: number
+/** What both hello and hello-ack carry about the side that sends them. */
+export interface HandshakeFields {
   cluster: string
   from: string
   incarnation: number
@@ -30,20 +28,15 @@ export interface HelloMessage {
   ack?: number
 }
 
-export interface HelloAckMessage {
+export interface HelloMessage extends HandshakeFields {
+  kind: 'hello'
+  minVersion: number
+  maxVersion: number
+}
+
+export interface HelloAckMessage extends HandshakeFields {
   kind: 'hello-ack'
   version: number
-  cluster: string
-  from: string
-  incarnation: number
-  maxFrameBytes: number
-  features: number
-  nonce: Uint8Array
-  proof: Uint8Array | null
-  /** The other side's incarnation that `ack` counts for; absent or 0: none. */
-  ackIncarnation?: number
-  /** The last numbered frame of that incarnation this side delivered; absent means 0. */
-  ack?: number
 }
 
 /** The dialler's proof of the cluster secret, answering the listener's nonce. */

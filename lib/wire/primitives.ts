@@ -222,3 +222,6 @@ export function truncated(): ClusterError {
 }
 
 export const NO_BYTES = new Uint8Array(0)
+
+/** The cap for message bodies: the frame size the decoder enforces caps them, not the codec. */
+export const ANY_LENGTH = Number.MAX_SAFE_INTEGER
