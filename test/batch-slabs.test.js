@@ -61,7 +61,7 @@ test('batch slabs: slabs grow while batches hold them, up to the cap; a big batc
   t.is(own.slab, null, 'no slab')
   t.is(big.byteLength, MAX_SLAB_BYTES / 2 + 1)
   for (const s of held) slabs.release(s)
-  t.is(slabs.heldBytes, MAX_SLAB_BYTES, 'one slab held once all settled')
+  t.is(slabs.heldBytes, 2 * MAX_SLAB_BYTES, 'the slab in use and one spare held once all settled')
 })
 
 test('batch slabs: a quiet slab with nothing kept is let go at the second trim', (t) => {
@@ -78,4 +78,34 @@ test('batch slabs: a quiet slab with nothing kept is let go at the second trim',
   t.is(slabs.heldBytes, FIRST_SLAB_BYTES, 'kept through the trim after a batch was taken')
   slabs.trim()
   t.is(slabs.heldBytes, 0, 'let go once quiet')
+})
+
+test('batch slabs: full slabs whose batches settle come round again, unless abandoned', (t) => {
+  const slabs = new BatchSlabs()
+  const takeAll = (n, release = false) => {
+    const held = []
+    for (let i = 0; i < n; i++) {
+      const into = { slab: null }
+      slabs.take(16 * 1024, into)
+      if (release) slabs.release(into.slab)
+      else held.push(into.slab)
+    }
+    return held
+  }
+  const first = takeAll(200)
+  for (const s of first) slabs.release(s)
+  const second = takeAll(128)
+  const reused = new Set(second.filter((s) => first.includes(s)))
+  t.is(reused.size, 2, 'the slab in use and the spare, no new one')
+  for (const s of second) slabs.release(s)
+  t.ok(slabs.heldBytes <= 2 * MAX_SLAB_BYTES, 'at most two slabs held once all settled')
+
+  const before = new Set(takeAll(50))
+  slabs.abandon()
+  for (const s of before) slabs.release(s)
+  const after = takeAll(300, true)
+  t.absent(
+    after.some((s) => before.has(s)),
+    'no slab from before the abandon is written over'
+  )
 })
