@@ -8,6 +8,16 @@ function statuses(cluster) {
   return cluster.members().map((m) => `${m.address.host}:${m.address.port}=${m.status}${m.reachable ? '' : '(unreachable)'}`)
 }
 
+// Member events with each unreachable-then-reachable-again pair left out.
+function withoutFlaps(events) {
+  const out = []
+  for (const e of events) {
+    if (e === 'member-reachable' && out[out.length - 1] === 'member-unreachable') out.pop()
+    else out.push(e)
+  }
+  return out
+}
+
 async function kit(t, opts) {
   const k = await ClusterTestKit.start(opts)
   t.teardown(() => k.shutdown())
@@ -27,7 +37,7 @@ test('a crashed node becomes unreachable, then down, then removed; restarted, it
   await k.awaitUp(5)
   const watcher = k.node(0)
   const events = []
-  for (const e of ['member-unreachable', 'member-down', 'member-removed', 'member-joined', 'member-up']) {
+  for (const e of ['member-unreachable', 'member-reachable', 'member-down', 'member-removed', 'member-joined', 'member-up']) {
     watcher.on(e, (m) => {
       if (m.address.equals(k.addresses[4])) events.push(e)
     })
@@ -37,13 +47,17 @@ test('a crashed node becomes unreachable, then down, then removed; restarted, it
   await k.crash(4)
   await k.awaitCondition(() => k.running().every((n) => n.member(k.addresses[4])?.status === 'removed'), 10000, 'node 4 removed everywhere')
   t.comment(`detected, downed and removed in ${Date.now() - crashedAt} ms`)
-  t.alike(events, ['member-unreachable', 'member-down', 'member-removed'], 'events in order')
+  // A node whose own timers ran late (a loaded machine) starts its failure detectors again and
+  // withdraws its accusations until it has watched long enough: the crashed node may be seen
+  // reachable and unreachable again before it is downed. What must hold is the order.
+  t.alike(withoutFlaps(events), ['member-unreachable', 'member-down', 'member-removed'], `events in order (${events.join(', ')})`)
+  const seenBefore = events.length
   await k.awaitUp(4)
   const back = await k.restart(4)
   t.ok(back.incarnation > old, 'new incarnation')
   await k.awaitUp(5)
   t.is(watcher.member(k.addresses[4]).incarnation, back.incarnation, 'the others know the new incarnation')
-  t.alike(events.slice(3), ['member-joined', 'member-up'], 'seen joining and up again')
+  t.alike(withoutFlaps(events.slice(seenBefore)), ['member-joined', 'member-up'], `seen joining and up again (${events.slice(seenBefore).join(', ')})`)
 })
 
 test('graceful leave: the others see leaving, then removed', async (t) => {

@@ -1,18 +1,13 @@
 // The actor system's counters as metric families, added to `cluster.metrics()` when it joins.
 
-import { counter, gauge, type MetricFamily } from '../cluster/metrics.ts'
+import { counter, counterBy, gauge, type MetricFamily } from '../cluster/metrics.ts'
 import type { ActorSystemStats } from './actor-system.ts'
 
 export function actorFamilies(s: ActorSystemStats): MetricFamily[] {
   const out: MetricFamily[] = [
     gauge('actors', 'Actors running on this node.', s.actors),
     gauge('asks_pending', 'Asks waiting for an answer.', s.asksPending),
-    {
-      name: 'dead_letters_total',
-      help: 'Messages that reached no actor, by reason.',
-      type: 'counter',
-      samples: Object.entries(s.deadLettersByReason).map(([reason, value]) => ({ labels: { reason }, value: value ?? 0 }))
-    },
+    counterBy('dead_letters_total', 'Messages that reached no actor, by reason.', 'reason', s.deadLettersByReason),
     counter('actor_failures_total', 'Times an actor threw while handling a message.', s.failures),
     counter('actor_restarts_total', 'Actors restarted by supervision.', s.restarts)
   ]

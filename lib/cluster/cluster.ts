@@ -22,7 +22,8 @@ import { GossipExchange } from './gossip.ts'
 import { LeaderActions } from './leader-actions.ts'
 import { Leave, sleep } from './leave.ts'
 import { Membership, type Member } from './membership.ts'
-import { clusterFamilies, formatMetrics, type MetricsSource } from './metrics.ts'
+import { clusterFamilies } from './cluster-metrics.ts'
+import { formatMetrics, type MetricsSource } from './metrics.ts'
 import {
   CLUSTER_DEFAULTS,
   REFUSED_CHANNEL,

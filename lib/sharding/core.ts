@@ -36,3 +36,6 @@ export interface ShardingCore {
   /** This node's report to the leader, now. */
   report(): void
 }
+
+/** The core as the facade builds it: the parts are set once they exist. */
+export type MutableCore = { -readonly [K in keyof ShardingCore]: ShardingCore[K] }

@@ -21,10 +21,13 @@ export class EntityDelivery {
 /** Sent to an entity to stop it once what is ahead of it in the mailbox is handled. */
 export const STOP_ENTITY: object = Object.freeze({ stopEntity: true })
 
+/** What the sharding layer learns from a running entity. */
 export interface EntityHooks {
-  /** The entity handled a delivery (or failed on it). */
-  done(delivery: EntityDelivery): void
-  stopped(): void
+  /** Set while the entity handles a message (until its promise settles, for an async one). */
+  busy: boolean
+  /** The entity handled a message (or failed on it); `storedId` 0 for one no storage holds. */
+  done(storedId: number): void
+  onstopped(): void
 }
 
 export function entityBehavior(user: Behavior<unknown>, hooks: EntityHooks): BehaviorObject<unknown> {
@@ -43,25 +46,32 @@ export function entityBehavior(user: Behavior<unknown>, hooks: EntityHooks): Beh
         ctx.stop()
         return undefined
       }
-      if (!(msg instanceof EntityDelivery)) return current.receive(msg, context(ctx))
+      // A message the storage holds comes wrapped with its id; any other comes as it is.
+      let storedId = 0
+      let message = msg
+      if (msg instanceof EntityDelivery) {
+        storedId = msg.storedId
+        message = msg.message
+      }
+      hooks.busy = true
       let result: unknown
       try {
-        result = current.receive(msg.message, context(ctx))
+        result = current.receive(message, context(ctx))
       } catch (err) {
-        hooks.done(msg)
+        hooks.done(storedId)
         throw err
       }
       if (!isThenable(result)) {
-        hooks.done(msg)
+        hooks.done(storedId)
         return result
       }
       return result.then(
         (v) => {
-          hooks.done(msg)
+          hooks.done(storedId)
           return v
         },
         (err: unknown) => {
-          hooks.done(msg)
+          hooks.done(storedId)
           throw err
         }
       )
@@ -70,7 +80,7 @@ export function entityBehavior(user: Behavior<unknown>, hooks: EntityHooks): Beh
       try {
         return current.stopped?.call(current, context(ctx))
       } finally {
-        hooks.stopped()
+        hooks.onstopped()
       }
     }
   }

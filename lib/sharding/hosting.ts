@@ -4,12 +4,21 @@
 // entity gets it and marked done after; messages that come while an entity stops wait for it
 // and then go wherever their shard is now.
 
+import { now } from '../../backends/clock.ts'
+import type { ActorCell } from '../actors/actor-cell.ts'
 import type { ActorRef } from '../actors/actor-ref.ts'
 import type { Behavior, SpawnOptions } from '../actors/behavior.ts'
 import type { ShardingCore } from './core.ts'
-import { EntityDelivery, STOP_ENTITY, entityBehavior } from './entity-behavior.ts'
+import { EntityDelivery, STOP_ENTITY, entityBehavior, type EntityHooks } from './entity-behavior.ts'
+import { entityPath } from './entity-ref.ts'
+import { MemoryMessageStorage } from './message-storage.ts'
 import type { EntityFactory } from './options.ts'
 import type { Pending } from './routing.ts'
+
+// The idle sweep runs this many times per idleTimeoutMs: an entity stops after between
+// idleTimeoutMs and idleTimeoutMs + 2 sweeps without a message.
+const SWEEPS_PER_IDLE = 8
+const MIN_SWEEP_MS = 5
 
 export interface Region {
   name: string
@@ -22,36 +31,84 @@ export interface Region {
   /** Shards whose entities are stopping because the shard is moving away. */
   stopping: Set<number>
   sweep: TimerHandle | null
+  sweepMs: number
+  /** When the sweep last ran (monotonic ms). */
+  sweptAt: number
 }
 
-interface Entity {
-  id: string
-  shard: number
-  region: Region
+export class Entity implements EntityHooks {
+  readonly id: string
+  readonly shard: number
+  readonly region: Region
+  /** The path messages to it are addressed to: /sharding/<type>/<id>. */
+  readonly key: string
+  /** Its actor's own path and cell. */
   path: string
+  cell: ActorCell | null
   stopping: boolean
   stopped: boolean
-  inflight: number
-  lastActive: number
+  busy: boolean
+  /** Messages handled; the sweep compares it with `seen` to tell an idle entity. */
+  handled: number
+  seen: number
+  /** When the sweep last found it active (monotonic ms). */
+  activeAt: number
   /** Messages that came while it was stopping: delivered to its next incarnation or passed on. */
   waiting: Pending[]
   /** Messages behind one whose save has not finished. */
   queue: Pending[]
   saving: boolean
+  private _hosting: Hosting
+
+  constructor(hosting: Hosting, region: Region, shard: number, id: string) {
+    this.id = id
+    this.shard = shard
+    this.region = region
+    this.key = entityPath(region.name, id)
+    this.path = ''
+    this.cell = null
+    this.stopping = false
+    this.stopped = false
+    this.busy = false
+    this.handled = 0
+    this.seen = 0
+    this.activeAt = now()
+    this.waiting = []
+    this.queue = []
+    this.saving = false
+    this._hosting = hosting
+  }
+
+  done(storedId: number): void {
+    this.busy = false
+    this.handled++
+    if (storedId !== 0) this._hosting.markDone(storedId)
+  }
+
+  onstopped(): void {
+    this._hosting.entityStopped(this)
+  }
 }
 
 export class Hosting {
   readonly regions: Map<string, Region>
+  /** Entities running (not stopping), by the path messages to them are addressed to. */
+  readonly live: Map<string, Entity>
   private _core: ShardingCore
+  /** The storage when it is the in-memory one, whose fields can be kept without a record. */
+  private _memory: MemoryMessageStorage | null
 
   constructor(core: ShardingCore) {
     this._core = core
     this.regions = new Map()
+    this.live = new Map()
+    this._memory = core.storage !== null && core.storage.constructor === MemoryMessageStorage ? (core.storage as MemoryMessageStorage) : null
   }
 
   add(name: string, factory: EntityFactory, role: string | null, idleTimeoutMs: number, spawn: SpawnOptions): void {
-    const region: Region = { name, factory, role, idleTimeoutMs, spawn, shards: new Map(), stopping: new Set(), sweep: null }
-    if (idleTimeoutMs > 0) region.sweep = setInterval(() => this._sweep(region), Math.max(5, Math.floor(idleTimeoutMs / 4)))
+    const sweepMs = Math.max(MIN_SWEEP_MS, Math.floor(idleTimeoutMs / SWEEPS_PER_IDLE))
+    const region: Region = { name, factory, role, idleTimeoutMs, spawn, shards: new Map(), stopping: new Set(), sweep: null, sweepMs, sweptAt: now() }
+    if (idleTimeoutMs > 0) region.sweep = setInterval(() => this._sweep(region), sweepMs)
     this.regions.set(name, region)
   }
 
@@ -85,6 +142,29 @@ export class Hosting {
   }
 
   /**
+   * A message for a running entity with nothing of its own waiting ahead of it here (see
+   * Router.direct): saved and handed over without a Pending record.
+   */
+  deliverTo(e: Entity, sender: ActorRef | null, hasValue: boolean, value: unknown, manifest: string, body: Uint8Array | null, hops: number): void {
+    const storage = this._core.storage
+    if (storage === null) return this._hand(e, 0, sender, hasValue, value, manifest, body)
+    const memory = this._memory
+    if (memory === null) {
+      // A storage that may answer later: the general path keeps the order behind a pending save.
+      const p: Pending = { type: e.region.name, entityId: e.id, shard: e.shard, hops, sender, hasValue, value, manifest, body, storedId: 0, since: 0, via: null }
+      return this._save(e, p)
+    }
+    if (body === null) {
+      // A local tell: serialized for the storage, and a value that cannot be is the teller's error.
+      const s = this._core.system.serialization.serialize(value)
+      manifest = s.manifest
+      body = s.body
+    }
+    const id = memory.keep(e.region.name, e.id, e.shard, sender === null ? null : sender.path, manifest, body)
+    this._hand(e, id, sender, hasValue, value, manifest, body)
+  }
+
+  /**
    * The shards moved away: their entities stop. Returns the shards with nothing to stop; each
    * other one is reported to the handoff once its last entity has stopped.
    */
@@ -106,7 +186,7 @@ export class Hosting {
 
   /** Stops every entity here (after what is in its mailbox). */
   stopAll(): void {
-    for (const r of this.regions.values()) for (const m of r.shards.values()) for (const e of m.values()) this._stop(e)
+    for (const r of this.regions.values()) for (const m of r.shards.values()) for (const e of [...m.values()]) this._stop(e)
   }
 
   /** Per type, live entities per shard. */
@@ -129,10 +209,39 @@ export class Hosting {
     this.stopAll()
   }
 
+  markDone(id: number): void {
+    const log = this._core.log
+    try {
+      const r = this._core.storage?.markDone(id)
+      if (r !== undefined) r.then(undefined, (err: unknown) => log.warn('the message storage failed to mark a message done', err))
+    } catch (err) {
+      log.warn('the message storage failed to mark a message done', err)
+    }
+  }
+
+  /** The entity's actor has stopped. */
+  entityStopped(e: Entity): void {
+    if (e.stopped) return
+    e.stopped = true
+    this._unlist(e)
+    const region = e.region
+    const entities = region.shards.get(e.shard)
+    if (entities !== undefined && entities.get(e.id) === e) entities.delete(e.id)
+    if (entities !== undefined && entities.size === 0) {
+      region.shards.delete(e.shard)
+      if (region.stopping.delete(e.shard)) this._core.handoff.shardStopped(region.name, e.shard)
+    }
+    const rest = [...e.waiting, ...e.queue]
+    this._core.router.held -= e.waiting.length
+    e.waiting = []
+    e.queue = []
+    for (const p of rest) this._core.router.route(p)
+  }
+
   /** Saves a message before the entity gets it (unless it came from the storage). */
   private _save(e: Entity, p: Pending): void {
     const { storage, router } = this._core
-    if (storage === null || p.storedId !== 0) return this._hand(e, p)
+    if (storage === null || p.storedId !== 0) return this._handPending(e, p)
     if (e.saving) {
       e.queue.push(p)
       return
@@ -155,7 +264,7 @@ export class Hosting {
     }
     if (typeof result === 'number') {
       p.storedId = result
-      return this._hand(e, p)
+      return this._handPending(e, p)
     }
     e.saving = true
     result.then(
@@ -175,7 +284,7 @@ export class Hosting {
     e.saving = false
     if (p !== null) {
       if (e.stopped) this._core.router.route(p)
-      else this._hand(e, p)
+      else this._handPending(e, p)
     }
     while (e.queue.length > 0 && !e.saving) {
       const next = e.queue.shift()!
@@ -184,24 +293,29 @@ export class Hosting {
     }
   }
 
-  private _hand(e: Entity, p: Pending): void {
-    let value = p.value
-    if (!p.hasValue) {
+  private _handPending(e: Entity, p: Pending): void {
+    this._hand(e, p.storedId, p.sender, p.hasValue, p.value, p.manifest, p.body)
+  }
+
+  /** Into the entity's mailbox, decoded, with the storage's id if it holds the message. */
+  private _hand(e: Entity, storedId: number, sender: ActorRef | null, hasValue: boolean, value: unknown, manifest: string, body: Uint8Array | null): void {
+    const core = this._core
+    if (!hasValue) {
       try {
-        value = this._core.system.serialization.deserialize(p.manifest, p.body!)
+        value = core.system.serialization.deserialize(manifest, body!)
       } catch (err) {
-        if (p.storedId !== 0) this.markDone(p.storedId)
-        this._core.log.warn(`a message to ${p.type}/${p.entityId} did not decode`, err)
-        return this._core.router.drop(p, 'unknown-manifest')
+        if (storedId !== 0) this.markDone(storedId)
+        core.log.warn(`a message to ${e.region.name}/${e.id} did not decode`, err)
+        return core.router.dropFor(e.region.name, e.id, sender, 'unknown-manifest')
       }
     }
-    e.inflight++
-    e.lastActive = Date.now()
-    this._core.system.deliver(e.path, new EntityDelivery(p.storedId, value), p.sender as ActorRef | null)
+    const msg = storedId === 0 ? value : new EntityDelivery(storedId, value)
+    if (e.cell !== null) e.cell.enqueue(msg, sender)
+    else core.system.deliver(e.path, msg, sender)
   }
 
   private _start(region: Region, entities: Map<string, Entity>, shard: number, id: string): Entity | null {
-    const e: Entity = { id, shard, region, path: '', stopping: false, stopped: false, inflight: 0, lastActive: Date.now(), waiting: [], queue: [], saving: false }
+    const e = new Entity(this, region, shard, id)
     let behavior: Behavior<unknown>
     try {
       behavior = region.factory(id)
@@ -210,68 +324,52 @@ export class Hosting {
       return null
     }
     entities.set(id, e)
-    const wrapped = entityBehavior(behavior, {
-      done: (d) => this._ondone(e, d),
-      stopped: () => this._onstopped(e)
-    })
+    const system = this._core.system
     try {
-      e.path = this._core.system.spawn(null, wrapped, region.spawn).localPath
+      e.path = system.spawn(null, entityBehavior(behavior, e), region.spawn).localPath
     } catch (err) {
       if (entities.get(id) === e) entities.delete(id)
       this._core.log.error(`could not start entity ${region.name}/${id}`, err)
       return null
     }
     this._core.counters.entitiesStarted++
-    return e.stopped ? null : e
-  }
-
-  private _ondone(e: Entity, d: EntityDelivery): void {
-    e.inflight--
-    e.lastActive = Date.now()
-    if (d.storedId !== 0) this.markDone(d.storedId)
-  }
-
-  markDone(id: number): void {
-    const log = this._core.log
-    try {
-      const r = this._core.storage?.markDone(id)
-      if (r !== undefined) r.then(undefined, (err: unknown) => log.warn('the message storage failed to mark a message done', err))
-    } catch (err) {
-      log.warn('the message storage failed to mark a message done', err)
-    }
+    if (e.stopped) return null
+    e.cell = system.cell(e.path)
+    this.live.set(e.key, e)
+    return e
   }
 
   /** Stops an entity after what is in its mailbox. */
   private _stop(e: Entity): void {
     if (e.stopping || e.stopped) return
     e.stopping = true
-    const cell = this._core.system.cell(e.path)
-    if (cell === null) this._onstopped(e)
+    this._unlist(e)
+    const cell = e.cell ?? this._core.system.cell(e.path)
+    if (cell === null || cell.stopped) this.entityStopped(e)
     else cell.enqueue(STOP_ENTITY, null, true)
   }
 
-  private _onstopped(e: Entity): void {
-    if (e.stopped) return
-    e.stopped = true
-    const region = e.region
-    const entities = region.shards.get(e.shard)
-    if (entities !== undefined && entities.get(e.id) === e) entities.delete(e.id)
-    if (entities !== undefined && entities.size === 0) {
-      region.shards.delete(e.shard)
-      if (region.stopping.delete(e.shard)) this._core.handoff.shardStopped(region.name, e.shard)
-    }
-    const rest = [...e.waiting, ...e.queue]
-    this._core.router.held -= e.waiting.length
-    e.waiting = []
-    e.queue = []
-    for (const p of rest) this._core.router.route(p)
+  private _unlist(e: Entity): void {
+    if (this.live.get(e.key) === e) this.live.delete(e.key)
   }
 
   private _sweep(region: Region): void {
-    const t = Date.now()
+    const t = now()
+    // A sweep that comes late (the process was paused, or starved of CPU) does not count the
+    // time it lost as idle: messages sent meanwhile may still wait unread in the sockets.
+    const late = t - region.sweptAt - region.sweepMs
+    const lost = late > region.sweepMs ? late : 0
+    region.sweptAt = t
     for (const entities of region.shards.values()) {
       for (const e of entities.values()) {
-        if (e.stopping || e.inflight > 0 || e.saving || t - e.lastActive < region.idleTimeoutMs) continue
+        if (e.handled !== e.seen) {
+          e.seen = e.handled
+          e.activeAt = t
+          continue
+        }
+        if (lost > 0) e.activeAt = Math.min(t, e.activeAt + lost)
+        if (e.stopping || e.busy || e.saving || (e.cell !== null && e.cell.mailboxLength > 0)) continue
+        if (t - e.activeAt < region.idleTimeoutMs) continue
         this._core.counters.passivations++
         this._stop(e)
       }

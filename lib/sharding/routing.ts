@@ -14,6 +14,7 @@ import { entityPath, type EntityRefOwner } from './entity-ref.ts'
 import { SHARDING_TAG, encodeShardingMessage } from './messages.ts'
 import type { ShardingDropReason } from './options.ts'
 import type { ShardingCore } from './core.ts'
+import type { Entity } from './hosting.ts'
 
 const MAX_HOPS = 4
 // Handed-over messages kept at most that came before the allocation that explains them.
@@ -85,8 +86,22 @@ export class Router {
     if (owner !== null && owner !== core.table.self && core.open()) {
       const { manifest, body } = core.system.serialization.serialize(msg)
       if (this._sendEnvelope(owner, ref.path, manifest, body, sender)) return
+    } else if (owner === core.table.self) {
+      const e = this.direct(ref.path)
+      if (e !== undefined) return core.hosting.deliverTo(e, sender, true, msg, '', null, 0)
     }
     this.route({ type: ref.type, entityId: ref.id, shard: ref.shard, hops: 0, sender, hasValue: true, value: msg, manifest: '', body: null, storedId: 0, since: 0, via: null })
+  }
+
+  /**
+   * The running entity a message to `path` may go straight to: one of a shard this node owns
+   * (an entity runs only there), with no handover to wait for and no save of its own pending.
+   */
+  direct(path: string): Entity | undefined {
+    if (this._handovers.size !== 0) return undefined
+    const core = this._core
+    const e = core.hosting.live.get(path)
+    return e !== undefined && !e.saving && core.open() ? e : undefined
   }
 
   route(p: Pending): void {
@@ -204,9 +219,13 @@ export class Router {
 
   /** Counts a message that will not be delivered, and fails the ask waiting on it. */
   drop(p: Pending, reason: ShardingDropReason): void {
+    this.dropFor(p.type, p.entityId, p.sender, reason)
+  }
+
+  dropFor(type: string, entityId: string, sender: ActorRef | null, reason: ShardingDropReason): void {
     this.count(reason)
-    this._core.log.debug(`dropped a message to ${p.type}/${p.entityId} (${reason})`)
-    if (p.sender !== null) this._failAsk(p.sender, `a message to entity ${p.type}/${p.entityId} was dropped (${reason})`, reason)
+    this._core.log.debug(`dropped a message to ${type}/${entityId} (${reason})`)
+    if (sender !== null) this._failAsk(sender, `a message to entity ${type}/${entityId} was dropped (${reason})`, reason)
   }
 
   count(reason: ShardingDropReason): void {

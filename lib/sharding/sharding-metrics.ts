@@ -1,6 +1,6 @@
 // Sharding's counters as metric families, added to `cluster.metrics()` when sharding starts.
 
-import { counter, gauge, type MetricFamily } from '../cluster/metrics.ts'
+import { counter, counterBy, gauge, type MetricFamily } from '../cluster/metrics.ts'
 import type { ShardingStats } from './options.ts'
 
 export function shardingFamilies(s: ShardingStats, self: string): MetricFamily[] {
@@ -16,12 +16,7 @@ export function shardingFamilies(s: ShardingStats, self: string): MetricFamily[]
     gauge('sharding_buffered', 'Messages waiting here for a shard owner or a stopping entity.', s.buffered),
     counter('sharding_entities_started_total', 'Entities started on this node.', s.entitiesStarted),
     counter('sharding_passivations_total', 'Entities stopped for being idle.', s.passivations),
-    {
-      name: 'sharding_dropped_total',
-      help: 'Messages to entities not delivered, by reason.',
-      type: 'counter',
-      samples: Object.entries(s.droppedByReason).map(([reason, value]) => ({ labels: { reason }, value: value ?? 0 }))
-    },
+    counterBy('sharding_dropped_total', 'Messages to entities not delivered, by reason.', 'reason', s.droppedByReason),
     counter('sharding_handoffs_total', 'Shards this node handed off.', s.handoffs),
     counter('sharding_handoffs_coordinated_total', 'Handoffs completed while this node was the leader.', s.handoffsCoordinated),
     counter('sharding_forwarded_total', 'Messages from peers passed on to the owner this node knows.', s.forwarded),

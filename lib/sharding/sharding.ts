@@ -18,7 +18,7 @@ import type { ActorSystem } from '../actors/actor-system.ts'
 import type { DropEvent } from '../transport/transport.ts'
 import { ShardTable } from './allocation.ts'
 import { Coordinator } from './coordinator.ts'
-import type { ShardingCore } from './core.ts'
+import type { MutableCore, ShardingCore } from './core.ts'
 import { ENTITY_PREFIX, EntityRefOwner, TYPE_NAME, checkTypeName, parseEntityPath, validEntityId, type EntityRouter } from './entity-ref.ts'
 import { Handoff } from './handoff.ts'
 import { Hosting } from './hosting.ts'
@@ -98,7 +98,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     this._refused = null
     this._stopped = false
     const self = this
-    this._core = {
+    const core: MutableCore = {
       system,
       cluster,
       log: this._log,
@@ -106,15 +106,10 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
       storage: this.storage,
       table: this._table,
       counters: this._counters,
-      get router() {
-        return self._router
-      },
-      get hosting() {
-        return self._hosting
-      },
-      get handoff() {
-        return self._handoff
-      },
+      // Set below, once the parts exist (each takes this object).
+      router: null!,
+      hosting: null!,
+      handoff: null!,
       get refused() {
         return self._refused
       },
@@ -125,6 +120,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
       send: (to, m) => this._send(to, m),
       report: () => this._report()
     }
+    this._core = core
     this._coordinator = new Coordinator(
       {
         self: cluster.self,
@@ -136,9 +132,9 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
       { maxMovesPerRound: opts.maxMovesPerRound ?? SHARDING_DEFAULTS.maxMovesPerRound, settleMs: tickMs * 2, reportTtlMs: tickMs * 10 },
       this._log
     )
-    this._router = new Router(this._core, opts.bufferSize ?? SHARDING_DEFAULTS.bufferSize, bufferTimeoutMs)
-    this._hosting = new Hosting(this._core)
-    this._handoff = new Handoff(this._core, this._coordinator, tickMs)
+    this._router = core.router = new Router(core, opts.bufferSize ?? SHARDING_DEFAULTS.bufferSize, bufferTimeoutMs)
+    this._hosting = core.hosting = new Hosting(core)
+    this._handoff = core.handoff = new Handoff(core, this._coordinator, tickMs)
     this._refs = new Map()
     this._paths = new Map()
     const router = this._router
@@ -261,22 +257,32 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
   // A message to an entity path on this node, from a local ref (from null) or a peer.
   private _atPath(path: string, sender: ActorRef | null, from: NodeAddress | null, hasValue: boolean, value: unknown, manifest: string, body: Uint8Array | null): boolean {
     const hops = from === null ? 0 : 1
-    let e = this._paths.get(path)
-    if (e === undefined) {
-      const parsed = parseEntityPath(path)
-      if (parsed === null) return false
-      e = { type: parsed.type, id: parsed.id, shard: shardOf(parsed.id, this.numberOfShards) }
-      if (this._paths.size >= REF_CACHE_MAX) this._paths.clear()
-      this._paths.set(path, e)
-    }
+    // The common case first: a running entity of a shard this node owns.
+    const live = this._router.direct(path)
+    const e = live === undefined ? this._parsePath(path) : null
+    if (live === undefined && e === null) return false
     try {
-      this._router.route({ type: e.type, entityId: e.id, shard: e.shard, hops, sender, hasValue, value, manifest, body, storedId: 0, since: 0, via: from === null ? null : from.key })
+      if (live !== undefined) this._hosting.deliverTo(live, sender, hasValue, value, manifest, body, hops)
+      else this._router.route({ type: e!.type, entityId: e!.id, shard: e!.shard, hops, sender, hasValue, value, manifest, body, storedId: 0, since: 0, via: from === null ? null : from.key })
     } catch (err) {
       // Only a local tell that cannot be serialized throws: the teller hears of it.
       if (hops === 0) throw err
       this._log.warn(`a message from a peer to ${path} failed`, err)
     }
     return true
+  }
+
+  /** The type, id and shard an entity path names (null for none), remembered. */
+  private _parsePath(path: string): { type: string; id: string; shard: number } | null {
+    let e = this._paths.get(path)
+    if (e === undefined) {
+      const parsed = parseEntityPath(path)
+      if (parsed === null) return null
+      e = { type: parsed.type, id: parsed.id, shard: shardOf(parsed.id, this.numberOfShards) }
+      if (this._paths.size >= REF_CACHE_MAX) this._paths.clear()
+      this._paths.set(path, e)
+    }
+    return e
   }
 
   private _onallocation(from: NodeAddress, a: ShardAllocation): void {
