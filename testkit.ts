@@ -11,6 +11,7 @@ export type { HandshakeStep, LocalIdentity } from './lib/transport/handshake.ts'
 export { Connection, ConnectionState } from './lib/transport/connection.ts'
 export type { ConnectionOwner } from './lib/transport/connection.ts'
 export { Peer } from './lib/transport/peer.ts'
+export { BatchSlabs, FIRST_SLAB_BYTES, MAX_SLAB_BYTES } from './lib/transport/batch-slabs.ts'
 export type { PeerOptions } from './lib/transport/peer.ts'
 // Ed25519 as the cluster uses it, for benchmarks and tests of signing cost.
 export { generateSigningKeyPair, verifySignature } from './backends/crypto.ts'

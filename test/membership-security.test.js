@@ -2,7 +2,8 @@
 // likes: forged downs and incarnations, huge versions, floods of phantom records, and a node that
 // was itself paused. On the in-memory bus and over loopback TCP.
 import test from 'brittle'
-import { ClusterTestKit } from 'actor-cluster-bare/testkit'
+import { ActorSystem, Bus, Cluster, InMemoryTransport, NodeAddress } from 'actor-cluster-bare'
+import { ClusterTestKit, FAST_CLUSTER } from 'actor-cluster-bare/testkit'
 
 const TRANSPORTS = ['memory', 'tcp']
 
@@ -237,4 +238,60 @@ for (const transport of TRANSPORTS) {
     await k.awaitUp(6, 10000)
     t.pass('all six up again')
   })
+
+  test(`${transport}: asks between healthy members all succeed while a member sleeps 7 s and wakes`, { timeout: 60000 }, async (t) => {
+    const bus = transport === 'memory' ? new Bus({ seed: 7 }) : null
+    const systems = []
+    const nodes = []
+    for (let i = 0; i < 4; i++) {
+      const system = ActorSystem.create('pause', { logLevel: 'silent' })
+      const via = bus === null ? { port: 0 } : { transport: new InMemoryTransport({ self: new NodeAddress('pause', `10.9.0.${i + 1}`, 2552), bus }) }
+      const seeds = i === 0 ? [] : [nodes[0].self]
+      const cluster = await Cluster.join(system, { ...FAST_CLUSTER, downAfterMs: 60000, monitoredMembers: 2, ...via, seeds })
+      t.teardown(() => system.terminate({ leave: false }))
+      systems.push(system)
+      nodes.push(cluster)
+    }
+    await until(() => nodes.every((c) => c.members().filter((m) => m.status === 'up' && m.reachable).length === 4), 10000, 'four up everywhere')
+    systems[1].spawn('echo', (msg, ctx) => ctx.reply(msg))
+    const echo = systems[0].ref(`${nodes[1].self.toString()}/user/echo`)
+    const sleeper = nodes[3]
+    const wrong = []
+    for (const c of nodes.slice(0, 3)) {
+      c.on('member-unreachable', (m) => {
+        if (!m.address.equals(sleeper.self)) wrong.push(`${c.self.toString()} saw ${m.address.toString()} unreachable`)
+      })
+    }
+    const asks = { ok: 0, failed: [] }
+    let asking = true
+    const asker = (async () => {
+      for (let i = 0; asking && i < 5000; i++) {
+        await echo.ask(i, { timeoutMs: 2000 }).then(
+          (r) => (r === i ? asks.ok++ : asks.failed.push(`wrong reply ${r}`)),
+          (e) => asks.failed.push(e.code)
+        )
+        await sleep(20)
+      }
+    })()
+    const others = nodes.slice(0, 3).map((c) => c.self)
+    if (bus !== null) bus.partition([sleeper.self], others)
+    const woke = sleeper._sleepFor(7000).finally(() => bus?.heal([sleeper.self]))
+    await woke
+    await until(() => nodes.every((c) => c.members().find((m) => m.address.equals(sleeper.self))?.reachable === true), 10000, 'the sleeper reachable everywhere again')
+    await sleep(1000)
+    asking = false
+    await asker
+    t.ok(sleeper.stats().pausesDetected >= 1, 'the sleeper noticed its own pause')
+    t.alike(wrong, [], 'no healthy member was seen unreachable')
+    t.ok(asks.ok > 100, `${asks.ok} asks answered between healthy members`)
+    t.alike(asks.failed, [], 'no ask between healthy members failed')
+  })
+}
+
+async function until(fn, ms, what) {
+  const deadline = Date.now() + ms
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await sleep(20)
+  }
 }

@@ -1,20 +1,24 @@
 // One peer's delivery ledger. Outbound: the numbers of the frames this node sent the peer, and
-// the encoded batches they went out in, kept (as written, never copied) until the peer
-// acknowledges them, to be written again when a connection to the same incarnation comes back.
+// the encoded batches they went out in, kept (as written, in the peer's slabs, never copied) until
+// the peer acknowledges them, to be written again when a connection to the same incarnation comes back.
 // Inbound: the highest number this node delivered of the peer's frames, which discards a resent
 // duplicate and is what it acknowledges. And the counts that close: every numbered message
 // handed to send() is delivered (acknowledged), dropped under a reason, or still pending.
 
 import type { WireKind } from '../wire/index.ts'
+import { BatchSlabs, type Slab } from './batch-slabs.ts'
 import { countDrop, type DeliveryStats, type DropReason } from './transport.ts'
 
 /**
  * Acknowledge when this many numbered messages arrived since the last ack (at the end of the read
  * that brought them, so one ack a read at most)...
  */
-export const ACK_EVERY_MESSAGES = 1024
-/** ...or this many bytes: a small fraction of maxQueuedBytes, so a stream never waits on acks. */
-export const ACK_EVERY_BYTES = 256 * 1024
+export const ACK_EVERY_MESSAGES = 8192
+/**
+ * ...or this many bytes: a small fraction of maxQueuedBytes, so a stream never waits on acks, and
+ * few enough acks that each costs the stream little (one write here, one read there).
+ */
+export const ACK_EVERY_BYTES = 1024 * 1024
 /** Otherwise at the latest this long after a delivery (and on any frame written before). */
 export const ACK_DELAY_MS = 20
 
@@ -23,6 +27,8 @@ export const ACK_DELAY_MS = 20
 // the message's number, has not been written yet). `kind` names what it carried, for drop events.
 interface Kept {
   buffer: Uint8Array
+  /** Where `buffer` lives, released when the batch settles. */
+  slab: Slab | null
   first: number
   last: number
   kind: WireKind
@@ -46,6 +52,9 @@ export class Ledger {
   readonly stats: DeliveryStats
   private _kept: Kept[]
   private _head: number
+  private _slabs: BatchSlabs
+  /** The slab of the room handed out last, for the `wrote` that keeps it. */
+  private _taken: { slab: Slab | null }
 
   constructor(stats: DeliveryStats) {
     this.next = 1
@@ -58,6 +67,8 @@ export class Ledger {
     this.stats = stats
     this._kept = []
     this._head = 0
+    this._slabs = new BatchSlabs()
+    this._taken = { slab: null }
   }
 
   /** Numbered messages written and not yet settled. */
@@ -70,8 +81,31 @@ export class Ledger {
     return this._kept.length - this._head
   }
 
+  /** Bytes of slab memory held for kept batches (the slab in use). */
+  get slabBytes(): number {
+    return this._slabs.heldBytes
+  }
+
+  /** Room for the next batch written, one to keep: `wrote` keeps (a view of) it. */
+  room(bytes: number): Uint8Array {
+    return this._slabs.take(bytes, this._taken)
+  }
+
+  /** Lets go of slab memory a quiet peer does not need (see BatchSlabs.trim). */
+  trim(): void {
+    this._slabs.trim()
+  }
+
   /**
-   * A batch went out: `numbered` frames took numbers from `next` on; `open` says a message was
+   * A connection opened: what is kept may go out on it again while the last one still holds it
+   * in its write queue, so none of it is written over (see batch-slabs.ts).
+   */
+  newConnection(): void {
+    this._slabs.abandon()
+  }
+
+  /**
+   * A batch went out (`buffer`: its part to keep, in the last room taken, or empty): `numbered` frames took numbers from `next` on; `open` says a message was
    * left part-sent (its pieces in this batch take the message's number only with its last one);
    * `closed` says a part-sent message's last piece was in it.
    */
@@ -83,8 +117,10 @@ export class Ledger {
     if (closed) {
       for (let i = kept.length - 1; i >= this._head && kept[i]!.last === Infinity; i--) kept[i]!.last = this.next - 1
     }
+    const slab = this._taken.slab
+    this._taken.slab = null
     if (buffer.byteLength === 0) return
-    kept.push({ buffer, first, last: open ? Infinity : this.next - 1, kind })
+    kept.push({ buffer, slab, first, last: open ? Infinity : this.next - 1, kind })
     this.keptBytes += buffer.byteLength
   }
 
@@ -144,6 +180,7 @@ export class Ledger {
     this._kept = []
     this._head = 0
     this.keptBytes = 0
+    this._slabs.abandon()
     return n
   }
 
@@ -190,7 +227,9 @@ export class Ledger {
   private _release(upTo: number): void {
     const kept = this._kept
     while (this._head < kept.length && kept[this._head]!.last <= upTo) {
-      this.keptBytes -= kept[this._head]!.buffer.byteLength
+      const k = kept[this._head]!
+      this.keptBytes -= k.buffer.byteLength
+      this._slabs.release(k.slab)
       kept[this._head++] = EMPTY
     }
     if (this._head === kept.length) {
@@ -203,4 +242,4 @@ export class Ledger {
   }
 }
 
-const EMPTY: Kept = { buffer: new Uint8Array(0), first: 0, last: 0, kind: 'envelope' }
+const EMPTY: Kept = { buffer: new Uint8Array(0), slab: null, first: 0, last: 0, kind: 'envelope' }

@@ -259,9 +259,9 @@ function encodedRange(large: LargeInFlight, start: number, end: number): Uint8Ar
   return out
 }
 
-/** Encodes frames into one buffer, for one write. */
-export function encodeBatch(frames: QueuedFrame[], bytes: number): Uint8Array {
-  const state = { start: 0, end: bytes, buffer: b4a.allocUnsafe(bytes) }
+/** Encodes frames of `bytes` in all into one buffer (`into`, or a new one), for one write. */
+export function encodeBatch(frames: QueuedFrame[], bytes: number, into: Uint8Array = b4a.allocUnsafe(bytes)): Uint8Array {
+  const state = { start: 0, end: bytes, buffer: into }
   for (const f of frames) encodeFrameInto(state, f.msg, f.size)
   return state.buffer
 }

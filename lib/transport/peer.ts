@@ -232,6 +232,7 @@ export class Peer {
     this.conn = conn
     const ledger = this.ledger
     ledger.receiving(conn.incarnation)
+    ledger.newConnection()
     this._ackedAtBytes = 0
     if (conn.incarnation !== ledger.towards) {
       // A new run of the peer (or the first): what the last one never acknowledged is lost, and
@@ -324,12 +325,14 @@ export class Peer {
       frames += batch.length
       this.stats.framesOut += batch.length
       this.stats.bytesOut += bytes
-      const buffer = encodeBatch(batch, bytes)
-      batch.length = 0
-      // The numbered part (after the unnumbered frames at the start) is kept until acknowledged.
+      // The numbered part (after the unnumbered frames at the start) is kept until acknowledged,
+      // so a batch with one is encoded into the ledger's room for it.
       const shape = queue.shape
+      const keep = shape.linkBytes !== bytes
+      const buffer = encodeBatch(batch, bytes, keep ? ledger.room(bytes) : undefined)
+      batch.length = 0
       this._queued -= shape.numbered
-      const kept = shape.linkBytes === bytes ? NO_BYTES : shape.linkBytes === 0 ? buffer : buffer.subarray(shape.linkBytes)
+      const kept = !keep ? NO_BYTES : shape.linkBytes === 0 ? buffer : buffer.subarray(shape.linkBytes)
       ledger.wrote(kept, shape.numbered, queue.largeOpen, shape.closed, shape.kind)
       if (!conn.write(buffer)) break
     }

@@ -128,10 +128,20 @@ export interface SwarmTransportOptions extends Inherited {
    * @default 2000
    */
   handshakeTimeoutMs?: number
+  /**
+   * A connection this node opened on which nothing at all has arrived this long after its hello
+   * is taken for one the other side never saw (hyperswarm reports some such connections open,
+   * and while one is pending it refuses the other side's dials to this node as duplicates): it
+   * is closed as HANDSHAKE_TIMEOUT and another asked for. A live peer answers the hello within a
+   * round trip. Capped by handshakeTimeoutMs.
+   * @default 750
+   */
+  unansweredHelloMs?: number
 }
 
 export const SWARM_DEFAULTS = {
   handshakeTimeoutMs: 2_000,
+  unansweredHelloMs: 750,
   keepAliveMs: 1_000,
   deadAfterMs: 5_000,
   refreshIntervalMs: 2_000,

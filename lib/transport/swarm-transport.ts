@@ -69,6 +69,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
   private _opts: TcpSettings
   private _keepAliveMs: number
   private _deadAfterMs: number
+  private _unansweredHelloMs: number
   private _refreshIntervalMs: number
   private _namedSystem: boolean
   private _namedCluster: boolean
@@ -127,6 +128,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     this._opts = tcpSettings({ ...o, self: this.self, handshakeTimeoutMs: o.handshakeTimeoutMs ?? SWARM_DEFAULTS.handshakeTimeoutMs })
     this._keepAliveMs = positive(o.keepAliveMs, SWARM_DEFAULTS.keepAliveMs, 'keepAliveMs')
     this._deadAfterMs = positive(o.deadAfterMs, SWARM_DEFAULTS.deadAfterMs, 'deadAfterMs')
+    this._unansweredHelloMs = Math.min(positive(o.unansweredHelloMs, SWARM_DEFAULTS.unansweredHelloMs, 'unansweredHelloMs'), this._opts.handshakeTimeoutMs)
     this._refreshIntervalMs = positive(o.refreshIntervalMs, SWARM_DEFAULTS.refreshIntervalMs, 'refreshIntervalMs')
     this._secret = normalizeSecret(o.secret)
     this._allow = allowPredicate(o.allow ?? null)
@@ -319,7 +321,6 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     await Promise.all([...this._connections].map((c) => closed(c, deadline - now())))
     const swarm = this.swarm
     if (swarm === null) return
-    swarm.removeListener('connection', this._onconnection)
     const discovery = this._discovery
     this._discovery = null
     // Unannounces this node, so the others stop finding it.
@@ -333,6 +334,9 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
         await within(swarm.destroy(), Math.max(2000, deadline - now()))
       }
     }
+    // Only now: a connection hyperswarm brings meanwhile is closed by it, and one left without an
+    // error listener would take the process down when the other side resets it.
+    swarm.removeListener('connection', this._onconnection)
     this._log.debug('shut down')
   }
 
@@ -454,6 +458,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     stream.setTimeout(this._deadAfterMs)
     const remote = NodeAddress.ofKey(this.self.system, key)
     const outbound = stream.isInitiator
+    this._log.debug(`hyperswarm brought a connection ${outbound ? 'to' : 'from'} ${remote.toString()}`)
     const conn = new Connection(this, new SwarmSocket(stream, this._deadAfterMs), local, {
       outbound,
       expected: outbound ? remote : null,
@@ -464,7 +469,21 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     if (outbound && conn.state === ConnectionState.HANDSHAKING) {
       const peer = this._peers.ensure(remote)
       if (peer.conn === null && peer.dialing === null) peer.dialing = conn
+      this._awaitAnswer(conn)
     }
+  }
+
+  /**
+   * Our hello went out on a connection this node opened: with nothing back from the other side
+   * in unansweredHelloMs, it never saw the connection. Closing it lets the other side's own dial
+   * in (hyperswarm refuses that as a duplicate while ours is pending) and asks for another.
+   */
+  private _awaitAnswer(conn: Connection): void {
+    const timer = setTimeout(() => {
+      if (conn.state !== ConnectionState.HANDSHAKING || conn.bytesIn > 0) return
+      conn.destroy(ClusterError.HANDSHAKE_TIMEOUT(`nothing from ${conn.describe()} in ${this._unansweredHelloMs} ms after the hello: the other side never saw the connection`))
+    }, this._unansweredHelloMs)
+    void conn.handshake.then(() => clearTimeout(timer))
   }
 
   /** Whether hyperswarm must keep `key` out; a refusal is counted (AUTH_FAILED). */

@@ -1,6 +1,7 @@
 // The transport's housekeeping, once a tick: connections that sent part of a frame or of a
 // chunked message and stopped are cut as stalled, peers idle too long are forgotten, and every
-// open connection gets its heartbeat unless one went out within the interval.
+// open connection gets its heartbeat unless one went out within the interval; a quiet peer lets
+// go of the slab its kept batches were written in.
 
 import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
@@ -44,9 +45,9 @@ export class Ticker {
     this.sweepStalled(t)
     this._peers.forgetIdle(t)
     const interval = this._opts.heartbeatIntervalMs
-    if (interval <= 0) return
     for (const peer of this._peers.values()) {
-      if (peer.conn !== null && peer.conn.state === ConnectionState.OPEN) peer.heartbeat(interval)
+      peer.ledger.trim()
+      if (interval > 0 && peer.conn !== null && peer.conn.state === ConnectionState.OPEN) peer.heartbeat(interval)
     }
   }
 

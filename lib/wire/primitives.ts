@@ -180,12 +180,17 @@ export function encBytes(state: State, b: Uint8Array): void {
   state.start += b.byteLength
 }
 
-/** A view into the frame, not a copy. */
+/**
+ * A view into the frame, not a copy: a plain Uint8Array made directly, since `subarray` of a
+ * runtime's Buffer subclass goes through its species constructor, on Bare the receiver's largest
+ * cost per envelope.
+ */
 export function decBytes(state: State, max: number, what: string): Uint8Array {
   const n = decUint(state)
   if (n > max) throw ClusterError.BAD_FRAME(`${what} of ${n} bytes, more than ${max}`)
   if (state.end - state.start < n) throw truncated()
-  const b = state.buffer.subarray(state.start, state.start + n)
+  const buf = state.buffer
+  const b = new Uint8Array(buf.buffer, buf.byteOffset + state.start, n)
   state.start += n
   return b
 }

@@ -7,3 +7,7 @@ export const PAUSE_CLUSTER = {
   downAfterMs: 60_000,
   failureDetector: { minStdDeviationMs: 50, acceptableHeartbeatPauseMs: 300 }
 }
+
+// How long the test stops the child: as long as the pause the membership rules are specified
+// against.
+export const PAUSE_MS = 7000

@@ -4,8 +4,9 @@
 // Hosts `echo`. Prints {"address","runtime","incarnation","pid"}; then, once `expected` members
 // are up, asks every other member's echo and prints {"checked","runtime","ok"} for each, then
 // {"done": true}. Member events about others are printed as {"event","address","incarnation","at"}.
-// mode 'leave': two seconds after done it leaves and prints {"left": true}, and nothing more ends
-// the process: it must exit by itself. mode 'stay': it runs until killed.
+// mode 'leave': once done and asked by every other member (30 s at most) it leaves and prints
+// {"left": true}, and nothing more ends the process: it must exit by itself. mode 'stay': it runs
+// until killed.
 import b4a from 'b4a'
 import { ActorSystem, Cluster, detectRuntime } from 'actor-cluster-bare'
 import { SwarmTransport } from 'actor-cluster-bare/swarm'
@@ -18,7 +19,12 @@ const watchdog = setTimeout(() => exit(3), 90_000)
 await guardLoopback()
 
 const system = ActorSystem.create('swarm-app', { logLevel: config.logLevel ?? 'warn' })
-system.spawn('echo', (msg, ctx) => ctx.reply({ runtime, got: msg }))
+// Who asked: a node leaves only once every other member has had its answer.
+const askedBy = new Set()
+system.spawn('echo', (msg, ctx) => {
+  if (typeof msg?.from === 'string') askedBy.add(msg.from)
+  ctx.reply({ runtime, got: msg })
+})
 const keyPair = config.keyPair ? { publicKey: b4a.from(config.keyPair.publicKey, 'hex'), secretKey: b4a.from(config.keyPair.secretKey, 'hex') } : undefined
 const transport = new SwarmTransport({
   topic: b4a.from(config.topic, 'hex'),
@@ -51,7 +57,7 @@ console.log(JSON.stringify({ up: Date.now() - started }))
 for (const m of others()) {
   const result = { checked: m.address.toString() }
   try {
-    const reply = await system.ref(`${m.address.toString()}/user/echo`).ask({ n: 7, bytes: new Uint8Array([1, 2]) }, { timeoutMs: 15_000 })
+    const reply = await system.ref(`${m.address.toString()}/user/echo`).ask({ n: 7, bytes: new Uint8Array([1, 2]), from: cluster.self.toString() }, { timeoutMs: 15_000 })
     result.runtime = reply.runtime
     result.ok = reply.got.n === 7 && reply.got.bytes[1] === 2
   } catch (err) {
@@ -62,7 +68,10 @@ for (const m of others()) {
 console.log(JSON.stringify({ done: true, offLoopback }))
 
 if (config.mode === 'leave') {
-  await sleep(2000)
+  // The others may have formed later than this node: wait (bounded) until each has asked.
+  const until = Date.now() + 30_000
+  while (askedBy.size < config.expected - 1 && Date.now() < until) await sleep(50)
+  await sleep(500)
   clearTimeout(watchdog)
   await cluster.leave()
   await system.terminate?.()

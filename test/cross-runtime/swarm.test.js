@@ -44,13 +44,7 @@ if (swarmSkip !== null) {
 
   const config = (net, topic, extra) => JSON.stringify({ topic: b4a.toString(topic, 'hex'), bootstrap: net.bootstrap, expected: 3, ...extra })
 
-  // Across processes a node now and then misses a member for longer than the test waits (a
-  // connection hyperswarm reports open that the other side never saw, retried too late): one
-  // run in three failed in the whole cross-runtime run. Shown as skipped there until the
-  // transport recovers from it quickly; SWARM_PROCESS_ASKS=1 runs it. The kill-and-rejoin test
-  // too: a restarted node's own up was once refused (BAD_RECORD, may not decide up here).
-  const processAsks = process.env.SWARM_PROCESS_ASKS === '1'
-  test('swarm across runtimes: a Bare node and two Node nodes on one topic ask each other, leave, and exit by themselves', { timeout: 120000, skip: !processAsks }, async (t) => {
+  test('swarm across runtimes: a Bare node and two Node nodes on one topic ask each other, leave, and exit by themselves', { timeout: 120000 }, async (t) => {
     const net = await testnet(t)
     const topic = randomTopic()
     const started = Date.now()
@@ -92,7 +86,7 @@ if (swarmSkip !== null) {
     t.is(found.length, 0, 'the topic lists nobody once they left')
   })
 
-  test('swarm across processes: a node killed by PID is unreachable within dead-after + 1 s and removed; restarted with its key it rejoins as a new incarnation', { timeout: 120000, skip: !processAsks }, async (t) => {
+  test('swarm across processes: a node killed by PID is unreachable within dead-after + 1 s and removed; restarted with its key it rejoins as a new incarnation', { timeout: 120000 }, async (t) => {
     const net = await testnet(t)
     const topic = randomTopic()
     const deadAfterMs = 2000
