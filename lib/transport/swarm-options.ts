@@ -1,7 +1,11 @@
-// SwarmTransport's options, their defaults, and the shapes of the hyperswarm pieces it uses.
+// SwarmTransport's options, their defaults, how the ones that need it are read, and the shapes
+// of the hyperswarm pieces it uses.
 
-import type { KeyPairBytes } from '../../backends/crypto.ts'
+import b4a from 'b4a'
+import { sha256, type KeyPairBytes } from '../../backends/crypto.ts'
+import { ClusterError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import { decodeZ32 } from '../z-base-32.ts'
 import type { SwarmConnection } from './swarm-socket.ts'
 import type { TcpTransportOptions } from './tcp-options.ts'
 
@@ -139,6 +143,9 @@ export interface SwarmTransportOptions extends Inherited {
   unansweredHelloMs?: number
 }
 
+const TOPIC_BYTES = 32
+const KEY_BYTES = 32
+
 export const SWARM_DEFAULTS = {
   handshakeTimeoutMs: 2_000,
   unansweredHelloMs: 750,
@@ -148,3 +155,40 @@ export const SWARM_DEFAULTS = {
   // A lone node, or one that knows every peer it wants, looks again at most this rarely.
   maxRefreshIntervalMs: 30_000
 } as const
+
+/** A topic as 32 bytes: given so, or the SHA-256 of a string's UTF-8. */
+export function topicBytes(topic: Uint8Array | string): Uint8Array {
+  if (typeof topic === 'string') {
+    if (topic.length === 0) throw ClusterError.BAD_OPTIONS('topic must not be empty')
+    return sha256([b4a.from(topic, 'utf8')])
+  }
+  if (topic instanceof Uint8Array && topic.byteLength === TOPIC_BYTES) return topic
+  throw ClusterError.BAD_OPTIONS('topic must be 32 bytes or a string')
+}
+
+/** A public key from bytes, z-base-32 or hex; BAD_OPTIONS otherwise. */
+export function publicKeyOf(key: Uint8Array | string): Uint8Array {
+  if (key instanceof Uint8Array && key.byteLength === KEY_BYTES) return key
+  if (typeof key === 'string') {
+    const z = decodeZ32(key, KEY_BYTES)
+    if (z !== null) return z
+    if (/^[0-9a-fA-F]{64}$/.test(key)) return b4a.from(key, 'hex')
+  }
+  throw ClusterError.BAD_OPTIONS('a public key is 32 bytes, or their z-base-32 or hex')
+}
+
+/** `allow` as a predicate on a key, or null for anyone. */
+export function allowPredicate(allow: SwarmAllow | null): ((publicKey: Uint8Array) => boolean) | null {
+  if (allow === null) return null
+  if (typeof allow === 'function') return allow
+  if (!Array.isArray(allow)) throw ClusterError.BAD_OPTIONS('allow is a list of public keys or a function')
+  const keys = new Set(allow.map((k) => b4a.toString(publicKeyOf(k), 'hex')))
+  return (key) => keys.has(b4a.toString(key, 'hex'))
+}
+
+/** A time option in milliseconds: the default when absent, BAD_OPTIONS unless positive. */
+export function positiveMs(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isFinite(value) || value <= 0) throw ClusterError.BAD_OPTIONS(`${name} must be a positive number of milliseconds`)
+  return value
+}

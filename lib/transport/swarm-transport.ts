@@ -7,23 +7,25 @@
 
 import EventEmitter from 'bare-events'
 import b4a from 'b4a'
-import { generateKeyPairBytes, sha256, signingKeyPairOf, type KeyPairBytes, type SigningKeyPair } from '../../backends/crypto.ts'
+import { generateKeyPairBytes, signingKeyPairOf, type KeyPairBytes, type SigningKeyPair } from '../../backends/crypto.ts'
 import { now } from '../../backends/clock.ts'
 import { ClusterError } from '../errors.ts'
 import { scopedLogger, silentLogger, type Logger } from '../logger.ts'
 import { NodeAddress, isSystemName } from '../node-address.ts'
-import { decodeZ32, encodeZ32 } from '../z-base-32.ts'
+import { encodeZ32 } from '../z-base-32.ts'
 import type { HelloMessage, WireKind, WireMessage } from '../wire/index.ts'
 import { normalizeSecret } from './auth.ts'
 import { Connection, ConnectionState, type ConnectionOwner, type LocalIdentity, type ReassemblyBudget } from './connection.ts'
 import { closed, within, type Peer } from './peer.ts'
+import { PeerLinks } from './peer-links.ts'
 import { PeerTable } from './peer-table.ts'
-import { SWARM_DEFAULTS, type BootstrapNode, type SwarmAllow, type SwarmDiscovery, type SwarmLike, type SwarmTransportOptions } from './swarm-options.ts'
-import { loadHyperDht, loadHyperswarm } from './swarm-modules.ts'
+import { closeSwarm, openSwarm, type OpenedSwarm } from './swarm-adapter.ts'
+import { DiscoverySchedule } from './swarm-discovery.ts'
+import { SWARM_DEFAULTS, allowPredicate, positiveMs, topicBytes, type SwarmLike, type SwarmTransportOptions } from './swarm-options.ts'
 import { SwarmSocket, type SwarmConnection } from './swarm-socket.ts'
 import { frameLimit, tcpSettings, type TcpSettings } from './tcp-options.ts'
 import { Ticker } from './ticker.ts'
-import { OrphanCounts, checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
+import { OrphanCounts, checkFits, sendSize, sumStats } from './traffic.ts'
 import {
   DropReason,
   newIncarnation,
@@ -34,17 +36,14 @@ import {
   type TransportStats
 } from './transport.ts'
 
-export { SWARM_DEFAULTS, type SwarmTransportOptions } from './swarm-options.ts'
+export { SWARM_DEFAULTS, publicKeyOf, topicBytes, type SwarmTransportOptions } from './swarm-options.ts'
 
-const TOPIC_BYTES = 32
-const KEY_BYTES = 32
 // Runs of removed members remembered, so their hellos stay refused; the oldest go first.
 const MAX_EXCLUDED = 4096
 const UNNAMED = 'unnamed'
 // A connection asked for by key comes in tens of milliseconds when the peer is there; an ask
 // counts as failed only after this long.
 const ASK_WAIT_MS = 500
-const RETRY_BACKOFFS_MS = [250, 1000, 2000, 4000]
 
 /**
  * The Transport over hyperswarm: every node on `topic` is a peer, named by its public key
@@ -70,28 +69,25 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
   private _keepAliveMs: number
   private _deadAfterMs: number
   private _unansweredHelloMs: number
-  private _refreshIntervalMs: number
   private _namedSystem: boolean
   private _namedCluster: boolean
   private _secret: Uint8Array | null
   private _allow: ((publicKey: Uint8Array) => boolean) | null
   private _log: Logger
-  private _receiver: Receiver
+  private _links: PeerLinks
   private _peers: PeerTable
   private _connections: Set<Connection>
-  private _opened: Set<Connection>
+  private _linked: Set<Connection>
   /** Removed members' last incarnations, by address key. */
   private _excluded: Map<string, number>
   private _local: LocalIdentity | null
-  private _ownSwarm: boolean
-  private _discovery: SwarmDiscovery | null
+  private _opened: OpenedSwarm | null
+  private _discovery: DiscoverySchedule
   private _onconnection: (conn: SwarmConnection, info: unknown) => void
   private _started: boolean
   private _closing: boolean
   private _ticker: TimerHandle | null
   private _housekeeping: Ticker
-  private _nextRefreshAt: number
-  private _refreshWait: number
   private _rejected: Partial<Record<string, number>>
   private _unboundHandshakeFailures: number
   /** Messages for which no peer state exists (sent before start or after shutdown). */
@@ -126,32 +122,23 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     // Our hello on a connection hyperswarm calls open sometimes goes unanswered (the other side
     // never saw it): waiting less than over TCP gets the next connection sooner.
     this._opts = tcpSettings({ ...o, self: this.self, handshakeTimeoutMs: o.handshakeTimeoutMs ?? SWARM_DEFAULTS.handshakeTimeoutMs })
-    this._keepAliveMs = positive(o.keepAliveMs, SWARM_DEFAULTS.keepAliveMs, 'keepAliveMs')
-    this._deadAfterMs = positive(o.deadAfterMs, SWARM_DEFAULTS.deadAfterMs, 'deadAfterMs')
-    this._unansweredHelloMs = Math.min(positive(o.unansweredHelloMs, SWARM_DEFAULTS.unansweredHelloMs, 'unansweredHelloMs'), this._opts.handshakeTimeoutMs)
-    this._refreshIntervalMs = positive(o.refreshIntervalMs, SWARM_DEFAULTS.refreshIntervalMs, 'refreshIntervalMs')
+    this._keepAliveMs = positiveMs(o.keepAliveMs, SWARM_DEFAULTS.keepAliveMs, 'keepAliveMs')
+    this._deadAfterMs = positiveMs(o.deadAfterMs, SWARM_DEFAULTS.deadAfterMs, 'deadAfterMs')
+    this._unansweredHelloMs = Math.min(positiveMs(o.unansweredHelloMs, SWARM_DEFAULTS.unansweredHelloMs, 'unansweredHelloMs'), this._opts.handshakeTimeoutMs)
+    const refreshIntervalMs = positiveMs(o.refreshIntervalMs, SWARM_DEFAULTS.refreshIntervalMs, 'refreshIntervalMs')
     this._secret = normalizeSecret(o.secret)
     this._allow = allowPredicate(o.allow ?? null)
     this._log = scopedLogger(o.log ?? silentLogger, 'swarm-transport')
-    this._receiver = {
-      handler: null,
-      log: this._log,
-      reply: (to, msg) => this.send(to, msg),
-      onheartbeat: (from, rttMs) => this.emit('heartbeat', from, rttMs),
-      drop: (from, msg, reason) => this.refuse(from, msg, reason)
-    }
     this._connections = new Set()
-    this._opened = new Set()
+    this._linked = new Set()
     this._excluded = new Map()
     this._local = null
-    this._ownSwarm = false
-    this._discovery = null
+    this._opened = null
+    this._discovery = new DiscoverySchedule(refreshIntervalMs, SWARM_DEFAULTS.maxRefreshIntervalMs, this._log)
     this._onconnection = (conn) => this._onswarmconnection(conn)
     this._started = false
     this._closing = false
     this._ticker = null
-    this._nextRefreshAt = 0
-    this._refreshWait = this._refreshIntervalMs
     this._rejected = {}
     this._unboundHandshakeFailures = 0
     this._orphans = new OrphanCounts()
@@ -161,6 +148,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
       (peer) => this._want(peer),
       (peer, kind, bytes, reason, count) => this._emitDrop(peer.address, kind, bytes, reason, count)
     )
+    this._links = new PeerLinks(this._peers, this._log, this)
     this._housekeeping = new Ticker(this._opts, this._connections, this._peers)
   }
 
@@ -191,37 +179,21 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
       maxFrameBytes: this.maxFrameBytes,
       secret: this._secret
     }
-    const o = this._o
-    let swarm: SwarmLike
-    if (o.swarm != null) {
-      swarm = o.swarm
-    } else {
-      const Hyperswarm = await loadHyperswarm()
-      let dht = o.dht ?? null
-      if (dht === null) {
-        const HyperDHT = await loadHyperDht()
-        dht = new HyperDHT({ host: o.host, port: o.port, bootstrap: o.bootstrap?.map(bootstrapNode) })
-      }
-      // Hyperswarm waits 1 s, 5 s, 15 s and then 10 minutes before it tries a peer again; a
-      // cluster member whose connection failed (or was open on one side only) is wanted sooner.
-      swarm = new Hyperswarm({ dht, keyPair: this.keyPair, backoffs: RETRY_BACKOFFS_MS, firewall: (key: Uint8Array) => this._firewalled(key) })
-      this._ownSwarm = true
-    }
+    const opened = await openSwarm(this._o, this.keyPair, (key) => this._firewalled(key))
+    this._opened = opened
+    const swarm = opened.swarm
     this.swarm = swarm
     swarm.on('connection', this._onconnection)
     const tick = Math.max(50, Math.min(this._opts.heartbeatIntervalMs || 1000, this._opts.stallTimeoutMs / 2, 250))
     this._ticker = setInterval(() => this._ontick(), tick)
     const discovery = swarm.join(this.topic, { client: true, server: true })
-    this._discovery = discovery
     await discovery.flushed()
-    // Nodes that joined at the same moment looked before any of them was announced: one more
-    // look now finds them (the next one hyperswarm makes by itself is minutes away).
-    this._refresh()
+    this._discovery.start(discovery, now())
     this._log.debug(`on topic ${b4a.toString(this.topic, 'hex').slice(0, 16)}... as ${this.self.toString()}`)
   }
 
   setHandler(handler: MessageHandler): void {
-    this._receiver = { ...this._receiver, handler }
+    this._links.setHandler(handler)
   }
 
   peers(): NodeAddress[] {
@@ -319,21 +291,13 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     for (const conn of this._connections) if (conn.state === ConnectionState.HANDSHAKING) conn.destroy(null)
     await Promise.all([...this._peers.values()].map((peer) => this._shutdownPeer(peer, deadline)))
     await Promise.all([...this._connections].map((c) => closed(c, deadline - now())))
-    const swarm = this.swarm
-    if (swarm === null) return
-    const discovery = this._discovery
-    this._discovery = null
+    const opened = this._opened
+    if (opened === null) return
     // Unannounces this node, so the others stop finding it.
+    const discovery = this._discovery.stop()
     if (discovery !== null) await within(discovery.destroy(), Math.max(1000, deadline - now()))
-    if (this._ownSwarm) {
-      if (this._o.dht != null) {
-        // The caller's DHT outlives the transport: close what the swarm opened on it, no more.
-        const server = (swarm as unknown as { server?: { close(): Promise<unknown> } }).server
-        if (server !== undefined) await within(server.close(), 2000)
-      } else {
-        await within(swarm.destroy(), Math.max(2000, deadline - now()))
-      }
-    }
+    await closeSwarm(opened, this._o.dht != null, deadline - now())
+    const swarm = opened.swarm
     // Only now: a connection hyperswarm brings meanwhile is closed by it, and one left without an
     // error listener would take the process down when the other side resets it.
     swarm.removeListener('connection', this._onconnection)
@@ -366,8 +330,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
 
   /** @internal */
   _delivered(remote: NodeAddress): { incarnation: number; delivered: number } | null {
-    const peer = this._peers.get(remote.key)
-    return peer === undefined ? null : { incarnation: peer.ledger.from, delivered: peer.ledger.highest }
+    return this._links.delivered(remote)
   }
 
   /** @internal */
@@ -383,59 +346,41 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
       return
     }
     this._excluded.delete(remote.key)
-    this._opened.add(conn)
+    this._linked.add(conn)
     const peer = this._peers.ensure(remote)
     if (peer.dialing === conn) peer.dialing = null
-    const before = peer.stats.incarnation
-    const previous = peer.attach(conn)
-    if (previous !== null) {
-      // Hyperswarm replaced the connection (a crossing dial, or the peer came back): the newest
-      // one that finished our handshake carries the traffic; the old one ends after its writes.
-      this._log.debug(`replacing connection to ${remote.toString()}`)
-      previous.end()
-    }
-    if (before !== null && before !== conn.incarnation) {
-      this._log.info(`${remote.toString()} restarted (incarnation ${conn.incarnation})`)
-      this.emit('peer-restarted', remote, conn.incarnation, before)
-    }
-    this._log.debug(`connected ${conn.outbound ? 'to' : 'from'} ${remote.toString()}, wire version ${conn.version}`)
-    this._refreshWait = this._refreshIntervalMs
-    this.emit('peer-connected', remote, conn.incarnation)
-    peer.flush()
+    this._discovery.connected()
+    // Hyperswarm replaced the connection (a crossing dial, or the peer came back): the newest one
+    // that finished our handshake carries the traffic; the old one ends after its writes.
+    this._links.opened(peer, conn)
   }
 
   /** @internal */
   _onmessage(conn: Connection, msg: WireMessage): void {
-    const remote = conn.remote
-    const peer = remote === null ? undefined : this._peers.get(remote.key)
-    if (peer === undefined || !peer.received(conn, msg)) return
-    dispatch(this._receiver, peer.address, peer.stats, msg)
+    this._links.message(conn, msg)
   }
 
   /** @internal */
   _ondrain(conn: Connection): void {
-    const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
-    if (peer !== undefined && peer.conn === conn) peer.flush()
+    this._links.drain(conn)
   }
 
   /** @internal */
   _onclose(conn: Connection, cause: ClusterError | null): void {
     this._connections.delete(conn)
-    const opened = this._opened.delete(conn)
+    const linked = this._linked.delete(conn)
     const remote = conn.remote ?? conn.expected
     const peer = remote === null ? undefined : this._peers.get(remote.key)
     if (peer !== undefined && peer.dialing === conn) peer.dialing = null
     if (cause !== null) this._reject(cause, conn.describe())
-    if (!opened && cause !== null) {
+    if (!linked && cause !== null) {
       // The handshake failed or timed out (a half-open connection, say): hyperswarm or the next
       // send brings another one.
       if (peer !== undefined) peer.stats.handshakeFailures++
       else this._unboundHandshakeFailures++
       if (remote !== null && conn.outbound) this.emit('dial-failed', remote, cause)
     }
-    if (peer === undefined || !peer.detach(conn)) return
-    this._log.debug(`closed ${conn.describe()}${cause ? `: ${cause.message}` : ''}`)
-    this.emit('peer-disconnected', peer.address, cause)
+    if (peer === undefined || !this._links.closed(peer, conn, cause)) return
     if (!this._closing && peer.pending) this._want(peer)
   }
 
@@ -544,15 +489,6 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     this.swarm.joinPeer(key)
   }
 
-  private _refresh(): void {
-    const discovery = this._discovery
-    if (discovery === null || this._closing) return
-    this._nextRefreshAt = now() + this._refreshWait
-    discovery.refresh({ client: true, server: true }).catch((err: unknown) => {
-      if (!this._closing) this._log.debug(`discovery refresh failed: ${err instanceof Error ? err.message : String(err)}`)
-    })
-  }
-
   private _ontick(): void {
     const t = now()
     // Stalled frames, idle peers, heartbeats: as on TCP.
@@ -567,12 +503,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
         this._want(peer)
       }
     }
-    // While some peer is wanted and not connected, or none is connected at all, discovery looks
-    // again; the wait doubles while that brings nothing, up to a ceiling.
-    if ((wanting > 0 || connected === 0) && t >= this._nextRefreshAt) {
-      this._refresh()
-      this._refreshWait = Math.min(this._refreshWait * 2, SWARM_DEFAULTS.maxRefreshIntervalMs)
-    }
+    this._discovery.tick(t, wanting, connected)
   }
 
   private _emitDrop(to: NodeAddress, kind: WireKind, bytes: number, reason: DropReason, count: number): void {
@@ -589,46 +520,6 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
 
 function streamOf(conn: Connection): SwarmConnection {
   return (conn.socket as SwarmSocket).stream
-}
-
-/** A topic as 32 bytes: given so, or the SHA-256 of a string's UTF-8. */
-export function topicBytes(topic: Uint8Array | string): Uint8Array {
-  if (typeof topic === 'string') {
-    if (topic.length === 0) throw ClusterError.BAD_OPTIONS('topic must not be empty')
-    return sha256([b4a.from(topic, 'utf8')])
-  }
-  if (topic instanceof Uint8Array && topic.byteLength === TOPIC_BYTES) return topic
-  throw ClusterError.BAD_OPTIONS('topic must be 32 bytes or a string')
-}
-
-/** A public key from bytes, z-base-32 or hex; BAD_OPTIONS otherwise. */
-export function publicKeyOf(key: Uint8Array | string): Uint8Array {
-  if (key instanceof Uint8Array && key.byteLength === KEY_BYTES) return key
-  if (typeof key === 'string') {
-    const z = decodeZ32(key, KEY_BYTES)
-    if (z !== null) return z
-    if (/^[0-9a-fA-F]{64}$/.test(key)) return b4a.from(key, 'hex')
-  }
-  throw ClusterError.BAD_OPTIONS('a public key is 32 bytes, or their z-base-32 or hex')
-}
-
-function allowPredicate(allow: SwarmAllow | null): ((publicKey: Uint8Array) => boolean) | null {
-  if (allow === null) return null
-  if (typeof allow === 'function') return allow
-  if (!Array.isArray(allow)) throw ClusterError.BAD_OPTIONS('allow is a list of public keys or a function')
-  const keys = new Set(allow.map((k) => b4a.toString(publicKeyOf(k), 'hex')))
-  return (key) => keys.has(b4a.toString(key, 'hex'))
-}
-
-function bootstrapNode(node: BootstrapNode): { host: string; port: number } | string {
-  if (typeof node === 'string' || (node !== null && typeof node === 'object' && typeof node.host === 'string')) return node
-  throw ClusterError.BAD_OPTIONS('a bootstrap node is { host, port } or "host:port"')
-}
-
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value <= 0) throw ClusterError.BAD_OPTIONS(`${name} must be a positive number of milliseconds`)
-  return value
 }
 
 function noop(): void {}

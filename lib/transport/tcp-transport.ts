@@ -18,12 +18,13 @@ import { Connection, ConnectionState, type ConnectionOwner, type LocalIdentity, 
 import { Dialer } from './dialer.ts'
 import { duplicateVerdict } from './duplicate-rule.ts'
 import { closed, within, type Peer, type PeerDropHandler } from './peer.ts'
+import { PeerLinks } from './peer-links.ts'
 import { PeerTable } from './peer-table.ts'
 import { SeedNames } from './seed-names.ts'
 import { dialOnce, type DialSite } from './tcp-dial.ts'
 import { Ticker } from './ticker.ts'
 import { frameLimit, tcpOptions, tcpSettings, type TcpSettings, type TcpTransportOptions } from './tcp-options.ts'
-import { OrphanCounts, checkFits, dispatch, sendSize, sumStats, type Receiver } from './traffic.ts'
+import { OrphanCounts, checkFits, sendSize, sumStats } from './traffic.ts'
 import {
   DropReason,
   newIncarnation,
@@ -65,7 +66,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   private _tls: TlsSettings | null
   private _listenHost: string
   private _log: Logger
-  private _receiver: Receiver
+  private _links: PeerLinks
   private _server: TcpServer | null
   private _peers: PeerTable
   private _inbound: Set<Connection>
@@ -118,13 +119,6 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       log: this._log,
       onfailed: (peer, cause) => this.emit('dial-failed', peer.address, cause)
     })
-    this._receiver = {
-      handler: null,
-      log: this._log,
-      reply: (to, msg) => this.send(to, msg),
-      onheartbeat: (from, rttMs) => this.emit('heartbeat', from, rttMs),
-      drop: (from, msg, reason) => this.refuse(from, msg, reason)
-    }
     this._server = null
     this._inbound = new Set()
     this._accepted = new Set()
@@ -143,6 +137,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
     }
     this._ondrop = (peer, kind, bytes, reason, count) => this._emitDrop(peer.address, kind, bytes, reason, count)
     this._peers = new PeerTable(this._opts, this._ondial, this._ondrop)
+    this._links = new PeerLinks(this._peers, this._log, this)
     this._ticker = new Ticker(this._opts, this._connections, this._peers)
     this._site = this._dialSite()
   }
@@ -176,7 +171,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
   }
 
   setHandler(handler: MessageHandler): void {
-    this._receiver = { ...this._receiver, handler }
+    this._links.setHandler(handler)
   }
 
   peers(): NodeAddress[] {
@@ -301,8 +296,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
 
   /** @internal */
   _delivered(remote: NodeAddress): { incarnation: number; delivered: number } | null {
-    const peer = this._peers.get(remote.key)
-    return peer === undefined ? null : { incarnation: peer.ledger.from, delivered: peer.ledger.highest }
+    return this._links.delivered(remote)
   }
 
   /** @internal */
@@ -324,34 +318,20 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       peer.dialing = null
       ours?.destroy(null)
     }
-    const before = peer.stats.incarnation
-    const previous = peer.attach(conn)
-    if (conn.outbound && conn.expected !== null && !conn.expected.equals(remote)) this._seeds.named(conn.expected, peer, this._peers, this._log)
-    if (previous !== null) {
-      this._log.debug(`replacing connection to ${remote.toString()}`)
-      previous.end()
-    }
-    if (before !== null && before !== conn.incarnation) {
-      this._log.info(`${remote.toString()} restarted (incarnation ${conn.incarnation})`)
-      this.emit('peer-restarted', remote, conn.incarnation, before)
-    }
-    this._log.debug(`connected ${conn.outbound ? 'to' : 'from'} ${conn.describe()}, wire version ${conn.version}`)
-    this.emit('peer-connected', remote, conn.incarnation)
-    peer.flush()
+    // A seed dialled by its address turned out to be this peer: what waited for the address is its.
+    const expected = conn.outbound ? conn.expected : null
+    const named = expected !== null && !expected.equals(remote) ? () => this._seeds.named(expected, peer, this._peers, this._log) : null
+    this._links.opened(peer, conn, named)
   }
 
   /** @internal */
   _onmessage(conn: Connection, msg: WireMessage): void {
-    const remote = conn.remote
-    const peer = remote === null ? undefined : this._peers.get(remote.key)
-    if (peer === undefined || !peer.received(conn, msg)) return
-    dispatch(this._receiver, peer.address, peer.stats, msg)
+    this._links.message(conn, msg)
   }
 
   /** @internal */
   _ondrain(conn: Connection): void {
-    const peer = conn.remote === null ? undefined : this._peers.get(conn.remote.key)
-    if (peer !== undefined && peer.conn === conn) peer.flush()
+    this._links.drain(conn)
   }
 
   /** @internal */
@@ -365,9 +345,7 @@ export class TcpTransport extends EventEmitter<TransportEventMap> implements Obs
       if (cause !== null && conn.state !== ConnectionState.OPEN && !conn.refusedAsDuplicate) this._unboundHandshakeFailures++
       return
     }
-    if (!peer.detach(conn)) return
-    this._log.debug(`closed ${conn.describe()}${cause ? `: ${cause.message}` : ''}`)
-    this.emit('peer-disconnected', peer.address, cause)
+    if (!this._links.closed(peer, conn, cause)) return
     // A dropped connection with frames still waiting is redialled after a backoff.
     if (!this._closing && peer.pending) peer.scheduleRedial(peer.backoff.fail())
   }
