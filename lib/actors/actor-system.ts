@@ -343,15 +343,20 @@ export class ActorSystem extends EventEmitter<ActorSystemEventMap> implements Cl
   }
 
   /**
-   * Hands an envelope from peer `from` to the router of its path, still encoded; false when no
-   * router takes such paths (a path the router finds nobody at is a dead letter).
+   * The router that takes local paths like `path`, or null.
    * @internal
    */
-  routeBytes(path: string, manifest: string, body: Uint8Array, sender: ActorRef | null, from: NodeAddress): boolean {
-    const router = this._routers.routerOf(path)
-    if (router === null) return false
+  routerOf(path: string): PathRouter | null {
+    return this._routers.routerOf(path)
+  }
+
+  /**
+   * Hands an envelope from peer `from` to `router` (see routerOf), still encoded; a path the
+   * router finds nobody at is a dead letter.
+   * @internal
+   */
+  routeBytes(router: PathRouter, path: string, manifest: string, body: Uint8Array, sender: ActorRef | null, from: NodeAddress): void {
     if (!router.bytes(path, manifest, body, sender, from)) this.deadLetter(this._addressString() + path, body, sender, 'no-recipient')
-    return true
   }
 
   /**

@@ -17,6 +17,7 @@ import { refused, type RecipientRule } from './recipients.ts'
 import { ActorRef, isLocalPath, refKey } from './actor-ref.ts'
 import type { TerminationReason } from './behavior.ts'
 import type { DeadLetterReason } from './dead-letters.ts'
+import type { PathRouter } from './path-routers.ts'
 import type { Serialization } from './serialization.ts'
 import { decodeValue, encodeValue, type DecodeContext, type EncodeContext } from './value-codec.ts'
 
@@ -61,10 +62,10 @@ export interface RemotingHost {
   failAsk(sender: ActorRef, err: ClusterError): boolean
   /** Whether `from` may answer the ask waiting at a /temp/ path (true if none waits). */
   askAccepts(path: string, from: NodeAddress): boolean
-  /** Whether a router takes local paths like `path` (sharded entities). */
-  mounted(path: string): boolean
-  /** Hands an envelope to the router of its path, still encoded; false if none takes it. */
-  routeBytes(path: string, manifest: string, body: Uint8Array, sender: ActorRef | null, from: NodeAddress): boolean
+  /** The router that takes local paths like `path` (sharded entities), or null. */
+  routerOf(path: string): PathRouter | null
+  /** Hands an envelope to `router`, still encoded (a path it finds nobody at is a dead letter). */
+  routeBytes(router: PathRouter, path: string, manifest: string, body: Uint8Array, sender: ActorRef | null, from: NodeAddress): void
 }
 
 export class Remoting {
@@ -196,13 +197,15 @@ export class Remoting {
     let sender: ActorRef | null = null
     let value: unknown
     try {
-      if (cell === null && !isLocalPath(msg.to) && !this._host.mounted(msg.to)) throw ClusterError.BAD_PATH(`an envelope to ${JSON.stringify(msg.to.slice(0, 200))}`)
+      // Looked up once: the router of a sharded entity's path both vouches for it and takes it.
+      const router = cell === null ? this._host.routerOf(msg.to) : null
+      if (cell === null && router === null && !isLocalPath(msg.to)) throw ClusterError.BAD_PATH(`an envelope to ${JSON.stringify(msg.to.slice(0, 200))}`)
       if (cell === null && this._forged(from, msg.to, 'a reply')) return
       if (msg.from !== null) sender = msg.from.startsWith('/') ? this._host.ref(from.toString() + msg.from) : this._host.ref(msg.from)
       // A sender naming one of this node's asks could fail that ask: only the asked node may.
       if (sender !== null && sender.node === null && this._forged(from, sender.localPath, 'a sender')) return
       // A path served by a router (a sharded entity) is decoded there, if at all.
-      if (cell === null && this._host.routeBytes(msg.to, msg.manifest, msg.body, sender, from)) return
+      if (router !== null) return this._host.routeBytes(router, msg.to, msg.manifest, msg.body, sender, from)
       value = this._serialization.deserialize(msg.manifest, msg.body)
     } catch (err) {
       if (err instanceof ClusterError && err.code === 'UNKNOWN_MANIFEST') {

@@ -53,6 +53,8 @@ interface Handover {
 export class Router {
   /** Messages held here: in the buffer, and at entities that are stopping. */
   held: number
+  /** Cleared for good once sharding here is stopped or refused (see ShardingCore.open). */
+  open: boolean
   private _core: ShardingCore
   private _bufferSize: number
   private _timeoutMs: number
@@ -65,6 +67,7 @@ export class Router {
 
   constructor(core: ShardingCore, bufferSize: number, timeoutMs: number) {
     this.held = 0
+    this.open = true
     this._core = core
     this._bufferSize = bufferSize
     this._timeoutMs = timeoutMs
@@ -101,7 +104,7 @@ export class Router {
     if (this._handovers.size !== 0) return undefined
     const core = this._core
     const e = core.hosting.live.get(path)
-    return e !== undefined && !e.saving && core.open() ? e : undefined
+    return e !== undefined && !e.saving && this.open && !core.system.terminated ? e : undefined
   }
 
   route(p: Pending): void {

@@ -243,6 +243,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
   close(): void {
     if (this._stopped) return
     this._stopped = true
+    this._router.open = false
     if (this._timer !== null) clearInterval(this._timer)
     this._timer = null
     this._handoff.close()
@@ -305,6 +306,7 @@ export class Sharding extends EventEmitter<ShardingEventMap> {
     if (this._refused !== null) return
     const err = ClusterError.SHARD_COUNT_MISMATCH(reason)
     this._refused = err
+    this._router.open = false
     this._log.error(err.message)
     this._hosting.stopAll()
     this._router.dropAll('refused')
