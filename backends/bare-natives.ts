@@ -5,5 +5,6 @@ import tcp from 'bare-tcp'
 import tls from 'bare-tls'
 import crypto from 'bare-crypto'
 import hrtime from 'bare-hrtime'
+import signals from 'bare-signals'
 
-export default { tcp, tls, crypto, hrtime }
+export default { tcp, tls, crypto, hrtime, signals }

@@ -1,7 +1,10 @@
 // Termination signals and process exit on each runtime: Node and Bun through `process`, Deno
-// through `Deno.addSignalListener`, Bare through bare-signals (loaded when first needed, so the
-// package loads without it). Handlers never keep a process alive that would otherwise end.
+// through `Deno.addSignalListener`, Bare through bare-signals (loaded with Bare's other modules,
+// so a handler is in place when `onSignals` returns: a signal a moment later must not find the
+// default action, which ends the process). Handlers never keep a process alive that would
+// otherwise end.
 
+import natives from '#bare-natives'
 import { detectRuntime } from './runtime.ts'
 
 export type SignalName = 'SIGINT' | 'SIGTERM' | 'SIGHUP'
@@ -27,26 +30,29 @@ interface BareSignal {
 
 type BareSignalClass = new (name: string) => BareSignal
 
-let bareSignal: Promise<BareSignalClass> | null = null
+const BareSignal = natives !== null && typeof natives === 'object' ? ((natives as { signals?: BareSignalClass }).signals ?? null) : null
 
 // Calls `fn` with the signal's name on each of `signals`; returns what removes the handlers.
-// `onerror` hears why handlers could not be set (Bare without bare-signals installed).
+// `onerror` hears why handlers could not be set (on Bare: bare-signals did not load or start).
 export function onSignals(signals: SignalName[], fn: (signal: SignalName) => void, onerror: (err: unknown) => void = noop): () => void {
   const g = globalThis as { process?: NodeProcess; Deno?: DenoSignals }
   const undo: (() => void)[] = []
   const runtime = detectRuntime()
-  let removed = false
   for (const name of signals) {
     const handler = () => fn(name)
     if (runtime === 'bare') {
-      bareSignal ??= import('bare-signals').then((m) => m.default as unknown as BareSignalClass)
-      bareSignal.then((Signal) => {
-        if (removed) return
-        const signal = new Signal(name)
+      if (BareSignal === null) {
+        onerror(new Error('bare-signals is not loaded'))
+        continue
+      }
+      try {
+        const signal = new BareSignal(name)
         signal.on('signal', handler)
         signal.start().unref()
         undo.push(() => signal.close())
-      }, onerror)
+      } catch (err) {
+        onerror(err)
+      }
     } else if (runtime === 'deno') {
       g.Deno!.addSignalListener(name, handler)
       undo.push(() => g.Deno!.removeSignalListener(name, handler))
@@ -56,7 +62,6 @@ export function onSignals(signals: SignalName[], fn: (signal: SignalName) => voi
     }
   }
   return () => {
-    removed = true
     for (const u of undo.splice(0)) u()
   }
 }

@@ -239,6 +239,15 @@ export class Cluster extends EventEmitter<ClusterEventMap> {
     return this._readiness.wait(opts)
   }
 
+  /**
+   * @internal The process exits once this node has stopped (leaveOnSignals, Pear's teardown):
+   * pending `ready()` calls are let go instead of rejected, so the exit is not preceded by an
+   * unhandled TRANSPORT_CLOSED from a script still awaiting `ready()`.
+   */
+  _abandonReady(): void {
+    this._readiness.abandon()
+  }
+
   /** True once this node is up (a client-only node: once it has a view of the cluster). */
   isReady(): boolean {
     return this.clientOnly ? this._joined : this._membership.own.status === 'up'

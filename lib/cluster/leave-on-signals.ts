@@ -42,9 +42,15 @@ export function leaveOnSignals(target: Leaver, opts: LeaveOnSignalsOptions = {})
   const exit = opts.exit ?? LEAVE_ON_SIGNALS_DEFAULTS.exit
   const cluster = 'terminate' in target ? target.cluster : target
   const leave = () => ('terminate' in target ? target.terminate() : target.leave())
+  // Leaving to exit: a script still awaiting ready() (the signal came before the node was up)
+  // waits on while the process ends, instead of getting TRANSPORT_CLOSED as the node stops.
+  const leaveToExit = () => {
+    cluster?._abandonReady()
+    return leave()
+  }
   let leaving: Promise<void> | null = null
   let remove = () => {}
-  if (pearTeardown(() => (leaving ??= leave()))) return remove
+  if (pearTeardown(() => (leaving ??= leaveToExit()))) return remove
   remove = onSignals(opts.signals ?? LEAVE_ON_SIGNALS_DEFAULTS.signals, (signal) => {
     if (leaving !== null) {
       // Asked twice: the person wants out now.
@@ -52,7 +58,7 @@ export function leaveOnSignals(target: Leaver, opts: LeaveOnSignalsOptions = {})
       return
     }
     log.info(`${signal}: leaving the cluster`)
-    leaving = leave().then(
+    leaving = (exit ? leaveToExit() : leave()).then(
       () => {
         remove()
         if (exit) exitProcess(0)

@@ -64,6 +64,15 @@ export class Readiness {
     this._waiters.clear()
   }
 
+  /**
+   * Lets go of every pending wait without settling it (and of its timer): the process is about
+   * to exit, and a rejection now would reach the caller's await as an unhandled error first.
+   */
+  abandon(): void {
+    for (const w of this._waiters) clearTimeout(w.timer)
+    this._waiters.clear()
+  }
+
   stop(err: ClusterError): void {
     if (this._stopped === null) this._stopped = err
     for (const w of this._waiters) {
