@@ -177,7 +177,7 @@ test('passivation: an entity whose mailbox overflowed still stops when idle', as
   await kit.awaitAllocated()
   const ref = a.sharding.entity('counter', 'flooded')
   for (let i = 0; i < 6; i++) ref.tell({ add: 1 })
-  t.is(a.system.stats().deadLettersByReason['mailbox-full'], 5, 'what did not fit went to dead letters, counted')
+  t.alike(a.sharding.stats().droppedByReason, { 'mailbox-full': 5 }, 'what did not fit was dropped, counted')
   const { until } = await import('./helpers/transport.js')
   await until(() => kit.events.some((e) => e.event === 'stop'), 5000, 'passivation')
   t.is(a.sharding.stats().passivations, 1)
@@ -249,6 +249,51 @@ test('message storage: what a killed owner had not finished is delivered again b
   t.alike(handled[0], { id, msg: 'precious', node: nodes[1].name })
   t.is(nodes[1].sharding.stats().redelivered, 1)
   await until(() => storage.size === 0, 2000, 'marked done')
+})
+
+test('message storage: a message a full entity mailbox refused is dropped once, counted, and never delivered later', async (t) => {
+  const { MemoryMessageStorage } = await import('actor-cluster-bare')
+  const { until } = await import('./helpers/transport.js')
+  const storage = new MemoryMessageStorage()
+  const kit = new ShardedCluster(t, { sharding: { storage } })
+  const handled = []
+  const nodes = []
+  let busy = false
+  for (let i = 0; i < 2; i++) {
+    const n = await kit.add({ host: false })
+    const behavior = (id) => async (msg) => {
+      // On the first node the entity never finishes its first message, so its mailbox fills.
+      if (n === nodes[0]) {
+        busy = true
+        await new Promise(() => {})
+      }
+      handled.push(msg)
+    }
+    // A mailbox of one at the first owner; room for what is delivered again at the next.
+    n.sharding.register('slow', behavior, { spawn: { mailbox: { capacity: i === 0 ? 1 : 10 } } })
+    nodes.push(n)
+  }
+  await kit.awaitUp(2)
+  await kit.awaitAllocated('slow', nodes)
+  const [owner, sender] = nodes
+  const id = ids(50).find((x) => owner.sharding.ownerOf('slow', owner.sharding.shardOf(x))?.equals(owner.cluster.self))
+  const ref = sender.sharding.entity('slow', id)
+  ref.tell('m0')
+  await until(() => busy, 5000, 'the entity at work on its first message')
+  for (let i = 1; i <= 5; i++) ref.tell('m' + i)
+  // m1 waits in the mailbox; m2..m5 and the ask do not fit.
+  await t.exception(ref.ask('m6', { timeoutMs: 5000 }), /QUEUE_FULL/, 'the ask fails at once')
+  t.alike(owner.sharding.stats().droppedByReason, { 'mailbox-full': 5 }, 'counted by sharding with the reason')
+  t.is(owner.sharding.stats().dropped, 5)
+  t.is(owner.system.stats().deadLettersByReason['mailbox-full'], undefined, 'and reported there only, not again as dead letters')
+  t.is(storage.size, 2, 'only what the entity took in is still to be done')
+  // The owner dies: the next owner delivers again what was taken in and not done, nothing else.
+  await owner.system.terminate({ leave: false })
+  owner.gone = true
+  await until(() => storage.size === 0, 10_000, 'all done at the next owner')
+  t.alike(handled, ['m0', 'm1'], 'the dropped messages were not delivered later')
+  t.is(sender.sharding.stats().redelivered, 2)
+  t.is(sender.sharding.stats().dropped, 0)
 })
 
 test('buffering is bounded: past bufferSize messages are dropped, counted with a reason, and asks fail at once', async (t) => {

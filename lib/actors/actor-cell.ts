@@ -17,7 +17,7 @@ import {
   type TerminationReason
 } from './behavior.ts'
 import type { Dispatcher, Runnable } from './dispatcher.ts'
-import { Mailbox } from './mailbox.ts'
+import { Mailbox, type Dropped } from './mailbox.ts'
 
 /** What a cell needs from its system. */
 export interface CellHost {
@@ -133,13 +133,22 @@ export class ActorCell implements Runnable {
 
   /** Queues a message. `system` messages (Terminated) are let in over capacity. */
   enqueue(message: unknown, sender: ActorRef | null, system = false): void {
+    const dropped = this.offer(message, sender, system)
+    if (dropped !== null) this._host.deadLetter(this.ref.path, dropped.message, dropped.sender, 'mailbox-full')
+  }
+
+  /**
+   * Queues a message as `enqueue` does, but hands back the one a full mailbox did not keep (this
+   * one or the oldest) instead of making it a dead letter: for a caller that accounts for it.
+   */
+  offer(message: unknown, sender: ActorRef | null, system = false): Dropped | null {
     if (this._state === 'stopped') {
       this._host.deadLetter(this.ref.path, message, sender, 'stopped')
-      return
+      return null
     }
     const dropped = this._mailbox.push(message, sender, system)
-    if (dropped !== null) this._host.deadLetter(this.ref.path, dropped.message, dropped.sender, 'mailbox-full')
     if (this.runnable) this._host.dispatcher.schedule(this)
+    return dropped
   }
 
   run(max: number): number {

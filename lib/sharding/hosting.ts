@@ -310,8 +310,21 @@ export class Hosting {
       }
     }
     const msg = storedId === 0 ? value : new EntityDelivery(storedId, value)
-    if (e.cell !== null) e.cell.enqueue(msg, sender)
-    else core.system.deliver(e.path, msg, sender)
+    if (e.cell === null) return core.system.deliver(e.path, msg, sender)
+    const lost = e.cell.offer(msg, sender)
+    if (lost !== null) this._overflowed(e, lost.message, lost.sender)
+  }
+
+  /**
+   * The entity's mailbox was full and did not keep this message (the new one, or the oldest): it
+   * is dropped, done in the storage so that no later owner delivers it, counted as
+   * `mailbox-full`, and an ask waiting on it fails with QUEUE_FULL.
+   */
+  private _overflowed(e: Entity, msg: unknown, sender: ActorRef | null): void {
+    // The request to stop is never the one that goes (a drop-oldest mailbox may push it out).
+    if (msg === STOP_ENTITY) return e.cell!.enqueue(STOP_ENTITY, null, true)
+    if (msg instanceof EntityDelivery) this.markDone(msg.storedId)
+    this._core.router.dropFor(e.region.name, e.id, sender, 'mailbox-full')
   }
 
   private _start(region: Region, entities: Map<string, Entity>, shard: number, id: string): Entity | null {

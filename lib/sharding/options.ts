@@ -94,6 +94,8 @@ export type ShardingDropReason =
   | 'unknown-manifest'
   // The message storage failed to save it.
   | 'storage-failed'
+  // The entity's mailbox was full (SpawnOptions.mailbox); it is done in the storage, not redelivered.
+  | 'mailbox-full'
 
 /** A shard changed owner. */
 export interface ShardMovedEvent {

@@ -243,7 +243,7 @@ export class Router {
   private _failAsk(sender: ActorRef, text: string, reason: ShardingDropReason): void {
     if (!sender.localPath.startsWith('/temp/')) return
     const err =
-      reason === 'buffer-full'
+      reason === 'buffer-full' || reason === 'mailbox-full'
         ? ClusterError.QUEUE_FULL(text)
         : reason === 'refused'
           ? (this._core.refused ?? ClusterError.SHARD_COUNT_MISMATCH(text))
