@@ -4,6 +4,7 @@
 import test from 'brittle'
 import { ActorSystem, Bus, Cluster, InMemoryTransport, NodeAddress } from 'actor-cluster-bare'
 import { ClusterTestKit, FAST_CLUSTER } from 'actor-cluster-bare/testkit'
+import { keepAsking, until } from './helpers/asks.js'
 
 const TRANSPORTS = ['memory', 'tcp']
 
@@ -262,25 +263,13 @@ for (const transport of TRANSPORTS) {
         if (!m.address.equals(sleeper.self)) wrong.push(`${c.self.toString()} saw ${m.address.toString()} unreachable`)
       })
     }
-    const asks = { ok: 0, failed: [] }
-    let asking = true
-    const asker = (async () => {
-      for (let i = 0; asking && i < 5000; i++) {
-        await echo.ask(i, { timeoutMs: 2000 }).then(
-          (r) => (r === i ? asks.ok++ : asks.failed.push(`wrong reply ${r}`)),
-          (e) => asks.failed.push(e.code)
-        )
-        await sleep(20)
-      }
-    })()
+    const asking = keepAsking(echo)
     const others = nodes.slice(0, 3).map((c) => c.self)
     if (bus !== null) bus.partition([sleeper.self], others)
-    const woke = sleeper._sleepFor(7000).finally(() => bus?.heal([sleeper.self]))
-    await woke
+    await sleeper._sleepFor(7000).finally(() => bus?.heal([sleeper.self]))
     await until(() => nodes.every((c) => c.members().find((m) => m.address.equals(sleeper.self))?.reachable === true), 10000, 'the sleeper reachable everywhere again')
     await sleep(1000)
-    asking = false
-    await asker
+    const asks = await asking.stop()
     t.ok(sleeper.stats().pausesDetected >= 1, 'the sleeper noticed its own pause')
     t.alike(wrong, [], 'no healthy member was seen unreachable')
     t.ok(asks.ok > 100, `${asks.ok} asks answered between healthy members`)
@@ -288,10 +277,3 @@ for (const transport of TRANSPORTS) {
   })
 }
 
-async function until(fn, ms, what) {
-  const deadline = Date.now() + ms
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(20)
-  }
-}

@@ -27,23 +27,24 @@ if (swarmSkip !== null) {
     return received.length === n && received.every((r, i) => r.msg.manifest === 'n:' + i)
   }
 
-  test('swarm connections: a dial the other side never saw is given up once nothing answers the hello, long before the handshake timeout, and another is asked for', async (t) => {
+  test('swarm connections: a dial the other side never saw is given up once nothing answers the hello, long before the handshake timeout, and another is asked for (waiting twice as long the next time)', async (t) => {
     const a = await node(t, { handshakeTimeoutMs: 30000, unansweredHelloMs: 200 })
     const b = await node(t)
     const dials = []
     a.swarm.onjoinpeer = () => {
-      // The first connection is open here only; the next one reaches b.
-      dials.push(connect(a.swarm, b.swarm, { seen: dials.length > 0 }))
+      // The first two connections are open here only; the third one reaches b.
+      dials.push(connect(a.swarm, b.swarm, { seen: dials.length > 1 }))
     }
     const failed = []
-    a.transport.on('dial-failed', (peer, cause) => failed.push(cause.code))
+    a.transport.on('dial-failed', (peer, cause) => failed.push(cause))
     a.transport.send(b.transport.self, envelope(0))
-    await until(() => b.transport.received.length === 1, 5000, 'the message over the second connection')
-    t.ok(dials[0].dialler.destroyed, 'the unanswered connection was closed')
-    t.alike(failed, ['HANDSHAKE_TIMEOUT'], 'told as one failed dial')
-    t.is(a.transport.stats().rejected.HANDSHAKE_TIMEOUT, 1, 'counted')
-    t.is(a.transport.stats(b.transport.self).handshakeFailures, 1, 'on the peer')
-    t.is(dials.length, 2, 'one more connection asked for')
+    await until(() => b.transport.received.length === 1, 5000, 'the message over the third connection')
+    t.ok(dials[0].dialler.destroyed && dials[1].dialler.destroyed, 'the unanswered connections were closed')
+    t.alike(failed.map((c) => c.code), ['HANDSHAKE_TIMEOUT', 'HANDSHAKE_TIMEOUT'], 'each told as a failed dial')
+    t.ok(/in 200 ms/.test(failed[0].message) && /in 400 ms/.test(failed[1].message), 'the second unanswered dial waited twice as long')
+    t.is(a.transport.stats().rejected.HANDSHAKE_TIMEOUT, 2, 'counted')
+    t.is(a.transport.stats(b.transport.self).handshakeFailures, 2, 'on the peer')
+    t.is(dials.length, 3, 'another connection asked for after each')
     t.alike(a.transport.peers().map(String), [b.transport.self.toString()], 'one link')
   })
 

@@ -137,7 +137,8 @@ export interface SwarmTransportOptions extends Inherited {
    * is taken for one the other side never saw (hyperswarm reports some such connections open,
    * and while one is pending it refuses the other side's dials to this node as duplicates): it
    * is closed as HANDSHAKE_TIMEOUT and another asked for. A live peer answers the hello within a
-   * round trip. Capped by handshakeTimeoutMs.
+   * round trip; each unanswered dial in a row to one peer waits twice as long, up to
+   * handshakeTimeoutMs, so a peer further away than this is still reached.
    * @default 750
    */
   unansweredHelloMs?: number

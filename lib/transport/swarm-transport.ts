@@ -80,6 +80,8 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
   private _linked: Set<Connection>
   /** Removed members' last incarnations, by address key. */
   private _excluded: Map<string, number>
+  /** Dials in a row that nothing answered, by peer key: each waits twice as long as the last. */
+  private _unanswered: Map<string, number>
   private _local: LocalIdentity | null
   private _opened: OpenedSwarm | null
   private _discovery: DiscoverySchedule
@@ -132,6 +134,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     this._connections = new Set()
     this._linked = new Set()
     this._excluded = new Map()
+    this._unanswered = new Map()
     this._local = null
     this._opened = null
     this._discovery = new DiscoverySchedule(refreshIntervalMs, SWARM_DEFAULTS.maxRefreshIntervalMs, this._log)
@@ -346,6 +349,7 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
       return
     }
     this._excluded.delete(remote.key)
+    this._unanswered.delete(remote.key)
     this._linked.add(conn)
     const peer = this._peers.ensure(remote)
     if (peer.dialing === conn) peer.dialing = null
@@ -414,20 +418,26 @@ export class SwarmTransport extends EventEmitter<TransportEventMap> implements O
     if (outbound && conn.state === ConnectionState.HANDSHAKING) {
       const peer = this._peers.ensure(remote)
       if (peer.conn === null && peer.dialing === null) peer.dialing = conn
-      this._awaitAnswer(conn)
+      this._awaitAnswer(conn, remote)
     }
   }
 
   /**
    * Our hello went out on a connection this node opened: with nothing back from the other side
    * in unansweredHelloMs, it never saw the connection. Closing it lets the other side's own dial
-   * in (hyperswarm refuses that as a duplicate while ours is pending) and asks for another.
+   * in (hyperswarm refuses that as a duplicate while ours is pending) and asks for another. Each
+   * unanswered dial in a row to the same peer waits twice as long (up to the handshake timeout),
+   * so a peer that is only far away is still reached.
    */
-  private _awaitAnswer(conn: Connection): void {
+  private _awaitAnswer(conn: Connection, remote: NodeAddress): void {
+    const before = this._unanswered.get(remote.key) ?? 0
+    const ms = Math.min(this._unansweredHelloMs * 2 ** Math.min(before, 8), this._opts.handshakeTimeoutMs)
     const timer = setTimeout(() => {
       if (conn.state !== ConnectionState.HANDSHAKING || conn.bytesIn > 0) return
-      conn.destroy(ClusterError.HANDSHAKE_TIMEOUT(`nothing from ${conn.describe()} in ${this._unansweredHelloMs} ms after the hello: the other side never saw the connection`))
-    }, this._unansweredHelloMs)
+      if (this._unanswered.size >= MAX_EXCLUDED) this._unanswered.clear()
+      this._unanswered.set(remote.key, before + 1)
+      conn.destroy(ClusterError.HANDSHAKE_TIMEOUT(`nothing from ${conn.describe()} in ${ms} ms after the hello: the other side never saw the connection`))
+    }, ms)
     void conn.handshake.then(() => clearTimeout(timer))
   }
 

@@ -7,6 +7,7 @@ import path from 'node:path'
 import { ActorSystem, Cluster } from 'actor-cluster-bare'
 import { ROOT, RUNTIMES, start } from './helpers.js'
 import { PAUSE_CLUSTER, PAUSE_MS } from './pause-settings.js'
+import { keepAsking, until } from '../helpers/asks.js'
 
 const SCRIPT = path.join(ROOT, 'test', 'cross-runtime', 'pause-peer.js')
 
@@ -44,25 +45,14 @@ for (const runtime of RUNTIMES) {
     }
     // Asks from one healthy member to another, all through the pause and a while after.
     const echo = systems[0].ref(`${nodes[1].self.toString()}/user/echo`)
-    const asks = { ok: 0, failed: [] }
-    let asking = true
-    const asker = (async () => {
-      for (let i = 0; asking && i < 10_000; i++) {
-        await echo.ask(i, { timeoutMs: 2000 }).then(
-          (r) => (r === i ? asks.ok++ : asks.failed.push(`wrong reply ${r}`)),
-          (e) => asks.failed.push(e.code)
-        )
-        await sleep(20)
-      }
-    })()
+    const asking = keepAsking(echo)
 
     proc.child.kill('SIGSTOP')
     await sleep(PAUSE_MS)
     proc.child.kill('SIGCONT')
     const report = await proc.json(20000)
     await until(() => nodes.every((c) => c.members().find((m) => m.address.toString() === paused)?.reachable === true), 10000, 'the paused member reachable everywhere again')
-    asking = false
-    await asker
+    const asks = await asking.stop()
 
     t.ok(pausedSeen, 'the others saw the stopped member unreachable (the pause outlasted the detector)')
     t.alike(wrong, [], 'no healthy member was seen unreachable, down or removed')
@@ -75,14 +65,6 @@ for (const runtime of RUNTIMES) {
     t.ok(asks.ok > PAUSE_MS / 100, `${asks.ok} asks answered between healthy members`)
     t.alike(asks.failed, [], 'no ask between healthy members failed')
   })
-}
-
-async function until(fn, ms, what) {
-  const deadline = Date.now() + ms
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(20)
-  }
 }
 
 function sleep(ms) {
