@@ -29,13 +29,14 @@ const watch = setInterval(() => {
 }, 20)
 console.log(JSON.stringify({ address: cluster.self.toString(), runtime: detectRuntime() }))
 
-// Waits until, a second or more after waking, the cluster has refuted the accusation and sees
-// itself up, or until 8 s after waking, and prints what it saw either way (the test judges it).
+// Waits until, a second or more after waking, the cluster has counted its pause, refuted the
+// accusation and sees itself up, or until 8 s after waking; then prints what it saw either way
+// (the test judges it).
 function report(gapMs, wokeAt) {
   const s = cluster.stats()
   const status = cluster.member(cluster.self)?.status ?? null
   const awake = Date.now() - wokeAt
-  const settled = s.refutations >= 1 && status === 'up' && awake >= 1000
+  const settled = s.pausesDetected >= 1 && s.refutations >= 1 && status === 'up' && awake >= 1000
   if (!settled && awake < 8000) {
     setTimeout(() => report(gapMs, wokeAt), 50)
     return
