@@ -4,7 +4,8 @@
 import test from 'brittle'
 import { ActorSystem, Bus, Cluster, InMemoryTransport, NodeAddress } from 'actor-cluster-bare'
 import { ClusterTestKit, FAST_CLUSTER } from 'actor-cluster-bare/testkit'
-import { keepAsking, until } from './helpers/asks.js'
+import { keepAsking } from './helpers/asks.js'
+import { until } from './helpers/transport.js'
 
 const TRANSPORTS = ['memory', 'tcp']
 

@@ -7,7 +7,8 @@ import path from 'node:path'
 import { ActorSystem, Cluster } from 'actor-cluster-bare'
 import { ROOT, RUNTIMES, start } from './helpers.js'
 import { PAUSE_CLUSTER, PAUSE_MS } from './pause-settings.js'
-import { keepAsking, until } from '../helpers/asks.js'
+import { keepAsking } from '../helpers/asks.js'
+import { until } from '../helpers/transport.js'
 
 const SCRIPT = path.join(ROOT, 'test', 'cross-runtime', 'pause-peer.js')
 

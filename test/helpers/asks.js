@@ -22,12 +22,3 @@ export function keepAsking(ref, { timeoutMs = 2000, gapMs = 20, max = 10_000 } =
     }
   }
 }
-
-// Waits until `fn()` is true, checking every 20 ms; throws naming `what` after `ms`.
-export async function until(fn, ms, what) {
-  const deadline = Date.now() + ms
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
